@@ -1,0 +1,289 @@
+//! `peakgate run`: plan → (stand-in) → engine + recorder + progress → RunResult → artifacts.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Exit, RunArgs, progress};
+use crate::config::ConfigError;
+use crate::engine::{self, Connection, Ending, Wiring};
+use crate::metrics::hlog::HlogWriter;
+use crate::metrics::{Figures, Recorder};
+use crate::plan::{Credentials, Plan, Secret, Target};
+use crate::result::{
+    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
+    write_atomic,
+};
+use crate::standin::{self, StandinConfig};
+
+/// Runs `peakgate run`.
+pub fn run(args: RunArgs) -> Exit {
+    let plan = match Plan::load(&args.profile, &args.plan.overrides(args.release.clone())) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return bad_input(&e),
+    };
+    let standin_config = match &plan.target {
+        Target::StandIn {
+            workers,
+            release,
+            config,
+        } => match StandinConfig::load(config.as_deref(), release.as_deref(), *workers) {
+            Ok(c) => Some(c),
+            Err(e) => return bad_input(&e),
+        },
+        Target::Odoo { .. } => None,
+    };
+    let started_at = SystemTime::now();
+    let run_id = new_run_id(&plan.name, started_at);
+    let dir = match RunDir::create(&args.out, &run_id) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the run folder in {}: {e}",
+                args.out.display()
+            );
+            return Exit::BadInput;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::BadInput;
+        }
+    };
+    runtime.block_on(drive(plan, standin_config, dir, run_id, started_at, &args))
+}
+
+fn bad_input(e: &ConfigError) -> Exit {
+    eprintln!("error: {e}");
+    Exit::BadInput
+}
+
+async fn drive(
+    plan: Arc<Plan>,
+    standin_config: Option<StandinConfig>,
+    dir: RunDir,
+    run_id: String,
+    started_at: SystemTime,
+    args: &RunArgs,
+) -> Exit {
+    // The target: the in-process stand-in on a free loopback port, or the given Odoo.
+    let standin_stop = CancellationToken::new();
+    let (conn, standin) = match (&plan.target, standin_config) {
+        (Target::StandIn { .. }, Some(config)) => {
+            let credentials = Credentials {
+                database: config.database.clone(),
+                login: config.login.clone(),
+                password: Secret::new(config.password.clone()),
+            };
+            let listen = ([127, 0, 0, 1], 0).into();
+            match standin::start(config, listen, standin_stop.clone()).await {
+                Ok(s) => (
+                    Connection {
+                        base_url: s.url(),
+                        credentials: Some(credentials),
+                    },
+                    Some(s),
+                ),
+                Err(e) => {
+                    eprintln!("error: cannot start the built-in stand-in: {e}");
+                    return Exit::BadInput;
+                }
+            }
+        }
+        (
+            Target::Odoo {
+                url,
+                database,
+                login,
+                password,
+            },
+            _,
+        ) => {
+            let credentials = password.clone().map(|password| Credentials {
+                database: database.clone(),
+                login: login.clone(),
+                password,
+            });
+            (
+                Connection {
+                    base_url: url.clone(),
+                    credentials,
+                },
+                None,
+            )
+        }
+        (Target::StandIn { .. }, None) => {
+            unreachable!("the stand-in config is loaded for stand-in targets")
+        }
+    };
+    let hlog = match File::create(dir.file("latency.hlog")) {
+        Ok(f) => HlogWriter::new(BufWriter::new(f), started_at),
+        Err(e) => {
+            eprintln!(
+                "error: cannot create {}: {e}",
+                dir.file("latency.hlog").display()
+            );
+            return Exit::BadInput;
+        }
+    };
+    if !args.quiet {
+        eprintln!(
+            "peakgate: run {run_id}: profile {} against {} for {}",
+            plan.name,
+            conn.base_url,
+            humantime::format_duration(plan.duration())
+        );
+    }
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (live_tx, live_rx) = watch::channel(Default::default());
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let recorder = Recorder::new(
+        plan.step_names.clone(),
+        step_scenarios(&plan),
+        plan.scenarios.iter().map(|s| s.name.clone()).collect(),
+        Some(hlog),
+        in_flight.clone(),
+        live_tx,
+    );
+    let finish = CancellationToken::new();
+    let recording = tokio::spawn(recorder.run(events_rx, t0, finish.clone()));
+    let display = tokio::spawn(progress::show(live_rx, plan.duration(), args.quiet));
+
+    // ctrl-c stops starting journeys; the engine lets in-flight ones finish within the grace.
+    let stop = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::SeqCst);
+                stop.cancel();
+            }
+        });
+    }
+    let wiring = Wiring {
+        events: events_tx,
+        in_flight,
+        stop,
+        t0,
+        grace: args.grace,
+    };
+    let ending = engine::run(plan.clone(), conn.clone(), wiring).await;
+    let duration_s = t0.elapsed().as_secs_f64();
+    finish.cancel();
+    let figures = recording.await.unwrap_or_else(|_| Figures::default());
+    if let Ok(bar) = display.await {
+        bar.finish_and_clear();
+    }
+    if let Some(s) = standin {
+        standin_stop.cancel();
+        s.wait().await;
+    }
+
+    let status = match ending {
+        Ending::Completed => RunStatus::Completed,
+        Ending::Stopped if interrupted.load(Ordering::SeqCst) => RunStatus::Interrupted,
+        Ending::Stopped => RunStatus::Aborted,
+    };
+    let result = RunResult {
+        schema: SCHEMA.into(),
+        run_id: run_id.clone(),
+        status,
+        profile: ProfileInfo::from_plan(&plan),
+        release: plan.release.clone(),
+        target: TargetInfo::from_plan(&plan, &conn.base_url),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        duration_s: (duration_s * 1000.0).round() / 1000.0,
+        plan: PlanInfo::from_plan(&plan),
+        totals: figures.totals,
+        transactions: figures.transactions,
+        timeline: figures.timeline,
+        probes: Default::default(),
+    };
+    let json = match serde_json::to_vec_pretty(&result) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot serialize run.json: {e}");
+            return Exit::Stopped;
+        }
+    };
+    if let Err(e) = write_atomic(&dir.file("run.json"), &json) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.file("run.json").display()
+        );
+        return Exit::Stopped;
+    }
+    if args.quiet {
+        println!("{}", dir.path.display());
+    } else {
+        print!("{}", summary(&result, &dir));
+    }
+    match status {
+        RunStatus::Completed => Exit::Pass,
+        RunStatus::Interrupted | RunStatus::Aborted => Exit::Stopped,
+    }
+}
+
+/// Scenario index of each step id (`None` for the shared login step).
+fn step_scenarios(plan: &Plan) -> Vec<Option<usize>> {
+    let mut out = vec![None; plan.step_names.len()];
+    for (i, s) in plan.scenarios.iter().enumerate() {
+        for step in &s.steps {
+            out[step.id] = Some(i);
+        }
+    }
+    out
+}
+
+/// The end-of-run table on stdout.
+fn summary(r: &RunResult, dir: &RunDir) -> String {
+    use std::fmt::Write;
+    let t = &r.totals;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "run {} {:?} in {:.1}s",
+        r.run_id, r.status, r.duration_s
+    );
+    let _ = writeln!(
+        out,
+        "journeys planned {} started {} dropped {} | requests {} errors {} ({:.2}%)",
+        t.planned,
+        t.started,
+        t.dropped,
+        t.requests,
+        t.errors,
+        if t.requests > 0 {
+            100.0 * t.errors as f64 / t.requests as f64
+        } else {
+            0.0
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:<44} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "transaction", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for (name, tx) in &r.transactions {
+        let errors: u64 = tx.errors.values().sum();
+        let l = &tx.latency_ms;
+        let _ = writeln!(
+            out,
+            "{name:<44} {:>8} {errors:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            tx.count, l.p50, l.p95, l.p99, l.max
+        );
+    }
+    let _ = writeln!(out, "artifacts in {}", dir.path.display());
+    out
+}

@@ -1,0 +1,212 @@
+//! The profile file: the traffic a run offers, where it goes, and the scenarios it mixes.
+//!
+//! These types mirror the TOML one to one (`deny_unknown_fields`) and keep source spans for
+//! the values that are checked after parsing, so a bad value is reported at its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+/// A profile as written in `profiles/*.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    /// Short name, used in run ids and reports.
+    pub name: String,
+    /// One line saying what business moment the profile models.
+    #[serde(default)]
+    pub description: String,
+    /// Which environment the target is; anything that is not a pre-production name is refused
+    /// unless the user passes `--allow-production`.
+    pub environment: Spanned<String>,
+    /// Where scenario files live, relative to the profile file (default `../scenarios`).
+    pub scenarios_dir: Option<String>,
+    /// The Odoo to drive; absent means the built-in stand-in.
+    pub target: Option<TargetFile>,
+    /// Settings for the built-in stand-in when it is the target.
+    #[serde(default)]
+    pub standin: StandinFile,
+    /// The arrival process and its stages.
+    pub load: LoadFile,
+    /// Scenario name → relative weight.
+    pub mix: Spanned<BTreeMap<String, Spanned<f64>>>,
+}
+
+/// `[target]`: a real Odoo.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    /// Base URL, e.g. `https://staging.example.com` (no credentials in it).
+    pub url: Spanned<String>,
+    /// Odoo database name sent with `/web/session/authenticate`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Login of the load-test user.
+    #[serde(default = "default_login")]
+    pub login: String,
+    /// Name of the environment variable holding that user's password.
+    pub password_env: Option<Spanned<String>>,
+}
+
+/// `[standin]`: how the in-process stand-in behaves when no target is given.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandinFile {
+    /// HTTP workers (requests served at once), like Odoo's `--workers`.
+    pub workers: Option<usize>,
+    /// Release variant to simulate (see `peakgate standin --help`).
+    pub release: Option<String>,
+    /// A stand-in config file, relative to the profile file.
+    pub config: Option<String>,
+}
+
+/// `[load]`: the arrival process.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadFile {
+    /// `open` (journeys started per second) or `closed` (terminals looping).
+    #[serde(default)]
+    pub model: ModelKind,
+    /// Inter-arrival law of the open model.
+    #[serde(default)]
+    pub arrivals: ArrivalKind,
+    /// In-flight journeys above which a planned arrival is dropped (open model).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: Spanned<i64>,
+    /// Per-request timeout, e.g. `"30s"`.
+    #[serde(default = "default_timeout")]
+    pub timeout: Spanned<String>,
+    /// Pause a closed-model terminal takes between two journeys, e.g. `"2s"`.
+    pub pacing: Option<Spanned<String>>,
+    /// The stages, in order.
+    #[serde(rename = "stage", default)]
+    pub stages: Vec<StageFile>,
+}
+
+/// One `[[load.stage]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageFile {
+    /// Optional label shown in plans and reports.
+    pub name: Option<String>,
+    /// How long the stage lasts, e.g. `"30s"`, `"2m"`.
+    pub duration: Spanned<String>,
+    /// Journeys per second (open model): a constant or `{ from, to }` ramp.
+    pub rate: Option<Spanned<Level>>,
+    /// Active terminals (closed model): a constant or `{ from, to }` ramp.
+    pub terminals: Option<Spanned<Level>>,
+}
+
+/// A level that is constant over a stage or ramps linearly across it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Level {
+    Constant(f64),
+    Ramp { from: f64, to: f64 },
+}
+
+impl Level {
+    /// `(from, to)` of the stage.
+    pub fn ends(self) -> (f64, f64) {
+        match self {
+            Level::Constant(v) => (v, v),
+            Level::Ramp { from, to } => (from, to),
+        }
+    }
+}
+
+/// Open or closed workload model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// How arrivals are spread within the planned rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrivalKind {
+    /// Non-homogeneous Poisson process: what independent shoppers produce.
+    #[default]
+    Poisson,
+    /// Evenly spaced: the same count every run.
+    Uniform,
+}
+
+fn default_database() -> String {
+    "retail".into()
+}
+fn default_login() -> String {
+    "admin".into()
+}
+fn default_max_in_flight() -> Spanned<i64> {
+    Spanned::new(0..0, 1000)
+}
+fn default_timeout() -> Spanned<String> {
+    Spanned::new(0..0, "30s".into())
+}
+
+/// A profile file read and parsed, with its source kept for located errors.
+#[derive(Debug)]
+pub struct ProfileSource {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text, for error positions and the profile's sha256.
+    pub text: String,
+    /// The parsed content.
+    pub file: ProfileFile,
+}
+
+impl ProfileSource {
+    /// Reads and parses a profile; shape errors carry line and column.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: ProfileFile =
+            toml::from_str(&text).map_err(|e| ConfigError::toml(path, &text, &e))?;
+        Ok(ProfileSource {
+            path: path.to_path_buf(),
+            text,
+            file,
+        })
+    }
+
+    /// A located error at a spanned value of this profile.
+    pub fn error_at<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        if value.span().end == 0 {
+            // A defaulted value has no place in the file.
+            return ConfigError::key(&self.path, "(default)", message);
+        }
+        ConfigError::at(&self.path, &self.text, value.span().start, message)
+    }
+
+    /// The scenarios folder this profile uses.
+    pub fn scenarios_dir(&self) -> PathBuf {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        match &self.file.scenarios_dir {
+            Some(dir) => base.join(dir),
+            None => base.join("..").join("scenarios"),
+        }
+    }
+}
+
+/// Parses a duration such as `"30s"` or `"1m 30s"` held in a spanned string.
+pub fn parse_duration(
+    src: &ProfileSource,
+    value: &Spanned<String>,
+) -> Result<std::time::Duration, ConfigError> {
+    humantime::parse_duration(value.get_ref().trim()).map_err(|e| {
+        src.error_at(
+            value,
+            format!("`{}` is not a duration: {e}", value.get_ref()),
+        )
+    })
+}

@@ -1,0 +1,160 @@
+//! The scenario file: one journey of Odoo calls run in order by one virtual user.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+/// A scenario as written in `scenarios/<name>.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What the journey is, in business words.
+    #[serde(default)]
+    pub description: String,
+    /// Which session the journey needs.
+    #[serde(default)]
+    pub session: SessionKind,
+    /// Values drawn once per journey, referenced as `{{name}}` in steps.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Spanned<GeneratorFile>>,
+    /// The calls, in order.
+    #[serde(rename = "step")]
+    pub steps: Vec<StepFile>,
+}
+
+/// The session a journey runs in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    /// No cookie at all (`/jsonrpc`, health, version).
+    #[default]
+    None,
+    /// An anonymous visitor: starts without a cookie and keeps the one the server sets.
+    Public,
+    /// A logged-in back-office or POS user, authenticated through `/web/session/authenticate`.
+    User,
+}
+
+/// One `[[step]]`: exactly one of `call_kw`, `execute_kw`, `jsonrpc`, `http`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    /// Name, unique in the scenario; measurements are keyed `scenario/step`.
+    pub name: Spanned<String>,
+    /// `{ model, method }` through `/web/dataset/call_kw/<model>/<method>`.
+    pub call_kw: Option<ModelMethod>,
+    /// `{ model, method }` through `/jsonrpc` `object.execute_kw`.
+    pub execute_kw: Option<ModelMethod>,
+    /// Path of any JSON-RPC route, e.g. `/shop/cart/update_json`.
+    pub jsonrpc: Option<String>,
+    /// Path of a page to GET, e.g. `/shop`.
+    pub http: Option<String>,
+    /// Positional arguments of a model method.
+    pub args: Option<toml::Value>,
+    /// Keyword arguments of a model method.
+    pub kwargs: Option<toml::Value>,
+    /// `params` of a `jsonrpc` step.
+    pub params: Option<toml::Value>,
+    /// Pause after this step before the next one, e.g. `"2s"`.
+    pub think: Option<Spanned<String>>,
+    /// Values to keep for later steps: name → JSON pointer into the result.
+    #[serde(default)]
+    pub save: BTreeMap<String, String>,
+    /// For `http` steps: text the page must contain.
+    pub expect_text: Option<String>,
+}
+
+/// A model and one of its methods.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMethod {
+    pub model: String,
+    pub method: String,
+}
+
+/// How a journey value is drawn.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "gen", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GeneratorFile {
+    /// A random UUID v4 string.
+    Uuid,
+    /// An integer uniformly in `[min, max]`.
+    Int { min: i64, max: i64 },
+    /// A number uniformly in `[min, max)`, rounded to `decimals`.
+    Float {
+        min: f64,
+        max: f64,
+        #[serde(default = "two")]
+        decimals: u32,
+    },
+    /// One of `values`, optionally weighted.
+    Choice {
+        values: Vec<toml::Value>,
+        weights: Option<Vec<f64>>,
+    },
+    /// A value from a column of a CSV data file; `skew` > 0 makes earlier rows hot (Zipf).
+    Pick {
+        data: String,
+        column: String,
+        #[serde(default)]
+        skew: f64,
+    },
+    /// An Odoo POS order (`create_from_ui` / `sync_from_ui` shape) built from data files:
+    /// lines from `products` (Zipf-skewed by `skew`), paid by `payment_methods`.
+    PosOrder {
+        products: String,
+        payment_methods: String,
+        lines: [u32; 2],
+        #[serde(default)]
+        skew: f64,
+        #[serde(default = "one")]
+        pos_session_id: i64,
+    },
+    /// The journey's sequence number in the run.
+    Sequence,
+}
+
+fn two() -> u32 {
+    2
+}
+fn one() -> i64 {
+    1
+}
+
+/// A scenario file read and parsed.
+#[derive(Debug)]
+pub struct ScenarioSource {
+    /// Scenario name (the file stem).
+    pub name: String,
+    pub path: PathBuf,
+    pub text: String,
+    pub file: ScenarioFile,
+}
+
+impl ScenarioSource {
+    /// Reads `dir/<name>.toml`.
+    pub fn read(dir: &Path, name: &str) -> Result<Self, ConfigError> {
+        let path = dir.join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let file: ScenarioFile =
+            toml::from_str(&text).map_err(|e| ConfigError::toml(&path, &text, &e))?;
+        Ok(ScenarioSource {
+            name: name.to_string(),
+            path,
+            text,
+            file,
+        })
+    }
+
+    /// A located error at a spanned value of this scenario.
+    pub fn error_at<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.path, &self.text, value.span().start, message)
+    }
+}

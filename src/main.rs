@@ -1,0 +1,5 @@
+//! The `peakgate` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    peakgate::cli::main()
+}

@@ -1,0 +1,9 @@
+//! metrics: the recorder that owns every histogram and counter of a run, the per-second
+//! timeline, and the HdrHistogram interval log.
+
+pub mod hlog;
+pub mod recorder;
+pub mod summary;
+
+pub use recorder::{Figures, Live, Recorder};
+pub use summary::{LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction};

@@ -1,0 +1,344 @@
+//! The recorder: the one owner of every histogram and counter. It consumes engine events,
+//! closes a window each second (timeline entry, interval log, live figures), and at the end
+//! hands back the run's figures. Memory depends on steps and seconds, not on requests.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::hlog::HlogWriter;
+use super::summary::{
+    LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
+};
+use crate::engine::{Event, Sample};
+
+/// Latest figures for a live display; published once a second.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Seconds of the run closed so far.
+    pub elapsed_s: u64,
+    /// Journeys planned and started in the last closed second.
+    pub planned_per_s: u64,
+    pub started_per_s: u64,
+    /// p95 of requests in the last closed second, ms.
+    pub p95_ms: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub in_flight: u64,
+}
+
+/// Everything the recorder measured.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    pub totals: Totals,
+    /// Keyed `scenario/step` for requests and `scenario` for whole journeys.
+    pub transactions: BTreeMap<String, Transaction>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// How long after a second ends its window stays open for late events.
+const WINDOW_GRACE: Duration = Duration::from_millis(250);
+
+fn histogram() -> Histogram<u64> {
+    // Microseconds, 3 significant digits; grows to the largest value seen.
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
+}
+
+#[derive(Clone)]
+struct Acc {
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+    count: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            latency: histogram(),
+            service: histogram(),
+            count: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+    fn record(&mut self, latency: Duration, service: Duration, error: Option<String>) {
+        // Auto-resizing histograms accept any value; the error case cannot happen.
+        let _ = self.latency.record((latency.as_micros() as u64).max(1));
+        let _ = self.service.record((service.as_micros() as u64).max(1));
+        self.count += 1;
+        if let Some(e) = error {
+            *self.errors.entry(e).or_default() += 1;
+        }
+    }
+    fn transaction(&self) -> Transaction {
+        Transaction {
+            count: self.count,
+            errors: self.errors.clone(),
+            latency_ms: LatencySummary::from_micros(&self.latency),
+            service_ms: LatencySummary::from_micros(&self.service),
+        }
+    }
+}
+
+/// The open one-second window.
+struct Window {
+    index: u64,
+    entry: TimelineEntry,
+    all: Histogram<u64>,
+    steps: Vec<Histogram<u64>>,
+    scenarios: Vec<(Histogram<u64>, u64, u64)>,
+}
+
+/// Owns the measurements of one run.
+pub struct Recorder<W: Write> {
+    step_names: Vec<String>,
+    scenario_names: Vec<String>,
+    /// Scenario index of each step (`None` for the shared login step).
+    step_scenario: Vec<Option<usize>>,
+    steps: Vec<Acc>,
+    journeys: Vec<Acc>,
+    totals: Totals,
+    window: Window,
+    timeline: Vec<TimelineEntry>,
+    hlog: Option<HlogWriter<W>>,
+    in_flight: Arc<AtomicUsize>,
+    live: watch::Sender<Live>,
+}
+
+impl<W: Write> Recorder<W> {
+    /// `step_scenario[i]` says which scenario step `i` belongs to.
+    pub fn new(
+        step_names: Vec<String>,
+        step_scenario: Vec<Option<usize>>,
+        scenario_names: Vec<String>,
+        hlog: Option<HlogWriter<W>>,
+        in_flight: Arc<AtomicUsize>,
+        live: watch::Sender<Live>,
+    ) -> Self {
+        let window = Window::new(0, step_names.len(), scenario_names.len());
+        Recorder {
+            steps: vec![Acc::new(); step_names.len()],
+            journeys: vec![Acc::new(); scenario_names.len()],
+            step_names,
+            scenario_names,
+            step_scenario,
+            totals: Totals::default(),
+            window,
+            timeline: Vec::new(),
+            hlog,
+            in_flight,
+            live,
+        }
+    }
+
+    /// Consumes events until the channel closes or `finish` fires, closing windows as the
+    /// clock passes them; then returns the figures.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        t0: Instant,
+        finish: tokio_util::sync::CancellationToken,
+    ) -> Figures {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                biased;
+                e = events.recv() => match e {
+                    Some(e) => self.record(e),
+                    None => break,
+                },
+                _ = tick.tick() => self.close_due(t0),
+                _ = finish.cancelled() => {
+                    while let Ok(e) = events.try_recv() {
+                        self.record(e);
+                    }
+                    break;
+                }
+            }
+        }
+        let end = Instant::now().saturating_duration_since(t0);
+        self.finish(end)
+    }
+
+    /// Closes every window whose second ended more than the grace ago.
+    fn close_due(&mut self, t0: Instant) {
+        let now = Instant::now().saturating_duration_since(t0);
+        while Duration::from_secs(self.window.index + 1) + WINDOW_GRACE <= now {
+            self.close_window();
+        }
+    }
+
+    /// Takes in one event.
+    pub fn record(&mut self, event: Event) {
+        match event {
+            Event::Arrival { at, started } => {
+                self.totals.planned += 1;
+                if started {
+                    self.totals.started += 1;
+                } else {
+                    self.totals.dropped += 1;
+                }
+                let e = &mut self.slot_for(at).entry;
+                e.planned += 1;
+                if started {
+                    e.started += 1;
+                } else {
+                    e.dropped += 1;
+                }
+            }
+            Event::Step(s) => self.record_step(s),
+            Event::Journey {
+                scenario,
+                intended,
+                end,
+                ok,
+            } => {
+                let latency = end.saturating_sub(intended);
+                self.journeys[scenario].record(
+                    latency,
+                    latency,
+                    (!ok).then(|| "failed_step".to_string()),
+                );
+                self.slot_for(end).entry.journeys += 1;
+                self.totals.journeys += 1;
+                if !ok {
+                    self.totals.journeys_failed += 1;
+                }
+            }
+            Event::Reauthenticated => self.totals.reauthentications += 1,
+        }
+    }
+
+    fn record_step(&mut self, s: Sample) {
+        let latency = s.latency();
+        let label = s.error.as_ref().map(|e| e.label());
+        self.steps[s.step].record(latency, s.service(), label.clone());
+        self.totals.requests += 1;
+        let scenario = self.step_scenario[s.step];
+        let w = self.slot_for(s.end);
+        let us = (latency.as_micros() as u64).max(1);
+        let _ = w.all.record(us);
+        let _ = w.steps[s.step].record(us);
+        w.entry.requests += 1;
+        if let Some(sc) = scenario {
+            let (h, n, errors) = &mut w.scenarios[sc];
+            let _ = h.record(us);
+            *n += 1;
+            *errors += u64::from(label.is_some());
+        }
+        if let Some(l) = label {
+            w.entry.errors += 1;
+            *w.entry.errors_by_kind.entry(l).or_default() += 1;
+            self.totals.errors += 1;
+        }
+    }
+
+    /// The window an event at `at` counts in: its own second, or the open one if that
+    /// second was already closed (a late event is never lost).
+    fn slot_for(&mut self, at: Duration) -> &mut Window {
+        while at.as_secs() > self.window.index {
+            self.close_window();
+        }
+        &mut self.window
+    }
+
+    fn close_window(&mut self) {
+        let w = &mut self.window;
+        w.entry.t = w.index;
+        w.entry.in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
+        w.entry.latency_ms = Quantiles::from_micros(&w.all);
+        for (i, (h, n, errors)) in w.scenarios.iter().enumerate() {
+            if *n > 0 {
+                w.entry.scenarios.insert(
+                    self.scenario_names[i].clone(),
+                    ScenarioWindow {
+                        requests: *n,
+                        errors: *errors,
+                        latency_ms: Quantiles::from_micros(h),
+                    },
+                );
+            }
+        }
+        if let Some(log) = &mut self.hlog {
+            for (i, h) in w.steps.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+                let (start, length) = (Duration::from_secs(w.index), Duration::from_secs(1));
+                if let Err(e) = log.interval(&self.step_names[i], h, start, length) {
+                    // Keep measuring; the summary in run.json still has every figure.
+                    eprintln!("peakgate: latency.hlog stopped: {e}");
+                    self.hlog = None;
+                    break;
+                }
+            }
+        }
+        self.live.send_replace(Live {
+            elapsed_s: w.index + 1,
+            planned_per_s: w.entry.planned,
+            started_per_s: w.entry.started,
+            p95_ms: w.entry.latency_ms.p95,
+            requests: self.totals.requests,
+            errors: self.totals.errors,
+            dropped: self.totals.dropped,
+            in_flight: w.entry.in_flight,
+        });
+        self.timeline.push(std::mem::take(&mut w.entry));
+        w.reset();
+    }
+
+    /// Closes the windows up to `end` and returns the figures.
+    pub fn finish(mut self, end: Duration) -> Figures {
+        let last = end.as_secs_f64().ceil().max(1.0) as u64;
+        while self.window.index < last {
+            self.close_window();
+        }
+        let mut transactions = BTreeMap::new();
+        for (i, acc) in self.steps.iter().enumerate().filter(|(_, a)| a.count > 0) {
+            transactions.insert(self.step_names[i].clone(), acc.transaction());
+        }
+        for (i, acc) in self
+            .journeys
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.count > 0)
+        {
+            transactions.insert(self.scenario_names[i].clone(), acc.transaction());
+        }
+        Figures {
+            totals: self.totals,
+            transactions,
+            timeline: self.timeline,
+        }
+    }
+}
+
+impl Window {
+    /// Empties the window for the next second, keeping its allocations.
+    fn reset(&mut self) {
+        self.index += 1;
+        self.all.reset();
+        self.steps.iter_mut().for_each(Histogram::reset);
+        for (h, n, errors) in &mut self.scenarios {
+            h.reset();
+            *n = 0;
+            *errors = 0;
+        }
+    }
+
+    fn new(index: u64, steps: usize, scenarios: usize) -> Self {
+        Window {
+            index,
+            entry: TimelineEntry::default(),
+            all: histogram(),
+            steps: vec![histogram(); steps],
+            scenarios: vec![(histogram(), 0, 0); scenarios],
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The serializable figures the recorder produces: per-transaction distributions, totals and
+//! the per-second timeline. `result::RunResult` is built from them.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Percentiles of a distribution, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl LatencySummary {
+    /// From a histogram of microseconds.
+    pub fn from_micros(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        LatencySummary {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            mean: round3(h.mean() / 1000.0),
+        }
+    }
+}
+
+/// p50/p95/p99 in milliseconds, for the timeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl Quantiles {
+    pub fn from_micros(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Quantiles::default();
+        }
+        let q = |x| round3(h.value_at_quantile(x) as f64 / 1000.0);
+        Quantiles {
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+        }
+    }
+}
+
+/// One step or one scenario's journeys over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Requests (or journeys) finished, failed ones included.
+    pub count: u64,
+    /// Failures by kind (`connect`, `timeout`, `http_502`, an Odoo `data.name`, ...).
+    pub errors: BTreeMap<String, u64>,
+    /// From the intended start: what a user waited.
+    pub latency_ms: LatencySummary,
+    /// From the actual send: what the server took (journeys: same as latency minus start delay).
+    pub service_ms: LatencySummary,
+}
+
+/// Counts over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Journeys the plan asked for, up to when the load stopped.
+    pub planned: u64,
+    /// Journeys started.
+    pub started: u64,
+    /// Planned journeys not started because `max_in_flight` was reached.
+    pub dropped: u64,
+    /// Journeys that finished (all steps done, or stopped at a failure).
+    pub journeys: u64,
+    /// Journeys that stopped at a failed step.
+    pub journeys_failed: u64,
+    /// Requests that finished, failed ones included.
+    pub requests: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Sessions that expired (code 100) and were logged in again.
+    pub reauthentications: u64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Seconds since t0 at the window's start.
+    pub t: u64,
+    pub planned: u64,
+    pub started: u64,
+    pub dropped: u64,
+    /// Journeys that finished in this second.
+    pub journeys: u64,
+    /// Requests that finished in this second.
+    pub requests: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Journeys in flight when the window closed.
+    pub in_flight: u64,
+    /// Latency of all requests that finished in this second.
+    pub latency_ms: Quantiles,
+    /// Per scenario: its requests' count, errors and latency in this second.
+    pub scenarios: BTreeMap<String, ScenarioWindow>,
+}
+
+/// A scenario's requests within one second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioWindow {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_ms: Quantiles,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

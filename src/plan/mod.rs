@@ -1,0 +1,434 @@
+//! plan: the immutable description of a run, built from a profile, its scenarios and the
+//! command line. The engine takes a `&Plan` and never sees a raw string or a TOML value.
+
+pub mod curve;
+mod describe;
+pub mod generator;
+pub mod scenario;
+pub mod template;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::distr::weighted::WeightedIndex;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use curve::{Curve, Stage};
+pub use describe::describe;
+pub use scenario::{Call, Scenario, Step};
+
+use crate::config::ConfigError;
+use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse_duration};
+use crate::config::scenario::{ScenarioSource, SessionKind};
+
+/// Environment names peakgate drives without `--allow-production`.
+pub const PRE_PRODUCTION: &[&str] = &[
+    "staging",
+    "stage",
+    "test",
+    "testing",
+    "qa",
+    "uat",
+    "preprod",
+    "pre-production",
+    "dev",
+    "development",
+    "load",
+    "loadtest",
+    "perf",
+    "ci",
+    "local",
+];
+
+/// Settings from the command line that change a profile's plan.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--target URL`: drive this Odoo instead of the profile's target.
+    pub target: Option<String>,
+    /// `--release LABEL`: the release under test.
+    pub release: Option<String>,
+    /// `--duration D`: stretch or cut the stages to last D.
+    pub duration: Option<Duration>,
+    /// `--rate-scale X`: multiply every rate (or terminal count).
+    pub rate_scale: Option<f64>,
+    /// `--seed N`: the arrival and data seed.
+    pub seed: Option<u64>,
+    /// `--allow-production`: accept an environment that is not pre-production.
+    pub allow_production: bool,
+}
+
+/// A secret value read from the environment; it prints and serializes as `***`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The built-in stand-in, started in-process on a free loopback port.
+    StandIn {
+        workers: Option<usize>,
+        release: Option<String>,
+        config: Option<PathBuf>,
+    },
+    /// A real Odoo (or a stand-in started with `peakgate standin`).
+    Odoo {
+        url: String,
+        database: String,
+        login: String,
+        password: Option<Secret>,
+    },
+}
+
+/// Credentials a journey logs in with.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub database: String,
+    pub login: String,
+    pub password: Secret,
+}
+
+/// Open or closed workload, with its curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct Load {
+    pub model: ModelKind,
+    pub arrivals: ArrivalKind,
+    /// Levels over time: journeys/s (open) or active terminals (closed).
+    pub curve: Curve,
+    /// In-flight journeys above which an arrival is dropped (open model).
+    pub max_in_flight: usize,
+    /// Per-request timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Pause between two journeys of a closed-model terminal, in milliseconds.
+    pub pacing_ms: u64,
+}
+
+impl Load {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// The immutable plan of a run.
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub environment: String,
+    /// The profile file and the sha256 of its text, so a verdict names exactly what ran.
+    pub profile_path: PathBuf,
+    pub profile_sha256: String,
+    pub release: Option<String>,
+    pub target: Target,
+    pub load: Load,
+    pub scenarios: Vec<Arc<Scenario>>,
+    /// Mix weights, one per scenario, in `scenarios` order.
+    pub weights: Vec<f64>,
+    pub mix: WeightedIndex<f64>,
+    /// Name of every measured step (`scenario/step`), indexed by `Step::id`.
+    pub step_names: Vec<String>,
+    pub seed: u64,
+    pub rate_scale: f64,
+}
+
+/// Id of the implicit login step every `session = "user"` scenario may run.
+pub const AUTH_STEP: &str = "session/authenticate";
+/// Its index in [`Plan::step_names`].
+pub const AUTH_STEP_ID: usize = 0;
+
+impl Plan {
+    /// Reads a profile and its scenarios and builds the plan; every error is located.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
+        let src = ProfileSource::read(path)?;
+        Plan::build(&src, overrides)
+    }
+
+    /// Builds the plan from a parsed profile.
+    pub fn build(src: &ProfileSource, o: &Overrides) -> Result<Plan, ConfigError> {
+        let f = &src.file;
+        let environment = f.environment.get_ref().trim().to_lowercase();
+        if !o.allow_production && !PRE_PRODUCTION.contains(&environment.as_str()) {
+            return Err(src.error_at(
+                &f.environment,
+                format!(
+                    "environment `{environment}` is not a pre-production environment ({}); peakgate drives staging only, pass --allow-production if you mean it",
+                    PRE_PRODUCTION.join(", ")
+                ),
+            ));
+        }
+        let load = build_load(src, o)?;
+        let (scenarios, weights, step_names) = build_scenarios(src)?;
+        let mix = WeightedIndex::new(&weights)
+            .map_err(|e| src.error_at(&f.mix, format!("mix weights: {e}")))?;
+        let needs_user = scenarios.iter().any(|s| s.session == SessionKind::User);
+        let needs_password = needs_user
+            || scenarios
+                .iter()
+                .any(|s| s.steps.iter().any(|st| st.call.needs_password()));
+        let target = build_target(src, o, needs_password)?;
+        Ok(Plan {
+            name: f.name.clone(),
+            description: f.description.clone(),
+            environment,
+            profile_path: src.path.clone(),
+            profile_sha256: hex(&Sha256::digest(src.text.as_bytes())),
+            release: o.release.clone(),
+            target,
+            load,
+            scenarios,
+            weights,
+            mix,
+            step_names,
+            seed: o.seed.unwrap_or(1),
+            rate_scale: o.rate_scale.unwrap_or(1.0),
+        })
+    }
+
+    /// Expected journeys over the whole run (open model).
+    pub fn expected_journeys(&self) -> f64 {
+        self.load.curve.cumulative(self.load.curve.duration_s())
+    }
+
+    /// The run's planned length.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.load.curve.duration_s())
+    }
+
+    /// Where a human should look: the target URL, or `stand-in`.
+    pub fn target_label(&self) -> String {
+        match &self.target {
+            Target::StandIn { release, .. } => {
+                format!(
+                    "built-in stand-in (release {})",
+                    release.as_deref().unwrap_or("baseline")
+                )
+            }
+            Target::Odoo { url, .. } => url.clone(),
+        }
+    }
+}
+
+fn build_load(src: &ProfileSource, o: &Overrides) -> Result<Load, ConfigError> {
+    let l = &src.file.load;
+    if l.stages.is_empty() {
+        return Err(ConfigError::key(
+            &src.path,
+            "load.stage",
+            "at least one [[load.stage]] is needed",
+        ));
+    }
+    let mut parts = Vec::new();
+    for (i, stage) in l.stages.iter().enumerate() {
+        let d = parse_duration(src, &stage.duration)?;
+        if d.is_zero() {
+            return Err(src.error_at(&stage.duration, "a stage must last longer than zero"));
+        }
+        let (level, other, wanted) = match l.model {
+            ModelKind::Open => (&stage.rate, &stage.terminals, "rate"),
+            ModelKind::Closed => (&stage.terminals, &stage.rate, "terminals"),
+        };
+        if let Some(other) = other {
+            return Err(src.error_at(
+                other,
+                format!("a {:?} model stage takes `{wanted}`, not this key", l.model)
+                    .to_lowercase(),
+            ));
+        }
+        let Some(level) = level else {
+            return Err(src.error_at(
+                &stage.duration,
+                format!("stage {} has no `{wanted}`", i + 1),
+            ));
+        };
+        let (from, to) = level.get_ref().ends();
+        if !(from.is_finite() && to.is_finite() && from >= 0.0 && to >= 0.0) {
+            return Err(src.error_at(
+                level,
+                format!("`{wanted}` must be a number ≥ 0, got {from} → {to}"),
+            ));
+        }
+        let name = stage.name.clone().unwrap_or_else(|| match level.get_ref() {
+            Level::Constant(_) => format!("stage {}", i + 1),
+            Level::Ramp { .. } => format!("ramp {}", i + 1),
+        });
+        parts.push((name, d, from, to));
+    }
+    let mut curve = Curve::new(parts);
+    if curve.peak() <= 0.0 {
+        return Err(ConfigError::key(
+            &src.path,
+            "load.stage",
+            "every stage has a level of 0: nothing would run",
+        ));
+    }
+    if let Some(x) = o.rate_scale {
+        curve = curve.scaled_levels(x);
+    }
+    if let Some(d) = o.duration {
+        curve = curve.stretched_to(d.as_secs_f64());
+    }
+    if l.model == ModelKind::Closed {
+        for s in &mut curve.stages {
+            s.from = s.from.round();
+            s.to = s.to.round();
+        }
+    }
+    let max_in_flight = *l.max_in_flight.get_ref();
+    if max_in_flight < 1 {
+        return Err(src.error_at(&l.max_in_flight, "`max_in_flight` must be at least 1"));
+    }
+    let timeout = parse_duration(src, &l.timeout)?;
+    if timeout.is_zero() {
+        return Err(src.error_at(&l.timeout, "`timeout` must be longer than zero"));
+    }
+    let pacing = match &l.pacing {
+        Some(p) => parse_duration(src, p)?,
+        None => Duration::ZERO,
+    };
+    Ok(Load {
+        model: l.model,
+        arrivals: l.arrivals,
+        curve,
+        max_in_flight: max_in_flight as usize,
+        timeout_ms: timeout.as_millis() as u64,
+        pacing_ms: pacing.as_millis() as u64,
+    })
+}
+
+type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>);
+
+fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
+    let dir = src.scenarios_dir();
+    let data_dir = dir.join("data");
+    let mut tables = HashMap::new();
+    let mut step_names = vec![AUTH_STEP.to_string()];
+    let mut next_id = 1;
+    let mut scenarios = Vec::new();
+    let mut weights = Vec::new();
+    let mix = src.file.mix.get_ref();
+    if mix.is_empty() {
+        return Err(src.error_at(&src.file.mix, "`mix` names no scenario"));
+    }
+    for (name, weight) in mix {
+        let w = *weight.get_ref();
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(src.error_at(weight, format!("weight of `{name}` must be ≥ 0, got {w}")));
+        }
+        if !dir.join(format!("{name}.toml")).exists() {
+            return Err(src.error_at(
+                weight,
+                format!(
+                    "unknown scenario `{name}`: no file {}",
+                    dir.join(format!("{name}.toml")).display()
+                ),
+            ));
+        }
+        let s = ScenarioSource::read(&dir, name)?;
+        let compiled = scenario::compile(&s, &data_dir, &mut tables, &mut next_id)?;
+        step_names.extend(
+            compiled
+                .steps
+                .iter()
+                .map(|st| format!("{name}/{}", st.name)),
+        );
+        scenarios.push(Arc::new(compiled));
+        weights.push(w);
+    }
+    Ok((scenarios, weights, step_names))
+}
+
+fn build_target(
+    src: &ProfileSource,
+    o: &Overrides,
+    needs_password: bool,
+) -> Result<Target, ConfigError> {
+    let t = src.file.target.as_ref();
+    let url = match (&o.target, t) {
+        (Some(url), _) => url.clone(),
+        (None, Some(t)) => t.url.get_ref().clone(),
+        (None, None) => {
+            let s = &src.file.standin;
+            return Ok(Target::StandIn {
+                workers: s.workers,
+                release: s.release.clone().or_else(|| o.release.clone()),
+                config: s
+                    .config
+                    .as_ref()
+                    .map(|c| src.path.parent().unwrap_or(Path::new(".")).join(c)),
+            });
+        }
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let message = format!("target `{url}` must start with http:// or https://");
+        return Err(match (&o.target, t) {
+            (None, Some(t)) => src.error_at(&t.url, message),
+            _ => ConfigError::key(Path::new("--target"), "--target", message),
+        });
+    }
+    if url
+        .split("//")
+        .nth(1)
+        .is_some_and(|rest| rest.split('/').next().unwrap_or("").contains('@'))
+    {
+        return Err(ConfigError::key(
+            &src.path,
+            "target.url",
+            "credentials do not belong in the URL: use `password_env`",
+        ));
+    }
+    let password_env = t.and_then(|t| t.password_env.as_ref());
+    let password = match password_env {
+        Some(var) => match std::env::var(var.get_ref()) {
+            Ok(v) => Some(Secret::new(v)),
+            Err(_) if needs_password => {
+                return Err(src.error_at(
+                    var,
+                    format!(
+                        "environment variable `{}` (password_env) is not set",
+                        var.get_ref()
+                    ),
+                ));
+            }
+            Err(_) => None,
+        },
+        None => match std::env::var("ODOO_PASSWORD") {
+            Ok(v) => Some(Secret::new(v)),
+            Err(_) if needs_password => {
+                return Err(ConfigError::key(
+                    &src.path,
+                    "target.password_env",
+                    "the scenarios log in, but no password is available: set ODOO_PASSWORD or name a variable in [target] password_env",
+                ));
+            }
+            Err(_) => None,
+        },
+    };
+    Ok(Target::Odoo {
+        url: url.trim_end_matches('/').to_string(),
+        database: t.map_or_else(|| "retail".into(), |t| t.database.clone()),
+        login: t.map_or_else(|| "admin".into(), |t| t.login.clone()),
+        password,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

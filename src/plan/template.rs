@@ -1,0 +1,188 @@
+//! Step payload templates: JSON with `{{name}}` placeholders, compiled once into slot
+//! references so a journey fills them without looking names up.
+//!
+//! A string that is exactly `"{{name}}"` takes the value as it is (a number stays a number,
+//! an object stays an object); placeholders inside longer text are formatted into it.
+
+use serde_json::{Map, Value};
+
+/// A compiled template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// No placeholder anywhere below: used as is.
+    Literal(Value),
+    /// The whole value of a slot.
+    Slot(usize),
+    /// Text with placeholders formatted into it.
+    Text(Vec<Part>),
+    Array(Vec<Template>),
+    Object(Vec<(String, Template)>),
+}
+
+/// A piece of a text template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Lit(String),
+    Slot(usize),
+}
+
+impl Template {
+    /// Compiles `value`, resolving each placeholder with `resolve` (name → slot); the error
+    /// is the first unknown name.
+    pub fn compile(
+        value: &Value,
+        resolve: &impl Fn(&str) -> Option<usize>,
+    ) -> Result<Template, String> {
+        let t = match value {
+            Value::String(s) => compile_text(s, resolve)?,
+            Value::Array(items) => Template::Array(
+                items
+                    .iter()
+                    .map(|v| Template::compile(v, resolve))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Template::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), Template::compile(v, resolve)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => Template::Literal(other.clone()),
+        };
+        Ok(t.folded())
+    }
+
+    /// Turns placeholder-free subtrees back into literals, so rendering them is a clone.
+    fn folded(self) -> Template {
+        match self {
+            Template::Array(items) if items.iter().all(Template::is_literal) => Template::Literal(
+                Value::Array(items.into_iter().map(Template::unwrap).collect()),
+            ),
+            Template::Object(fields) if fields.iter().all(|(_, t)| t.is_literal()) => {
+                Template::Literal(Value::Object(
+                    fields.into_iter().map(|(k, t)| (k, t.unwrap())).collect(),
+                ))
+            }
+            t => t,
+        }
+    }
+
+    fn is_literal(&self) -> bool {
+        matches!(self, Template::Literal(_))
+    }
+
+    fn unwrap(self) -> Value {
+        match self {
+            Template::Literal(v) => v,
+            _ => unreachable!("only literals are unwrapped"),
+        }
+    }
+
+    /// The value with every slot filled from `slots`.
+    pub fn render(&self, slots: &[Value]) -> Value {
+        match self {
+            Template::Literal(v) => v.clone(),
+            Template::Slot(i) => slots[*i].clone(),
+            Template::Text(parts) => Value::String(render_text(parts, slots)),
+            Template::Array(items) => Value::Array(items.iter().map(|t| t.render(slots)).collect()),
+            Template::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    map.insert(k.clone(), t.render(slots));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The rendered value as text (for URL paths).
+    pub fn render_string(&self, slots: &[Value]) -> String {
+        match self.render(slots) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+}
+
+fn compile_text(s: &str, resolve: &impl Fn(&str) -> Option<usize>) -> Result<Template, String> {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        if open > 0 {
+            parts.push(Part::Lit(rest[..open].to_string()));
+        }
+        let name = rest[open + 2..open + close].trim();
+        let slot = resolve(name).ok_or_else(|| name.to_string())?;
+        parts.push(Part::Slot(slot));
+        rest = &rest[open + close + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Lit(rest.to_string()));
+    }
+    Ok(match parts.as_slice() {
+        [] => Template::Literal(Value::String(String::new())),
+        [Part::Slot(i)] => Template::Slot(*i),
+        [Part::Lit(_)] => Template::Literal(Value::String(s.to_string())),
+        _ => Template::Text(parts),
+    })
+}
+
+fn render_text(parts: &[Part], slots: &[Value]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Part::Lit(s) => out.push_str(s),
+            Part::Slot(i) => match &slots[*i] {
+                Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_string()),
+            },
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn names(n: &str) -> Option<usize> {
+        ["product", "qty"].iter().position(|x| *x == n)
+    }
+
+    #[test]
+    fn a_whole_placeholder_keeps_the_value_type() {
+        let t = Template::compile(
+            &json!({"product_id": "{{product}}", "add_qty": "{{ qty }}"}),
+            &names,
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&[json!(17), json!(3)]),
+            json!({"product_id": 17, "add_qty": 3})
+        );
+    }
+
+    #[test]
+    fn placeholders_inside_text_are_formatted() {
+        let t = Template::compile(&json!("/shop/product-{{product}}?q={{qty}}"), &names).unwrap();
+        assert_eq!(
+            t.render_string(&[json!(17), json!(3)]),
+            "/shop/product-17?q=3"
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_reported() {
+        let err = Template::compile(&json!(["{{customer}}"]), &names).unwrap_err();
+        assert_eq!(err, "customer");
+    }
+
+    #[test]
+    fn placeholder_free_subtrees_become_literals() {
+        let t = Template::compile(&json!({"a": [1, "x"], "b": {"c": true}}), &names).unwrap();
+        assert!(t.is_literal());
+    }
+}

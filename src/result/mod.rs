@@ -1,0 +1,181 @@
+//! result: the [`RunResult`], the one serializable record of a run (`run.json`), and the run
+//! folder it is written to. Everything after a run (verdict, reports) starts from here.
+
+mod artifacts;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use artifacts::{RunDir, new_run_id, write_atomic};
+
+use crate::config::profile::{ArrivalKind, ModelKind};
+use crate::metrics::{TimelineEntry, Totals, Transaction};
+use crate::plan::{Plan, Stage, Target};
+
+/// Schema tag of `run.json`.
+pub const SCHEMA: &str = "peakgate.run/1";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// The whole plan ran.
+    Completed,
+    /// Stopped by the user (ctrl-c).
+    Interrupted,
+    /// Stopped by an abort condition.
+    Aborted,
+}
+
+/// A run, as stored in `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema: String,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub profile: ProfileInfo,
+    /// The release under test (`--release`).
+    pub release: Option<String>,
+    pub target: TargetInfo,
+    /// Wall-clock start (RFC 3339, UTC); t0 of the timeline and the probes.
+    pub started_at: String,
+    /// Seconds from t0 to the end of the load.
+    pub duration_s: f64,
+    pub plan: PlanInfo,
+    pub totals: Totals,
+    /// Per step (`scenario/step`) and per scenario (whole journeys).
+    pub transactions: BTreeMap<String, Transaction>,
+    /// One entry per second from t0.
+    pub timeline: Vec<TimelineEntry>,
+    /// Probe time series by probe name (empty when the profile has no probes).
+    #[serde(default)]
+    pub probes: BTreeMap<String, serde_json::Value>,
+}
+
+/// The profile that ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub description: String,
+    pub path: String,
+    /// sha256 of the profile file's text.
+    pub sha256: String,
+    pub environment: String,
+}
+
+/// Where the load went (never with credentials).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `standin` or `odoo`.
+    pub kind: String,
+    pub url: String,
+    pub database: Option<String>,
+    /// The stand-in's release variant, when the target is the built-in stand-in.
+    pub standin_release: Option<String>,
+}
+
+/// The plan as run, enough to compare two runs of one profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanInfo {
+    pub model: ModelKind,
+    pub arrivals: ArrivalKind,
+    pub seed: u64,
+    pub rate_scale: f64,
+    pub max_in_flight: usize,
+    pub timeout_ms: u64,
+    pub pacing_ms: u64,
+    pub stages: Vec<Stage>,
+    /// Scenario → weight.
+    pub mix: BTreeMap<String, f64>,
+    /// Journeys the curve expects (open model).
+    pub expected_journeys: f64,
+    /// Step names in measurement order.
+    pub steps: Vec<String>,
+}
+
+impl PlanInfo {
+    pub fn from_plan(plan: &Plan) -> Self {
+        PlanInfo {
+            model: plan.load.model,
+            arrivals: plan.load.arrivals,
+            seed: plan.seed,
+            rate_scale: plan.rate_scale,
+            max_in_flight: plan.load.max_in_flight,
+            timeout_ms: plan.load.timeout_ms,
+            pacing_ms: plan.load.pacing_ms,
+            stages: plan.load.curve.stages.clone(),
+            mix: plan
+                .scenarios
+                .iter()
+                .zip(&plan.weights)
+                .map(|(s, w)| (s.name.clone(), *w))
+                .collect(),
+            expected_journeys: (plan.expected_journeys() * 10.0).round() / 10.0,
+            steps: plan.step_names.clone(),
+        }
+    }
+}
+
+impl ProfileInfo {
+    pub fn from_plan(plan: &Plan) -> Self {
+        ProfileInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            path: plan.profile_path.display().to_string(),
+            sha256: plan.profile_sha256.clone(),
+            environment: plan.environment.clone(),
+        }
+    }
+}
+
+impl TargetInfo {
+    /// Describes the target; `url` is the address actually driven.
+    pub fn from_plan(plan: &Plan, url: &str) -> Self {
+        match &plan.target {
+            Target::StandIn { release, .. } => TargetInfo {
+                kind: "standin".into(),
+                url: url.to_string(),
+                database: None,
+                standin_release: Some(release.clone().unwrap_or_else(|| "baseline".into())),
+            },
+            Target::Odoo { database, .. } => TargetInfo {
+                kind: "odoo".into(),
+                url: url.to_string(),
+                database: Some(database.clone()),
+                standin_release: None,
+            },
+        }
+    }
+}
+
+impl RunResult {
+    /// Reads `run.json` from a run folder (or the file itself).
+    pub fn load(path: &std::path::Path) -> Result<RunResult, ResultError> {
+        let file = if path.is_dir() {
+            path.join("run.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| ResultError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ResultError::Parse { path: file, source })
+    }
+}
+
+/// Errors reading stored runs.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a peakgate run.json: {source}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+}
