@@ -1,1 +1,11 @@
+//! Integration tests: the real `peakgate` binary against the built-in stand-in on loopback.
+//! One test binary (STYLE.md); modules by what they pin.
 
+mod common;
+
+mod bad_input;
+mod check;
+mod coordinated_omission;
+mod interrupt;
+mod run_smoke;
+mod standin;

@@ -70,6 +70,10 @@ pub struct PlanArgs {
     /// Accept a profile whose environment is not a pre-production one.
     #[arg(long)]
     pub allow_production: bool,
+    /// Release variant of the built-in stand-in (when no target is given), over the
+    /// profile's `[standin] release`; see `peakgate standin --list-releases`.
+    #[arg(long, value_name = "VARIANT")]
+    pub standin_release: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +149,7 @@ impl PlanArgs {
             rate_scale: self.rate_scale,
             seed: self.seed,
             allow_production: self.allow_production,
+            standin_release: self.standin_release.clone(),
         }
     }
 }

@@ -253,7 +253,7 @@ fn summary(r: &RunResult, dir: &RunDir) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "run {} {:?} in {:.1}s",
+        "run {} {} in {:.1}s",
         r.run_id, r.status, r.duration_s
     );
     let _ = writeln!(

@@ -1,12 +1,14 @@
 //! The HdrHistogram interval log (`latency.hlog`): one tagged interval per step per second,
 //! flushed as the run goes, so an interrupted run keeps what it measured.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use base64::Engine;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 /// Writes intervals of microsecond latency histograms.
 pub struct HlogWriter<W: Write> {
@@ -53,11 +55,41 @@ impl<W: Write> HlogWriter<W> {
     }
 }
 
+/// Why an interval log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HlogError {
+    #[error("line {line}: {message}")]
+    Entry { line: usize, message: String },
+}
+
+/// Reads an interval log and merges every interval of a tag into one histogram: exact,
+/// because HDR histograms add without loss.
+pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
+    let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut deserializer = Deserializer::new();
+    for (i, entry) in IntervalLogIterator::new(log).enumerate() {
+        let err = |message: String| HlogError::Entry { line: i + 1, message };
+        let LogEntry::Interval(interval) = entry.map_err(|e| err(format!("{e:?}")))? else {
+            continue;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .map_err(|e| err(e.to_string()))?;
+        let h: Histogram<u64> = deserializer.deserialize(&mut &bytes[..]).map_err(|e| err(format!("{e:?}")))?;
+        let tag = interval.tag().map_or_else(String::new, |t| t.as_str().to_string());
+        let into = merged.entry(tag).or_insert_with(|| {
+            let mut h = Histogram::new(3).expect("3 significant digits is valid");
+            h.auto(true);
+            h
+        });
+        into.add(&h).map_err(|e| err(format!("{e:?}")))?;
+    }
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::Deserializer;
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     #[test]
     fn intervals_read_back_with_their_tags_and_counts() {
@@ -86,38 +118,16 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(buf.clone()).unwrap();
         assert_eq!(text.matches("#[StartTime").count(), 1);
-        let mut seen = Vec::new();
-        for entry in IntervalLogIterator::new(&buf) {
-            if let Ok(LogEntry::Interval(i)) = entry {
-                let bytes = base64_decode(i.encoded_histogram());
-                let back: Histogram<u64> =
-                    Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
-                seen.push((i.tag().unwrap().as_str().to_string(), back.len()));
-            }
-        }
-        assert_eq!(
-            seen,
-            vec![
-                ("pos_order_sync/create_from_ui".into(), 3),
-                ("backoffice_sale/create".into(), 3)
-            ]
-        );
-    }
-
-    /// Minimal base64 decoding for the test (the log stores histograms base64-encoded).
-    fn base64_decode(s: &str) -> Vec<u8> {
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = Vec::new();
-        let mut acc = 0u32;
-        let mut bits = 0;
-        for c in s.bytes().filter(|c| *c != b'=') {
-            acc = (acc << 6) | alphabet.iter().position(|a| *a == c).unwrap() as u32;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-            }
-        }
-        out
+        let merged = read_merged(&buf).unwrap();
+        let counts: Vec<(String, u64)> = merged.iter().map(|(k, h)| (k.clone(), h.len())).collect();
+        assert_eq!(counts, vec![("backoffice_sale/create".into(), 3), ("pos_order_sync/create_from_ui".into(), 3)]);
+        // Merging two intervals of one tag adds them.
+        let mut buf2 = Vec::new();
+        let mut w = HlogWriter::new(&mut buf2, SystemTime::UNIX_EPOCH);
+        w.interval("a", &h, Duration::from_secs(0), Duration::from_secs(1)).unwrap();
+        w.interval("a", &h, Duration::from_secs(1), Duration::from_secs(1)).unwrap();
+        let merged = read_merged(&buf2).unwrap();
+        assert_eq!(merged["a"].len(), 6);
+        assert_eq!(merged["a"].max(), h.max());
     }
 }

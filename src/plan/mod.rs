@@ -50,6 +50,8 @@ pub struct Overrides {
     pub target: Option<String>,
     /// `--release LABEL`: the release under test.
     pub release: Option<String>,
+    /// `--standin-release VARIANT`: the built-in stand-in's behaviour, over `[standin] release`.
+    pub standin_release: Option<String>,
     /// `--duration D`: stretch or cut the stages to last D.
     pub duration: Option<Duration>,
     /// `--rate-scale X`: multiply every rate (or terminal count).
@@ -368,7 +370,7 @@ fn build_target(
             let s = &src.file.standin;
             return Ok(Target::StandIn {
                 workers: s.workers,
-                release: s.release.clone().or_else(|| o.release.clone()),
+                release: o.standin_release.clone().or_else(|| s.release.clone()),
                 config: s
                     .config
                     .as_ref()

@@ -28,6 +28,16 @@ pub enum RunStatus {
     Aborted,
 }
 
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Aborted => "aborted",
+        })
+    }
+}
+
 /// A run, as stored in `run.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {

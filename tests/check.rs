@@ -1,0 +1,61 @@
+//! `peakgate check`: every shipped profile validates and prints its plan.
+
+use predicates::str::contains;
+
+use crate::common::{Workspace, peakgate, repo_file};
+
+#[test]
+fn every_shipped_profile_passes_check() {
+    let profiles: Vec<_> = std::fs::read_dir(repo_file("profiles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert!(profiles.len() >= 2);
+    peakgate().arg("check").args(&profiles).assert().success();
+}
+
+#[test]
+fn check_prints_stages_rates_expected_journeys_duration_and_target() {
+    peakgate()
+        .arg("check")
+        .arg(repo_file("profiles/smoke.toml"))
+        .assert()
+        .success()
+        .stdout(contains("duration  15s"))
+        .stdout(contains("ramp"))
+        .stdout(contains("5.0 → 20.0"))
+        .stdout(contains("62 journeys"))
+        .stdout(contains("pos_order_sync"))
+        .stdout(contains("131 journeys expected"))
+        .stdout(contains("262 journeys expected"))
+        .stdout(contains("built-in stand-in"));
+}
+
+#[test]
+fn overrides_change_the_printed_plan() {
+    peakgate()
+        .args(["check", "--rate-scale", "2", "--duration", "30s", "--target", "http://127.0.0.1:8069"])
+        .arg(repo_file("profiles/smoke.toml"))
+        .env("ODOO_PASSWORD", "x")
+        .assert()
+        .success()
+        .stdout(contains("duration  30s"))
+        .stdout(contains("1050 journeys expected"))
+        .stdout(contains("http://127.0.0.1:8069"));
+}
+
+#[test]
+fn one_bad_profile_fails_the_check_but_the_others_are_still_shown() {
+    let ws = Workspace::new();
+    let bad = ws.write("profiles/bad.toml", "name = 1\n");
+    peakgate()
+        .arg("check")
+        .arg(repo_file("profiles/smoke.toml"))
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stdout(contains("profile   smoke"))
+        .stderr(contains("bad.toml:1:"))
+        .stderr(contains("1 of 2 profile(s) failed"));
+}

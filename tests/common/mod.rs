@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests: the CLI, profiles written to a temp folder,
+//! and reading a run's artifacts.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The repository's shipped scenarios.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The `peakgate` binary.
+pub fn peakgate() -> Command {
+    let mut c = Command::cargo_bin("peakgate").expect("binary built");
+    c.env_remove("ODOO_PASSWORD");
+    c
+}
+
+/// A temp folder with `profile.toml` (scenarios from the repo unless the text sets its own).
+pub struct Workspace {
+    pub dir: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// Writes a file relative to the workspace and returns its path.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Writes a profile that uses the repository's scenarios.
+    pub fn profile(&self, name: &str, body: &str) -> PathBuf {
+        let text = format!("scenarios_dir = {:?}\n{body}", scenarios_dir().display().to_string());
+        self.write(&format!("profiles/{name}.toml"), &text)
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
+    /// The only run folder under `out`.
+    pub fn run_dir(&self) -> PathBuf {
+        let mut dirs: Vec<_> = std::fs::read_dir(self.out()).expect("reports folder").map(|e| e.unwrap().path()).collect();
+        assert_eq!(dirs.len(), 1, "exactly one run folder: {dirs:?}");
+        dirs.pop().unwrap()
+    }
+
+    pub fn run_json(&self) -> Value {
+        let text = std::fs::read_to_string(self.run_dir().join("run.json")).expect("run.json written");
+        serde_json::from_str(&text).expect("run.json is JSON")
+    }
+}

@@ -1,0 +1,88 @@
+//! `peakgate standin` as its own process, driven with `peakgate run --target`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use predicates::str::contains;
+
+use crate::common::{Workspace, peakgate, repo_file};
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_run_against_a_separate_standin_uses_the_odoo_protocol_end_to_end() {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
+        .args(["standin", "--listen", "127.0.0.1:0", "--workers", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("stand-in starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server(child);
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("URL printed").to_string();
+    assert!(line.contains("2 workers"), "{line}");
+
+    let ws = Workspace::new();
+    peakgate()
+        .args(["run", "--quiet", "--duration", "3s", "--rate-scale", "0.5", "--target", &url])
+        .env("ODOO_PASSWORD", "admin")
+        .arg("--profile")
+        .arg(repo_file("profiles/smoke.toml"))
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
+    let r = ws.run_json();
+    assert_eq!(r["target"]["kind"], "odoo");
+    assert_eq!(r["target"]["url"], url.as_str());
+    assert_eq!(r["totals"]["errors"], 0, "{}", r["totals"]);
+    assert!(r["transactions"]["backoffice_sale/action_confirm"]["count"].as_u64().unwrap() > 0);
+    drop(server);
+}
+
+#[test]
+fn a_wrong_password_fails_the_logins_with_access_denied() {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
+        .args(["standin", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("stand-in starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _server = Server(child);
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let ws = Workspace::new();
+    let p = ws.profile("pos", "name = \"pos\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n[mix]\npos_order_sync = 1\n");
+    peakgate()
+        .args(["run", "--quiet", "--target", &url])
+        .env("ODOO_PASSWORD", "wrong")
+        .arg("--profile")
+        .arg(&p)
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
+    let r = ws.run_json();
+    let auth = &r["transactions"]["session/authenticate"];
+    assert!(auth["count"].as_u64().unwrap() > 0);
+    assert_eq!(auth["errors"]["odoo.exceptions.AccessDenied"], auth["count"]);
+    assert!(r["transactions"].get("pos_order_sync/create_from_ui").is_none());
+}
+
+#[test]
+fn list_releases_names_every_variant() {
+    peakgate()
+        .args(["standin", "--list-releases"])
+        .assert()
+        .success()
+        .stdout(contains("baseline"))
+        .stdout(contains("slow-pos-sync"))
+        .stdout(contains("broken"));
+}
