@@ -9,55 +9,75 @@ use crate::common::{Workspace, peakgate};
 const GOOD_LOAD: &str = "[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n";
 
 /// `peakgate check` on a profile: exit 2 and a message containing every `needle`.
-fn refused(ws: &Workspace, profile: &std::path::Path, needles: &[&str]) {
-    let mut assert = peakgate().arg("check").arg(profile).assert().code(2).stderr(contains("panicked").not());
+fn refused(profile: &std::path::Path, needles: &[&str]) {
+    let mut assert = peakgate()
+        .arg("check")
+        .arg(profile)
+        .assert()
+        .code(2)
+        .stderr(contains("panicked").not());
     for n in needles {
         assert = assert.stderr(contains(*n));
     }
-    drop(ws);
 }
 
 #[test]
 fn a_toml_syntax_error_names_the_file_line_and_column() {
     let ws = Workspace::new();
-    let p = ws.write("profiles/broken.toml", "name = \"broken\"\nenvironment = \"staging\"\n[load\n");
-    refused(&ws, &p, &["broken.toml:3:"]);
+    let p = ws.write(
+        "profiles/broken.toml",
+        "name = \"broken\"\nenvironment = \"staging\"\n[load\n",
+    );
+    refused(&p, &["broken.toml:3:"]);
 }
 
 #[test]
 fn an_unknown_key_is_refused_at_its_line() {
     let ws = Workspace::new();
     let p = ws.profile("typo", &format!("name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}max_inflight = 3\n[mix]\npos_order_sync = 1\n"));
-    refused(&ws, &p, &["typo.toml:8:", "unknown field `max_inflight`"]);
+    refused(&p, &["typo.toml:8:", "unknown field `max_inflight`"]);
 }
 
 #[test]
 fn an_unknown_scenario_in_the_mix_is_named() {
     let ws = Workspace::new();
-    let p = ws.profile("mix", &format!("name = \"mix\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nnope = 1\n"));
-    refused(&ws, &p, &["mix.toml:9:", "unknown scenario `nope`"]);
+    let p = ws.profile(
+        "mix",
+        &format!("name = \"mix\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nnope = 1\n"),
+    );
+    refused(&p, &["mix.toml:9:", "unknown scenario `nope`"]);
 }
 
 #[test]
 fn a_negative_rate_is_refused_at_its_line() {
     let ws = Workspace::new();
     let p = ws.profile("neg", "name = \"neg\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"2s\"\nrate = -5\n[mix]\npos_order_sync = 1\n");
-    refused(&ws, &p, &["neg.toml:7:", "`rate` must be a number ≥ 0"]);
+    refused(&p, &["neg.toml:7:", "`rate` must be a number ≥ 0"]);
 }
 
 #[test]
 fn a_bad_duration_is_refused_at_its_line() {
     let ws = Workspace::new();
     let p = ws.profile("dur", "name = \"dur\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"ten seconds\"\nrate = 5\n[mix]\npos_order_sync = 1\n");
-    refused(&ws, &p, &["dur.toml:6:", "not a duration"]);
+    refused(&p, &["dur.toml:6:", "not a duration"]);
 }
 
 #[test]
 fn a_production_environment_is_refused_unless_allowed() {
     let ws = Workspace::new();
-    let p = ws.profile("prod", &format!("name = \"prod\"\nenvironment = \"production\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n"));
-    refused(&ws, &p, &["prod.toml:3:", "--allow-production"]);
-    peakgate().arg("check").arg("--allow-production").arg(&p).assert().success();
+    let p = ws.profile(
+        "prod",
+        &format!(
+            "name = \"prod\"\nenvironment = \"production\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n"
+        ),
+    );
+    refused(&p, &["prod.toml:3:", "--allow-production"]);
+    peakgate()
+        .arg("check")
+        .arg("--allow-production")
+        .arg(&p)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -69,55 +89,78 @@ fn an_unset_secret_variable_is_named() {
             "name = \"secret\"\nenvironment = \"staging\"\n[target]\nurl = \"http://127.0.0.1:9\"\npassword_env = \"PEAKGATE_TEST_UNSET_SECRET\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n"
         ),
     );
-    refused(&ws, &p, &["secret.toml:6:", "PEAKGATE_TEST_UNSET_SECRET", "is not set"]);
+    refused(
+        &p,
+        &["secret.toml:6:", "PEAKGATE_TEST_UNSET_SECRET", "is not set"],
+    );
 }
 
 #[test]
 fn credentials_in_the_target_url_are_refused() {
     let ws = Workspace::new();
     let p = ws.profile("creds", &format!("name = \"creds\"\nenvironment = \"staging\"\n[target]\nurl = \"http://admin:pw@127.0.0.1:9\"\n{GOOD_LOAD}[mix]\necommerce_cart = 1\n"));
-    refused(&ws, &p, &["password_env"]);
+    refused(&p, &["password_env"]);
 }
 
 fn own_scenario(ws: &Workspace, text: &str) -> std::path::PathBuf {
     ws.write("scenarios/mine.toml", text);
     ws.write("scenarios/data/items.csv", "id,price\n1,2.5\n");
-    ws.write("profiles/own.toml", &format!("name = \"own\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nmine = 1\n"))
+    ws.write(
+        "profiles/own.toml",
+        &format!("name = \"own\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nmine = 1\n"),
+    )
 }
 
 #[test]
 fn a_scenario_syntax_error_names_the_scenario_file_and_line() {
     let ws = Workspace::new();
     let p = own_scenario(&ws, "description = \"x\"\n[[step]\nname = \"a\"\n");
-    refused(&ws, &p, &["mine.toml:2:"]);
+    refused(&p, &["mine.toml:2:"]);
 }
 
 #[test]
 fn a_missing_data_file_is_named() {
     let ws = Workspace::new();
-    let p = own_scenario(&ws, "[vars]\np = { gen = \"pick\", data = \"missing.csv\", column = \"id\" }\n[[step]]\nname = \"a\"\nhttp = \"/shop\"\n");
-    refused(&ws, &p, &["mine.toml:2:", "missing.csv", "not found"]);
+    let p = own_scenario(
+        &ws,
+        "[vars]\np = { gen = \"pick\", data = \"missing.csv\", column = \"id\" }\n[[step]]\nname = \"a\"\nhttp = \"/shop\"\n",
+    );
+    refused(&p, &["mine.toml:2:", "missing.csv", "not found"]);
 }
 
 #[test]
 fn an_unknown_placeholder_is_named() {
     let ws = Workspace::new();
-    let p = own_scenario(&ws, "[[step]]\nname = \"a\"\nhttp = \"/shop/product-{{product}}\"\n");
-    refused(&ws, &p, &["mine.toml:2:", "{{product}}"]);
+    let p = own_scenario(
+        &ws,
+        "[[step]]\nname = \"a\"\nhttp = \"/shop/product-{{product}}\"\n",
+    );
+    refused(&p, &["mine.toml:2:", "{{product}}"]);
 }
 
 #[test]
 fn a_step_with_two_calls_is_refused() {
     let ws = Workspace::new();
-    let p = own_scenario(&ws, "[[step]]\nname = \"a\"\nhttp = \"/shop\"\njsonrpc = \"/shop/cart/update_json\"\n");
-    refused(&ws, &p, &["mine.toml:2:", "exactly one of"]);
+    let p = own_scenario(
+        &ws,
+        "[[step]]\nname = \"a\"\nhttp = \"/shop\"\njsonrpc = \"/shop/cart/update_json\"\n",
+    );
+    refused(&p, &["mine.toml:2:", "exactly one of"]);
 }
 
 #[test]
 fn run_exits_2_on_a_bad_profile_and_writes_nothing() {
     let ws = Workspace::new();
     let p = ws.write("profiles/broken.toml", "name = \n");
-    peakgate().arg("run").arg("--profile").arg(&p).arg("--out").arg(ws.out()).assert().code(2).stderr(contains("broken.toml:1:"));
+    peakgate()
+        .arg("run")
+        .arg("--profile")
+        .arg(&p)
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .code(2)
+        .stderr(contains("broken.toml:1:"));
     assert!(!ws.out().exists());
 }
 
@@ -125,7 +168,7 @@ fn run_exits_2_on_a_bad_profile_and_writes_nothing() {
 fn an_unknown_standin_release_is_refused() {
     let ws = Workspace::new();
     let p = ws.profile("rel", &format!("name = \"rel\"\nenvironment = \"staging\"\n[standin]\nrelease = \"nope\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n"));
-    refused(&ws, &p, &["unknown release variant `nope`", "slow-pos-sync"]);
+    refused(&p, &["unknown release variant `nope`", "slow-pos-sync"]);
 }
 
 #[test]

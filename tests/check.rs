@@ -35,7 +35,15 @@ fn check_prints_stages_rates_expected_journeys_duration_and_target() {
 #[test]
 fn overrides_change_the_printed_plan() {
     peakgate()
-        .args(["check", "--rate-scale", "2", "--duration", "30s", "--target", "http://127.0.0.1:8069"])
+        .args([
+            "check",
+            "--rate-scale",
+            "2",
+            "--duration",
+            "30s",
+            "--target",
+            "http://127.0.0.1:8069",
+        ])
         .arg(repo_file("profiles/smoke.toml"))
         .env("ODOO_PASSWORD", "x")
         .assert()

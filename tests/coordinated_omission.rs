@@ -42,11 +42,17 @@ duration = "2s"
 
 fn histogram(ws: &Workspace) -> Histogram<u64> {
     let log = std::fs::read(ws.run_dir().join("latency.hlog")).unwrap();
-    peakgate::metrics::hlog::read_merged(&log).unwrap().remove(STEP).expect("step in the log")
+    peakgate::metrics::hlog::read_merged(&log)
+        .unwrap()
+        .remove(STEP)
+        .expect("step in the log")
 }
 
 fn at_least(h: &Histogram<u64>, micros: u64) -> u64 {
-    h.iter_recorded().filter(|v| v.value_iterated_to() >= micros).map(|v| v.count_at_value()).sum()
+    h.iter_recorded()
+        .filter(|v| v.value_iterated_to() >= micros)
+        .map(|v| v.count_at_value())
+        .sum()
 }
 
 #[test]
@@ -56,14 +62,29 @@ fn a_two_second_stall_at_50_per_second_shows_in_about_100_requests() {
     );
     let h = histogram(&ws);
     assert_eq!(h.len(), 500);
-    assert!(h.value_at_quantile(0.99) >= 1_000_000, "p99 {} µs", h.value_at_quantile(0.99));
+    assert!(
+        h.value_at_quantile(0.99) >= 1_000_000,
+        "p99 {} µs",
+        h.value_at_quantile(0.99)
+    );
     // The 100 requests planned during the stall all waited; the first 50 of them over 1 s.
     let over_100ms = at_least(&h, 100_000);
     let over_1s = at_least(&h, 1_000_000);
-    assert!((85..=110).contains(&over_100ms), "{over_100ms} requests waited ≥ 100 ms");
-    assert!((40..=60).contains(&over_1s), "{over_1s} requests waited ≥ 1 s");
+    assert!(
+        (85..=110).contains(&over_100ms),
+        "{over_100ms} requests waited ≥ 100 ms"
+    );
+    assert!(
+        (40..=60).contains(&over_1s),
+        "{over_1s} requests waited ≥ 1 s"
+    );
     let r = ws.run_json();
-    assert!(r["transactions"][STEP]["latency_ms"]["p99"].as_f64().unwrap() >= 1000.0);
+    assert!(
+        r["transactions"][STEP]["latency_ms"]["p99"]
+            .as_f64()
+            .unwrap()
+            >= 1000.0
+    );
 }
 
 #[test]
@@ -75,5 +96,8 @@ fn a_closed_loop_sees_only_its_stuck_requests() {
     // Four terminals: four requests were stuck in the stall; the rest never got sent.
     let over_1s = at_least(&h, 1_000_000);
     assert!((1..=8).contains(&over_1s), "{over_1s} requests ≥ 1 s");
-    assert!(h.value_at_quantile(0.99) < 1_000_000, "a closed loop hides the stall from p99");
+    assert!(
+        h.value_at_quantile(0.99) < 1_000_000,
+        "a closed loop hides the stall from p99"
+    );
 }

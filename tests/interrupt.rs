@@ -20,14 +20,20 @@ fn sigint_mid_run_exits_3_with_interrupted_artifacts() {
         .spawn()
         .expect("peakgate starts");
     std::thread::sleep(Duration::from_secs(4));
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
     assert!(sent.success());
     let started = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "peakgate did not stop after SIGINT");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "peakgate did not stop after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(3));
@@ -39,5 +45,9 @@ fn sigint_mid_run_exits_3_with_interrupted_artifacts() {
     assert!(planned > 10 && planned < 200, "planned {planned} of ~262");
     assert!(r["totals"]["requests"].as_u64().unwrap() > 0);
     let log = std::fs::read(ws.run_dir().join("latency.hlog")).unwrap();
-    assert!(!peakgate::metrics::hlog::read_merged(&log).unwrap().is_empty());
+    assert!(
+        !peakgate::metrics::hlog::read_merged(&log)
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -5,8 +5,19 @@ use serde_json::Value;
 
 use crate::common::{Workspace, peakgate, repo_file};
 
-const DESIGN_KEYS: [&str; 11] =
-    ["schema", "run_id", "status", "profile", "release", "target", "plan", "totals", "transactions", "timeline", "probes"];
+const DESIGN_KEYS: [&str; 11] = [
+    "schema",
+    "run_id",
+    "status",
+    "profile",
+    "release",
+    "target",
+    "plan",
+    "totals",
+    "transactions",
+    "timeline",
+    "probes",
+];
 const LATENCY_KEYS: [&str; 7] = ["p50", "p90", "p95", "p99", "p999", "max", "mean"];
 
 #[test]
@@ -34,11 +45,17 @@ fn smoke_run_writes_run_json_with_the_design_keys_and_a_histogram_per_step() {
     assert_eq!(r["target"]["kind"], "standin");
 
     let totals = &r["totals"];
-    let (planned, started) = (totals["planned"].as_f64().unwrap(), totals["started"].as_f64().unwrap());
+    let (planned, started) = (
+        totals["planned"].as_f64().unwrap(),
+        totals["started"].as_f64().unwrap(),
+    );
     // 262.5 journeys over 15 s, stretched to 8 s: 140 expected, Poisson.
     let expected = r["plan"]["expected_journeys"].as_f64().unwrap();
     assert!((expected - 140.0).abs() < 0.01, "expected {expected}");
-    assert!((planned - expected).abs() < 5.0 * expected.sqrt(), "planned {planned}");
+    assert!(
+        (planned - expected).abs() < 5.0 * expected.sqrt(),
+        "planned {planned}"
+    );
     assert!(started / planned >= 0.99, "started {started} of {planned}");
     assert_eq!(totals["dropped"], 0);
     assert_eq!(totals["errors"], 0, "{totals}");
@@ -56,22 +73,34 @@ fn smoke_run_writes_run_json_with_the_design_keys_and_a_histogram_per_step() {
     ];
     let mut requests = 0;
     for step in steps.iter().chain(&["session/authenticate"]) {
-        let t = &tx.get(*step).unwrap_or_else(|| panic!("no transaction {step}"));
+        let t = &tx
+            .get(*step)
+            .unwrap_or_else(|| panic!("no transaction {step}"));
         assert!(t["count"].as_u64().unwrap() > 0, "{step}");
         requests += t["count"].as_u64().unwrap();
         for k in LATENCY_KEYS {
-            assert!(t["latency_ms"][k].is_number() && t["service_ms"][k].is_number(), "{step} {k}");
+            assert!(
+                t["latency_ms"][k].is_number() && t["service_ms"][k].is_number(),
+                "{step} {k}"
+            );
         }
         let l = &t["latency_ms"];
         let f = |k: &str| l[k].as_f64().unwrap();
-        assert!(f("p50") <= f("p95") && f("p95") <= f("p99") && f("p99") <= f("max"), "{step}: {l}");
+        assert!(
+            f("p50") <= f("p95") && f("p95") <= f("p99") && f("p99") <= f("max"),
+            "{step}: {l}"
+        );
         assert!(f("p50") > 0.0, "{step}");
     }
     assert_eq!(requests, totals["requests"].as_u64().unwrap());
 
     // The timeline adds up to the totals, one entry per second.
     let timeline = r["timeline"].as_array().unwrap();
-    assert!((8..=12).contains(&timeline.len()), "{} seconds", timeline.len());
+    assert!(
+        (8..=12).contains(&timeline.len()),
+        "{} seconds",
+        timeline.len()
+    );
     let sum = |k: &str| timeline.iter().map(|e| e[k].as_u64().unwrap()).sum::<u64>();
     assert_eq!(sum("planned"), totals["planned"].as_u64().unwrap());
     assert_eq!(sum("requests"), totals["requests"].as_u64().unwrap());
@@ -81,7 +110,11 @@ fn smoke_run_writes_run_json_with_the_design_keys_and_a_histogram_per_step() {
     let log = std::fs::read(ws.run_dir().join("latency.hlog")).unwrap();
     let merged = peakgate::metrics::hlog::read_merged(&log).unwrap();
     for step in steps {
-        assert_eq!(merged[step].len(), tx[step]["count"].as_u64().unwrap(), "{step}");
+        assert_eq!(
+            merged[step].len(),
+            tx[step]["count"].as_u64().unwrap(),
+            "{step}"
+        );
     }
 }
 
@@ -107,19 +140,35 @@ pos_order_sync = 1
 fn closed_model_terminals_keep_their_session_and_never_exceed_their_number() {
     let ws = Workspace::new();
     let profile = profile_closed(&ws);
-    peakgate().args(["run", "--quiet"]).arg("--profile").arg(&profile).arg("--out").arg(ws.out()).assert().success();
+    peakgate()
+        .args(["run", "--quiet"])
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
     let r = ws.run_json();
     // Each of the 3 terminals logs in once and keeps its session.
     assert_eq!(r["transactions"]["session/authenticate"]["count"], 3);
     let journeys = r["totals"]["journeys"].as_u64().unwrap();
     assert!(journeys > 20, "journeys {journeys}");
-    assert!(r["timeline"].as_array().unwrap().iter().all(|e| e["in_flight"].as_u64().unwrap() <= 3));
+    assert!(
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["in_flight"].as_u64().unwrap() <= 3)
+    );
 }
 
 #[test]
 fn arrivals_beyond_max_in_flight_are_dropped_and_counted() {
     let ws = Workspace::new();
-    ws.write("profiles/slow.toml", "[service]\n\"pos.order.create_from_ui\" = { median = \"400ms\", p99 = \"400ms\" }\n");
+    ws.write(
+        "profiles/slow.toml",
+        "[service]\n\"pos.order.create_from_ui\" = { median = \"400ms\", p99 = \"400ms\" }\n",
+    );
     let profile = ws.profile(
         "drops",
         r#"
@@ -138,7 +187,14 @@ rate = 40
 pos_order_sync = 1
 "#,
     );
-    peakgate().args(["run", "--quiet"]).arg("--profile").arg(&profile).arg("--out").arg(ws.out()).assert().success();
+    peakgate()
+        .args(["run", "--quiet"])
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
     let r = ws.run_json();
     let t = &r["totals"];
     let n = |k: &str| t[k].as_u64().unwrap();
@@ -146,7 +202,18 @@ pos_order_sync = 1
     assert_eq!(n("planned"), n("started") + n("dropped"));
     // 5 in flight, each journey ~0.4 s (more for the first logins): ~12.5 journeys/s of 40.
     assert!(n("dropped") > 60, "{t}");
-    assert!(r["timeline"].as_array().unwrap().iter().all(|e| e["in_flight"].as_u64().unwrap() <= 5));
-    let dropped: u64 = r["timeline"].as_array().unwrap().iter().map(|e: &Value| e["dropped"].as_u64().unwrap()).sum();
+    assert!(
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["in_flight"].as_u64().unwrap() <= 5)
+    );
+    let dropped: u64 = r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e: &Value| e["dropped"].as_u64().unwrap())
+        .sum();
     assert_eq!(dropped, n("dropped"));
 }

@@ -24,14 +24,29 @@ fn a_run_against_a_separate_standin_uses_the_odoo_protocol_end_to_end() {
         .spawn()
         .expect("stand-in starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let server = Server(child);
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("URL printed").to_string();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("URL printed")
+        .to_string();
     assert!(line.contains("2 workers"), "{line}");
 
     let ws = Workspace::new();
     peakgate()
-        .args(["run", "--quiet", "--duration", "3s", "--rate-scale", "0.5", "--target", &url])
+        .args([
+            "run",
+            "--quiet",
+            "--duration",
+            "3s",
+            "--rate-scale",
+            "0.5",
+            "--target",
+            &url,
+        ])
         .env("ODOO_PASSWORD", "admin")
         .arg("--profile")
         .arg(repo_file("profiles/smoke.toml"))
@@ -43,7 +58,12 @@ fn a_run_against_a_separate_standin_uses_the_odoo_protocol_end_to_end() {
     assert_eq!(r["target"]["kind"], "odoo");
     assert_eq!(r["target"]["url"], url.as_str());
     assert_eq!(r["totals"]["errors"], 0, "{}", r["totals"]);
-    assert!(r["transactions"]["backoffice_sale/action_confirm"]["count"].as_u64().unwrap() > 0);
+    assert!(
+        r["transactions"]["backoffice_sale/action_confirm"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     drop(server);
 }
 
@@ -55,9 +75,15 @@ fn a_wrong_password_fails_the_logins_with_access_denied() {
         .spawn()
         .expect("stand-in starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let _server = Server(child);
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
     let ws = Workspace::new();
     let p = ws.profile("pos", "name = \"pos\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n[mix]\npos_order_sync = 1\n");
     peakgate()
@@ -72,8 +98,15 @@ fn a_wrong_password_fails_the_logins_with_access_denied() {
     let r = ws.run_json();
     let auth = &r["transactions"]["session/authenticate"];
     assert!(auth["count"].as_u64().unwrap() > 0);
-    assert_eq!(auth["errors"]["odoo.exceptions.AccessDenied"], auth["count"]);
-    assert!(r["transactions"].get("pos_order_sync/create_from_ui").is_none());
+    assert_eq!(
+        auth["errors"]["odoo.exceptions.AccessDenied"],
+        auth["count"]
+    );
+    assert!(
+        r["transactions"]
+            .get("pos_order_sync/create_from_ui")
+            .is_none()
+    );
 }
 
 #[test]

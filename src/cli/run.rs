@@ -160,14 +160,23 @@ async fn drive(
     let display = tokio::spawn(progress::show(live_rx, plan.duration(), args.quiet));
 
     // ctrl-c stops starting journeys; the engine lets in-flight ones finish within the grace.
-    let stop = CancellationToken::new();
+    // A second ctrl-c abandons them at once. Either way the artifacts are written.
+    let (stop, abandon) = (CancellationToken::new(), CancellationToken::new());
     let interrupted = Arc::new(AtomicBool::new(false));
     {
-        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        let (stop, abandon, interrupted) = (stop.clone(), abandon.clone(), interrupted.clone());
+        let grace = args.grace;
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
                 stop.cancel();
+                eprintln!(
+                    "\npeakgate: stopping; in-flight journeys have {} to finish (ctrl-c again to stop now)",
+                    humantime::format_duration(grace)
+                );
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                abandon.cancel();
             }
         });
     }
@@ -177,6 +186,7 @@ async fn drive(
         stop,
         t0,
         grace: args.grace,
+        abandon,
     };
     let ending = engine::run(plan.clone(), conn.clone(), wiring).await;
     let duration_s = t0.elapsed().as_secs_f64();
@@ -251,11 +261,7 @@ fn summary(r: &RunResult, dir: &RunDir) -> String {
     use std::fmt::Write;
     let t = &r.totals;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "run {} {} in {:.1}s",
-        r.run_id, r.status, r.duration_s
-    );
+    let _ = writeln!(out, "run {} {} in {:.1}s", r.run_id, r.status, r.duration_s);
     let _ = writeln!(
         out,
         "journeys planned {} started {} dropped {} | requests {} errors {} ({:.2}%)",

@@ -47,6 +47,8 @@ pub struct Wiring {
     pub t0: Instant,
     /// How long in-flight journeys may finish after a stop before they are abandoned.
     pub grace: Duration,
+    /// Cancelled to abandon in-flight journeys at once (the grace ran out, or a second ctrl-c).
+    pub abandon: CancellationToken,
 }
 
 /// How the load ended.
@@ -70,10 +72,10 @@ pub async fn run(plan: Arc<Plan>, conn: Connection, wiring: Wiring) -> Ending {
         seed: plan.seed,
     });
     let tracker = TaskTracker::new();
-    let abandon = CancellationToken::new();
+    let abandon = &wiring.abandon;
     let planned_to_end = match plan.load.model {
-        ModelKind::Open => open(&plan, &ctx, &wiring, &tracker, &abandon).await,
-        ModelKind::Closed => closed(&plan, &ctx, &wiring, &tracker, &abandon).await,
+        ModelKind::Open => open(&plan, &ctx, &wiring, &tracker, abandon).await,
+        ModelKind::Closed => closed(&plan, &ctx, &wiring, &tracker, abandon).await,
     };
     tracker.close();
     if planned_to_end {

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::Histogram;
 use base64::Engine;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 /// Writes intervals of microsecond latency histograms.
@@ -68,15 +70,22 @@ pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogE
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut deserializer = Deserializer::new();
     for (i, entry) in IntervalLogIterator::new(log).enumerate() {
-        let err = |message: String| HlogError::Entry { line: i + 1, message };
+        let err = |message: String| HlogError::Entry {
+            line: i + 1,
+            message,
+        };
         let LogEntry::Interval(interval) = entry.map_err(|e| err(format!("{e:?}")))? else {
             continue;
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
             .map_err(|e| err(e.to_string()))?;
-        let h: Histogram<u64> = deserializer.deserialize(&mut &bytes[..]).map_err(|e| err(format!("{e:?}")))?;
-        let tag = interval.tag().map_or_else(String::new, |t| t.as_str().to_string());
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| err(format!("{e:?}")))?;
+        let tag = interval
+            .tag()
+            .map_or_else(String::new, |t| t.as_str().to_string());
         let into = merged.entry(tag).or_insert_with(|| {
             let mut h = Histogram::new(3).expect("3 significant digits is valid");
             h.auto(true);
@@ -120,12 +129,20 @@ mod tests {
         assert_eq!(text.matches("#[StartTime").count(), 1);
         let merged = read_merged(&buf).unwrap();
         let counts: Vec<(String, u64)> = merged.iter().map(|(k, h)| (k.clone(), h.len())).collect();
-        assert_eq!(counts, vec![("backoffice_sale/create".into(), 3), ("pos_order_sync/create_from_ui".into(), 3)]);
+        assert_eq!(
+            counts,
+            vec![
+                ("backoffice_sale/create".into(), 3),
+                ("pos_order_sync/create_from_ui".into(), 3)
+            ]
+        );
         // Merging two intervals of one tag adds them.
         let mut buf2 = Vec::new();
         let mut w = HlogWriter::new(&mut buf2, SystemTime::UNIX_EPOCH);
-        w.interval("a", &h, Duration::from_secs(0), Duration::from_secs(1)).unwrap();
-        w.interval("a", &h, Duration::from_secs(1), Duration::from_secs(1)).unwrap();
+        w.interval("a", &h, Duration::from_secs(0), Duration::from_secs(1))
+            .unwrap();
+        w.interval("a", &h, Duration::from_secs(1), Duration::from_secs(1))
+            .unwrap();
         let merged = read_merged(&buf2).unwrap();
         assert_eq!(merged["a"].len(), 6);
         assert_eq!(merged["a"].max(), h.max());

@@ -35,9 +35,12 @@ pub fn describe(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "load      {:?} model, {:?} arrivals, max in flight {}, timeout {} ms, seed {}",
-        plan.load.model,
-        plan.load.arrivals,
+        "load      {}, max in flight {}, timeout {} ms, seed {}",
+        match plan.load.model {
+            ModelKind::Open =>
+                format!("open model, {:?} arrivals", plan.load.arrivals).to_lowercase(),
+            ModelKind::Closed => format!("closed model, pacing {} ms", plan.load.pacing_ms),
+        },
         plan.load.max_in_flight,
         plan.load.timeout_ms,
         plan.seed

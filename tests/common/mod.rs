@@ -30,7 +30,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
-        Workspace { dir: tempfile::tempdir().expect("temp dir") }
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// Writes a file relative to the workspace and returns its path.
@@ -43,7 +45,10 @@ impl Workspace {
 
     /// Writes a profile that uses the repository's scenarios.
     pub fn profile(&self, name: &str, body: &str) -> PathBuf {
-        let text = format!("scenarios_dir = {:?}\n{body}", scenarios_dir().display().to_string());
+        let text = format!(
+            "scenarios_dir = {:?}\n{body}",
+            scenarios_dir().display().to_string()
+        );
         self.write(&format!("profiles/{name}.toml"), &text)
     }
 
@@ -53,13 +58,17 @@ impl Workspace {
 
     /// The only run folder under `out`.
     pub fn run_dir(&self) -> PathBuf {
-        let mut dirs: Vec<_> = std::fs::read_dir(self.out()).expect("reports folder").map(|e| e.unwrap().path()).collect();
+        let mut dirs: Vec<_> = std::fs::read_dir(self.out())
+            .expect("reports folder")
+            .map(|e| e.unwrap().path())
+            .collect();
         assert_eq!(dirs.len(), 1, "exactly one run folder: {dirs:?}");
         dirs.pop().unwrap()
     }
 
     pub fn run_json(&self) -> Value {
-        let text = std::fs::read_to_string(self.run_dir().join("run.json")).expect("run.json written");
+        let text =
+            std::fs::read_to_string(self.run_dir().join("run.json")).expect("run.json written");
         serde_json::from_str(&text).expect("run.json is JSON")
     }
 }
