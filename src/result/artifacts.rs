@@ -66,8 +66,8 @@ mod tests {
     fn run_ids_sort_by_time_and_name_the_profile() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let id = new_run_id("flash sale", t);
-        // 1_795_000_000 s after the epoch is 2026-11-18 09:46:40 UTC.
-        assert!(id.starts_with("20261118T094640Z-"), "{id}");
+        // 1_795_000_000 s after the epoch is 2026-11-18 11:06:40 UTC.
+        assert!(id.starts_with("20261118T110640Z-"), "{id}");
         assert!(id.contains("-flash_sale-"), "{id}");
         assert!(!id.contains(':'));
         let later = new_run_id("flash sale", t + Duration::from_secs(3600));
