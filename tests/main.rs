@@ -7,5 +7,6 @@ mod bad_input;
 mod check;
 mod coordinated_omission;
 mod interrupt;
+mod pg_standin;
 mod run_smoke;
 mod standin;

@@ -123,9 +123,42 @@ pub struct StandinArgs {
     /// Print the known release variants and exit.
     #[arg(long)]
     pub list_releases: bool,
-    /// Storage backend; `memory` is the only one in this build.
-    #[arg(long, default_value = "memory", value_parser = ["memory"])]
+    /// `memory` (no dependencies) or `postgres` (real SQL; needs --pg-url).
+    #[arg(long, default_value = "memory", value_parser = ["memory", "postgres"])]
     pub backend: String,
+    /// PostgreSQL database of the postgres backend, created and seeded when missing.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PEAKGATE_STANDIN_PG_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/peakgate_standin"
+    )]
+    pub pg_url: String,
+    /// Keep sessions in this Redis, as session_redis does (default: in memory).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Connections in each worker's pool, like Odoo's --db_maxconn.
+    #[arg(long, default_value_t = 8)]
+    pub db_maxconn: usize,
+    /// Cron threads, like Odoo's --max-cron-threads.
+    #[arg(long, default_value_t = 2)]
+    pub max_cron_threads: usize,
+    /// Drop and recreate the postgres backend's database first.
+    #[arg(long)]
+    pub reset: bool,
+    /// Products to seed in a new database (the first 1% are the hot ones).
+    #[arg(long, default_value_t = 2000)]
+    pub seed_products: i32,
+    /// Stores (warehouses) to seed in a new database.
+    #[arg(long, default_value_t = 3)]
+    pub seed_warehouses: i32,
+    /// Factor on Odoo's retry back-off of uniform(0, 2**try) s; 1 is Odoo's own.
+    #[arg(long, default_value_t = 1.0)]
+    pub retry_backoff_scale: f64,
+    /// How long a request waits for a pooled connection before Odoo's PoolError.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub pool_timeout: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -230,7 +263,34 @@ fn standin(args: StandinArgs) -> Exit {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let (release, workers, login) = (config.release.clone(), config.workers, config.login.clone());
         let database = config.database.clone();
-        let server = match crate::standin::start(config, args.listen, shutdown.clone()).await {
+        let backend = if args.backend == "postgres" {
+            if args.db_maxconn == 0 || args.seed_products < 5 || args.seed_warehouses < 1 {
+                eprintln!("error: --db-maxconn must be ≥ 1, --seed-products ≥ 5, --seed-warehouses ≥ 1");
+                return Exit::BadInput;
+            }
+            let opts = crate::standin::pg::PgOptions {
+                url: args.pg_url.clone(),
+                redis_url: args.redis_url.clone(),
+                db_maxconn: args.db_maxconn,
+                max_cron_threads: args.max_cron_threads,
+                reset: args.reset,
+                products: args.seed_products,
+                warehouses: args.seed_warehouses,
+                backoff_scale: args.retry_backoff_scale.max(0.0),
+                pool_timeout: args.pool_timeout,
+            };
+            eprintln!("preparing {} (first start seeds the retail data set)", crate::standin::pg::redact(&args.pg_url));
+            match crate::standin::pg::PgBackend::open(config, opts, shutdown.clone()).await {
+                Ok(pg) => crate::standin::Backend::Postgres(pg),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::BadInput;
+                }
+            }
+        } else {
+            crate::standin::Backend::Memory(Box::new(crate::standin::odoo::Odoo::new(config)))
+        };
+        let server = match crate::standin::start_with(backend, args.listen, shutdown.clone()).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on {}: {e}", args.listen);
@@ -238,8 +298,9 @@ fn standin(args: StandinArgs) -> Exit {
             }
         };
         println!(
-            "peakgate stand-in listening on {} (release {release}, {workers} workers, database {database}, login {login})",
-            server.url()
+            "peakgate stand-in listening on {} (backend {}, release {release}, {workers} workers, database {database}, login {login})",
+            server.url(),
+            args.backend
         );
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("stopping the stand-in");

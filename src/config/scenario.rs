@@ -116,6 +116,8 @@ pub enum GeneratorFile {
     },
     /// The journey's sequence number in the run.
     Sequence,
+    /// A date `days_ago` days before the journey starts, as Odoo writes dates (`YYYY-MM-DD`).
+    Date { days_ago: i64 },
 }
 
 fn two() -> u32 {

@@ -60,6 +60,8 @@ pub enum Generator {
     },
     PosOrder(Box<PosOrderGen>),
     Sequence,
+    /// Days before today (negative: after).
+    Date(i64),
 }
 
 /// Builds POS orders shaped like Odoo's `create_from_ui` payload.
@@ -99,6 +101,7 @@ impl Generator {
             } => table.rows[rows.pick(rng)][*column].clone(),
             Generator::PosOrder(g) => g.draw(rng, seq),
             Generator::Sequence => Value::from(seq),
+            Generator::Date(days_ago) => Value::String(date_days_ago(*days_ago)),
         }
     }
 }
@@ -156,6 +159,19 @@ impl PosOrderGen {
     }
 }
 
+/// Today's UTC date shifted by `days_ago` days, as `YYYY-MM-DD`.
+fn date_days_ago(days_ago: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let shift = std::time::Duration::from_secs(days_ago.unsigned_abs() * 86_400);
+    let at = if days_ago >= 0 {
+        now.checked_sub(shift)
+    } else {
+        now.checked_add(shift)
+    }
+    .unwrap_or(now);
+    humantime::format_rfc3339_seconds(at).to_string()[..10].to_string()
+}
+
 /// A UUID v4 drawn from the journey's RNG, so a seeded run repeats its ids.
 fn uuid_from(rng: &mut JourneyRng) -> String {
     let bytes: [u8; 16] = rng.random();
@@ -205,6 +221,16 @@ mod tests {
             let paid = data["statement_ids"][0][2]["amount"].as_f64().unwrap();
             assert!((sum - total).abs() < 1e-6 && (paid - total).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn dates_are_odoo_dates_relative_to_today() {
+        let today = date_days_ago(0);
+        let month_ago = date_days_ago(30);
+        assert_eq!(today.len(), 10);
+        assert_eq!(&today[4..5], "-");
+        assert!(month_ago < today, "{month_ago} < {today}");
+        assert!(date_days_ago(-1) > today);
     }
 
     #[test]

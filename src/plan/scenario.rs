@@ -263,6 +263,7 @@ fn compile_generator(
     Ok(match gen_file.get_ref() {
         GeneratorFile::Uuid => Generator::Uuid,
         GeneratorFile::Sequence => Generator::Sequence,
+        GeneratorFile::Date { days_ago } => Generator::Date(*days_ago),
         GeneratorFile::Int { min, max } => {
             if min > max {
                 return Err(err(format!("`min` {min} is above `max` {max}")));

@@ -52,6 +52,60 @@ pub struct VariantFile {
     pub service: BTreeMap<String, LawFile>,
     #[serde(default)]
     pub errors: BTreeMap<String, FaultFile>,
+    /// What the variant changes in the PostgreSQL backend's SQL.
+    #[serde(default)]
+    pub postgres: PgVariantFile,
+}
+
+/// A variant's effect on the PostgreSQL backend, as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PgVariantFile {
+    /// `batched` (one query per order) or `per_line` (queries per order line and product).
+    pub pos_sync: Option<PosSync>,
+    /// `touched` (lock the quants an order sells, FOR NO KEY UPDATE) or `all_hot` (lock every
+    /// hot product's quant of the warehouse, FOR UPDATE).
+    pub quant_lock: Option<QuantLock>,
+    /// How long the stock reservation holds its locks before going on, e.g. "30ms".
+    pub quant_lock_hold: Option<String>,
+    /// Share of requests that leave a connection idle in transaction.
+    pub leak_rate: Option<f64>,
+    /// How long a leaked connection stays idle in transaction, e.g. "4s".
+    pub leak_hold: Option<String>,
+    /// Whether the month-end report can use its index on journal lines.
+    pub report_index: Option<bool>,
+    /// Extra bytes every session carries (in Redis or in memory).
+    pub session_payload_bytes: Option<usize>,
+}
+
+/// How POS sync writes an order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PosSync {
+    #[default]
+    Batched,
+    PerLine,
+}
+
+/// Which stock quants a sale locks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantLock {
+    #[default]
+    Touched,
+    AllHot,
+}
+
+/// The PostgreSQL backend's behaviour under the chosen variant.
+#[derive(Debug, Clone, Default)]
+pub struct PgVariant {
+    pub pos_sync: PosSync,
+    pub quant_lock: QuantLock,
+    pub quant_lock_hold: Duration,
+    pub leak_rate: f64,
+    pub leak_hold: Duration,
+    pub report_index: bool,
+    pub session_payload_bytes: usize,
 }
 
 /// Errors a variant injects into a call.
@@ -139,6 +193,8 @@ pub struct StandinConfig {
     pub stalls: Vec<(Duration, Duration)>,
     /// Every variant known, with its description (for `--help` and errors).
     pub variants: BTreeMap<String, String>,
+    /// The variant's effect on the PostgreSQL backend.
+    pub pg: PgVariant,
 }
 
 impl StandinConfig {
@@ -224,6 +280,36 @@ impl StandinConfig {
             let at = parse(&s.at)?;
             stalls.push((at, at + parse(&s.duration)?));
         }
+        let pgv = &variant.postgres;
+        let dur = |key: &str, v: &Option<String>| -> Result<Duration, ConfigError> {
+            match v {
+                Some(s) => humantime::parse_duration(s.trim()).map_err(|e| {
+                    ConfigError::key(
+                        &origin,
+                        format!("release.{release}.postgres.{key}"),
+                        format!("`{s}`: {e}"),
+                    )
+                }),
+                None => Ok(Duration::ZERO),
+            }
+        };
+        let leak_rate = pgv.leak_rate.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&leak_rate) {
+            return Err(ConfigError::key(
+                &origin,
+                format!("release.{release}.postgres.leak_rate"),
+                "must be between 0 and 1",
+            ));
+        }
+        let pg = PgVariant {
+            pos_sync: pgv.pos_sync.unwrap_or_default(),
+            quant_lock: pgv.quant_lock.unwrap_or_default(),
+            quant_lock_hold: dur("quant_lock_hold", &pgv.quant_lock_hold)?,
+            leak_rate,
+            leak_hold: dur("leak_hold", &pgv.leak_hold)?,
+            report_index: pgv.report_index.unwrap_or(true),
+            session_payload_bytes: pgv.session_payload_bytes.unwrap_or(0),
+        };
         let workers = workers.or(base.workers).unwrap_or(4);
         if workers == 0 {
             return Err(ConfigError::key(
@@ -243,6 +329,7 @@ impl StandinConfig {
             faults,
             stalls,
             variants,
+            pg,
         })
     }
 

@@ -1,11 +1,14 @@
-//! standin: the built-in Odoo-compatible target (memory backend). It speaks the subset of
-//! Odoo's HTTP/JSON-RPC protocol the scenarios use and has Odoo's capacity shape: a fixed
-//! pool of workers, each serving one request at a time, service times drawn from configured
-//! laws, release variants that change them, and stall windows.
+//! standin: the built-in Odoo-compatible target. It speaks the subset of Odoo's
+//! HTTP/JSON-RPC protocol the scenarios use and has Odoo's capacity shape: a fixed pool of
+//! workers, each serving one request at a time, service times drawn from configured laws,
+//! release variants, and stall windows. Two backends: `memory` (no dependencies) and
+//! `postgres` (real SQL on a retail schema, sessions in Redis).
 
 pub mod config;
 pub mod odoo;
+pub mod pg;
 mod server;
+mod sessions;
 
 pub use config::StandinConfig;
-pub use server::{RunningStandin, start};
+pub use server::{Backend, RunningStandin, STATS_PATH, start, start_with};

@@ -19,17 +19,41 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crossbeam_queue::ArrayQueue;
+
 use super::config::StandinConfig;
-use super::odoo::{Incoming, Odoo, error_envelope};
+use super::odoo::{Incoming, Odoo, Reply, error_envelope};
+use super::pg::PgBackend;
 
 /// Odoo's `limit_request` analogue: bodies above this are refused.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// What answers the requests.
+pub enum Backend {
+    /// Records in memory, service times from the configured laws.
+    Memory(Box<Odoo>),
+    /// Real SQL on PostgreSQL (plus the configured laws as the Python time).
+    Postgres(Arc<PgBackend>),
+}
+
+impl Backend {
+    fn config(&self) -> &StandinConfig {
+        match self {
+            Backend::Memory(o) => o.config(),
+            Backend::Postgres(p) => p.config(),
+        }
+    }
+}
+
 struct State {
-    odoo: Odoo,
+    backend: Backend,
     /// One permit per HTTP worker; tokio's semaphore is fair, so waiters are served FIFO.
     workers: Semaphore,
+    /// Which workers are free; a permit guarantees one is here.
+    free: ArrayQueue<usize>,
     started: Instant,
+    /// Requests answered, for `/peakgate/standin/stats`.
+    served: std::sync::atomic::AtomicU64,
 }
 
 /// A running stand-in.
@@ -59,19 +83,40 @@ impl RunningStandin {
     }
 }
 
-/// Binds `listen` (port 0 picks a free one) and serves until `shutdown` is cancelled.
+/// Binds `listen` (port 0 picks a free one) and serves the memory backend until `shutdown`.
 pub async fn start(
     config: StandinConfig,
     listen: SocketAddr,
     shutdown: CancellationToken,
 ) -> std::io::Result<RunningStandin> {
+    start_with(
+        Backend::Memory(Box::new(Odoo::new(config))),
+        listen,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves `backend` on `listen` until `shutdown` is cancelled.
+pub async fn start_with(
+    backend: Backend,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> std::io::Result<RunningStandin> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    let config = backend.config();
     let (release, workers) = (config.release.clone(), config.workers);
+    let free = ArrayQueue::new(workers);
+    for w in 0..workers {
+        let _ = free.push(w);
+    }
     let state = Arc::new(State {
-        workers: Semaphore::new(config.workers),
-        odoo: Odoo::new(config),
+        workers: Semaphore::new(workers),
+        free,
+        backend,
         started: Instant::now(),
+        served: Default::default(),
     });
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
@@ -126,13 +171,17 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(plain(413, "Request body too large")),
     };
+    if path == STATS_PATH {
+        return Ok(stats(&state));
+    }
     let incoming = Incoming::parse(&method, &path, &body);
 
     // Wait for a free worker, as a request waits in Odoo's listen backlog.
     let Ok(_permit) = state.workers.acquire().await else {
         return Ok(plain(503, "Service Unavailable"));
     };
-    let config = state.odoo.config();
+    let worker = Worker::take(&state);
+    let config = state.backend.config();
     let key = incoming.key();
     let service = StandinConfig::lookup(&config.service, &key)
         .map_or(Duration::ZERO, |law| law.draw(&mut rand::rng()));
@@ -143,14 +192,21 @@ async fn handle(
 
     let reply = match (&incoming, fault) {
         (Incoming::Rpc { id, .. }, Some(f)) => error_envelope(id, 200, &f.name, &f.message),
-        (Incoming::Page { .. }, Some(_)) => super::odoo::Reply {
+        (Incoming::Page { .. }, Some(_)) => Reply {
             status: 500,
             content_type: "text/html",
             body: Bytes::from_static(b"<h1>Internal Server Error</h1>"),
             set_session: None,
         },
-        _ => state.odoo.answer(&incoming, sid.as_deref()),
+        _ => match &state.backend {
+            Backend::Memory(odoo) => odoo.answer(&incoming, sid.as_deref()),
+            Backend::Postgres(pg) => pg.answer(worker.id, &incoming, sid.as_deref()).await,
+        },
     };
+    drop(worker);
+    state
+        .served
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut resp = Response::builder()
         .status(reply.status)
         .header(CONTENT_TYPE, reply.content_type);
@@ -165,10 +221,51 @@ async fn handle(
         .unwrap_or_else(|_| plain(500, "response build failed")))
 }
 
+/// Introspection route (not Odoo's): counters as JSON, served without taking a worker.
+pub const STATS_PATH: &str = "/peakgate/standin/stats";
+
+fn stats(state: &State) -> Response<Full<Bytes>> {
+    let mut v = match &state.backend {
+        Backend::Memory(_) => serde_json::json!({"backend": "memory"}),
+        Backend::Postgres(pg) => pg.stats_json(),
+    };
+    v["served"] = state
+        .served
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .into();
+    v["release"] = state.backend.config().release.clone().into();
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// A worker taken from the free list, given back when dropped.
+struct Worker<'a> {
+    id: usize,
+    state: &'a State,
+}
+
+impl<'a> Worker<'a> {
+    fn take(state: &'a State) -> Self {
+        // A semaphore permit is held, so a worker id is free.
+        let id = state.free.pop().unwrap_or(0);
+        Worker { id, state }
+    }
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        let _ = self.state.free.push(self.id);
+    }
+}
+
 /// Holds the worker for `service`, and for any stall window it runs into: a stalled server
 /// neither starts nor finishes work.
 async fn serve_for(state: &State, service: Duration) {
-    let stalls = &state.odoo.config().stalls;
+    let stalls = &state.backend.config().stalls;
     let since = |now: Instant| now.saturating_duration_since(state.started);
     let stall_end = |t: Duration| {
         stalls

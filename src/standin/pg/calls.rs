@@ -1,0 +1,532 @@
+//! The SQL behind each call the scenarios make, one transaction per request as in Odoo.
+//! A release variant changes how some of them run (see `PgVariant`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_postgres::Transaction;
+
+use crate::standin::config::{PgVariant, PosSync, QuantLock};
+
+/// What a request asks the database to do.
+#[derive(Debug, Clone)]
+pub enum SqlCall {
+    /// `/web/session/authenticate`: the user's id.
+    Login {
+        login: String,
+    },
+    /// `pos.order.create_from_ui` (16/17) or `sync_from_ui` (18).
+    PosSync {
+        orders: Vec<Value>,
+        v18: bool,
+    },
+    SaleCreate {
+        vals: Value,
+    },
+    SaleConfirm {
+        ids: Vec<i64>,
+    },
+    PickingValidate {
+        ids: Vec<i64>,
+    },
+    MovePost {
+        ids: Vec<i64>,
+    },
+    /// `name_search` on partners or products.
+    NameSearch {
+        table: &'static str,
+        name: String,
+        limit: i64,
+    },
+    /// `search_read` on products.
+    ProductSearchRead {
+        limit: i64,
+    },
+    /// `pos.session.load_pos_data` / `load_data`: the catalog and customers.
+    LoadPosData,
+    /// `account.move.line.read_group` over a date range: the month-end report.
+    Report {
+        from: String,
+        to: String,
+    },
+    /// A shop page.
+    ShopPage {
+        path: String,
+        sid: Option<String>,
+    },
+    /// `/shop/cart/update_json`.
+    CartUpdate {
+        sid: String,
+        product: i32,
+        qty: f64,
+        set: bool,
+    },
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// A database error; some (serialization, deadlock, lock) are retried.
+    Db(tokio_postgres::Error),
+    /// An Odoo exception the user sees.
+    User { name: &'static str, message: String },
+}
+
+impl From<tokio_postgres::Error> for CallError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        CallError::Db(e)
+    }
+}
+
+fn user(message: impl Into<String>) -> CallError {
+    CallError::User {
+        name: "odoo.exceptions.UserError",
+        message: message.into(),
+    }
+}
+
+/// Which warehouse a POS session sells from.
+fn warehouse_of(session: i64, warehouses: i32) -> i32 {
+    ((session.max(1) - 1) % i64::from(warehouses)) as i32 + 1
+}
+
+/// Runs `call` inside `tx`.
+pub async fn execute(
+    tx: &Transaction<'_>,
+    call: &SqlCall,
+    v: &PgVariant,
+    warehouses: i32,
+    hot: i32,
+) -> Result<Value, CallError> {
+    match call {
+        SqlCall::Login { login } => {
+            let row = tx
+                .query_opt(
+                    "SELECT id FROM res_users WHERE login = $1 AND active",
+                    &[login],
+                )
+                .await?;
+            Ok(row.map_or(Value::Bool(false), |r| json!(i64::from(r.get::<_, i32>(0)))))
+        }
+        SqlCall::PosSync { orders, v18 } => {
+            let mut out = Vec::with_capacity(orders.len());
+            for order in orders {
+                out.push(pos_order(tx, order, v, warehouses, hot).await?);
+            }
+            Ok(if *v18 {
+                json!({"pos.order": out})
+            } else {
+                Value::Array(out)
+            })
+        }
+        SqlCall::SaleCreate { vals } => sale_create(tx, vals).await,
+        SqlCall::SaleConfirm { ids } => {
+            for id in ids {
+                let confirmed = tx
+                    .execute(
+                        "UPDATE sale_order SET state = 'sale' WHERE id = $1 AND state = 'draft'",
+                        &[id],
+                    )
+                    .await?;
+                if confirmed == 0 {
+                    return Err(user(format!(
+                        "Sale order {id} cannot be confirmed: not a draft"
+                    )));
+                }
+                let picking: i64 = tx
+                    .query_one("INSERT INTO stock_picking (origin, sale_id, warehouse_id, state) SELECT name, id, 1, 'assigned' FROM sale_order WHERE id = $1 RETURNING id", &[id])
+                    .await?
+                    .get(0);
+                tx.execute("INSERT INTO stock_move (picking_id, product_id, qty, state) SELECT $1, product_id, qty, 'assigned' FROM sale_order_line WHERE order_id = $2", &[&picking, id]).await?;
+                // Reserve stock: row locks on the quants of what was sold.
+                tx.execute(
+                    "UPDATE stock_quant q SET reserved = q.reserved + m.qty FROM (SELECT product_id, sum(qty) qty FROM stock_move WHERE picking_id = $1 GROUP BY product_id) m WHERE q.product_id = m.product_id AND q.warehouse_id = 1",
+                    &[&picking],
+                )
+                .await?;
+            }
+            Ok(Value::Bool(true))
+        }
+        SqlCall::PickingValidate { ids } => {
+            for id in ids {
+                tx.execute(
+                    "UPDATE stock_quant q SET quantity = q.quantity - m.qty, reserved = greatest(q.reserved - m.qty, 0) FROM (SELECT product_id, sum(qty) qty FROM stock_move WHERE picking_id = $1 AND state <> 'done' GROUP BY product_id) m WHERE q.product_id = m.product_id AND q.warehouse_id = (SELECT warehouse_id FROM stock_picking WHERE id = $1)",
+                    &[id],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE stock_move SET state = 'done' WHERE picking_id = $1",
+                    &[id],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE stock_picking SET state = 'done' WHERE id = $1",
+                    &[id],
+                )
+                .await?;
+            }
+            Ok(Value::Bool(true))
+        }
+        SqlCall::MovePost { ids } => {
+            tx.execute(
+                "UPDATE account_move SET state = 'posted' WHERE id = ANY($1)",
+                &[ids],
+            )
+            .await?;
+            Ok(Value::Bool(true))
+        }
+        SqlCall::NameSearch { table, name, limit } => {
+            let sql = format!(
+                "SELECT id, name FROM {table} WHERE lower(name) LIKE lower($1) || '%' ORDER BY lower(name) LIMIT $2"
+            );
+            let rows = tx.query(&sql, &[name, limit]).await?;
+            Ok(rows
+                .iter()
+                .map(|r| json!([i64::from(r.get::<_, i32>(0)), r.get::<_, String>(1)]))
+                .collect())
+        }
+        SqlCall::ProductSearchRead { limit } => {
+            let rows = tx
+                .query(
+                    "SELECT id, name, list_price FROM product_product ORDER BY id LIMIT $1",
+                    &[limit],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| json!({"id": r.get::<_, i32>(0), "display_name": r.get::<_, String>(1), "list_price": r.get::<_, f64>(2)})).collect())
+        }
+        SqlCall::LoadPosData => {
+            let products = tx
+                .query(
+                    "SELECT id, name, list_price, default_code FROM product_product ORDER BY id",
+                    &[],
+                )
+                .await?;
+            let partners = tx
+                .query("SELECT id, name, email FROM res_partner ORDER BY id", &[])
+                .await?;
+            Ok(json!({
+                "product.product": products.iter().map(|r| json!({"id": r.get::<_, i32>(0), "display_name": r.get::<_, String>(1), "lst_price": r.get::<_, f64>(2), "default_code": r.get::<_, String>(3)})).collect::<Vec<_>>(),
+                "res.partner": partners.iter().map(|r| json!({"id": r.get::<_, i32>(0), "name": r.get::<_, String>(1), "email": r.get::<_, Option<String>>(2)})).collect::<Vec<_>>(),
+            }))
+        }
+        SqlCall::Report { from, to } => {
+            if !v.report_index {
+                // The `slow-report` release: the planner cannot use the journal-line index.
+                tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_indexonlyscan = off").await?;
+            }
+            let rows = tx
+                .query(
+                    "SELECT account_code, sum(debit), sum(credit), count(*) FROM account_move_line WHERE date BETWEEN $1::text::date AND $2::text::date GROUP BY account_code ORDER BY account_code",
+                    &[from, to],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| json!({"account_code": r.get::<_, String>(0), "debit": r.get::<_, f64>(1), "credit": r.get::<_, f64>(2), "__count": r.get::<_, i64>(3)}))
+                .collect())
+        }
+        SqlCall::ShopPage { path, sid } => shop_page(tx, path, sid.as_deref()).await,
+        SqlCall::CartUpdate {
+            sid,
+            product,
+            qty,
+            set,
+        } => {
+            let cart: i64 = tx
+                .query_one("INSERT INTO website_cart (session_id) VALUES ($1) ON CONFLICT (session_id) DO UPDATE SET updated_at = now() at time zone 'utc' RETURNING id", &[sid])
+                .await?
+                .get(0);
+            let sql = if *set {
+                "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = EXCLUDED.qty RETURNING id, qty"
+            } else {
+                "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = website_cart_line.qty + EXCLUDED.qty RETURNING id, qty"
+            };
+            let line = tx.query_one(sql, &[&cart, product, qty]).await?;
+            let totals = tx
+                .query_one(
+                    "UPDATE website_cart c SET amount = t.amount FROM (SELECT coalesce(sum(l.qty * p.list_price), 0) amount, coalesce(sum(l.qty), 0) qty FROM website_cart_line l JOIN product_product p ON p.id = l.product_id WHERE l.cart_id = $1) t WHERE c.id = $1 RETURNING t.amount, t.qty",
+                    &[&cart],
+                )
+                .await?;
+            Ok(
+                json!({"line_id": line.get::<_, i64>(0), "quantity": line.get::<_, f64>(1), "cart_quantity": totals.get::<_, f64>(1), "amount": totals.get::<_, f64>(0)}),
+            )
+        }
+    }
+}
+
+/// One POS order: the order, its lines and payments, stock moved out under row locks, a
+/// journal entry. Idempotent on the order's uuid, as 18's `sync_from_ui` is.
+async fn pos_order(
+    tx: &Transaction<'_>,
+    order: &Value,
+    v: &PgVariant,
+    warehouses: i32,
+    hot: i32,
+) -> Result<Value, CallError> {
+    let name = crate::standin::odoo::check_pos_order(order).map_err(user)?;
+    let data = &order["data"];
+    let reference = data
+        .get("uid")
+        .and_then(Value::as_str)
+        .unwrap_or(&name)
+        .to_string();
+    let uuid = data
+        .get("uuid")
+        .and_then(Value::as_str)
+        .map_or_else(|| reference.clone(), str::to_string);
+    let session = data
+        .get("pos_session_id")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let total = data["amount_total"].as_f64().unwrap_or(0.0);
+    let partner = data
+        .get("partner_id")
+        .and_then(Value::as_i64)
+        .map(|p| p as i32);
+    let warehouse = warehouse_of(session, warehouses);
+    if let Some(existing) = tx
+        .query_opt(
+            "SELECT id, account_move FROM pos_order WHERE uuid = $1",
+            &[&uuid],
+        )
+        .await?
+    {
+        return Ok(
+            json!({"id": existing.get::<_, i64>(0), "pos_reference": name, "account_move": existing.get::<_, Option<i64>>(1)}),
+        );
+    }
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO pos_order (name, pos_reference, uuid, session_id, partner_id, amount_total, state) VALUES ($1, $2, $3, $4, $5, $6, 'paid') RETURNING id",
+            &[&name, &reference, &uuid, &(session as i32), &partner, &total],
+        )
+        .await?
+        .get(0);
+    // Lines, summed per product for stock.
+    let mut products: Vec<i32> = Vec::new();
+    let mut qtys = Vec::new();
+    let mut prices = Vec::new();
+    let mut per_product: BTreeMap<i32, f64> = BTreeMap::new();
+    for line in data["lines"].as_array().into_iter().flatten() {
+        let l = &line[2];
+        let product = l["product_id"].as_i64().unwrap_or(0) as i32;
+        let qty = l["qty"].as_f64().unwrap_or(1.0);
+        products.push(product);
+        qtys.push(qty);
+        prices.push(l["price_unit"].as_f64().unwrap_or(0.0));
+        *per_product.entry(product).or_default() += qty;
+    }
+    if v.quant_lock == QuantLock::AllHot {
+        // The `quant-lock` release: reservation locks every hot product's quant of the
+        // warehouse, in the strongest row lock mode, and holds it while it "recomputes".
+        tx.query("SELECT id FROM stock_quant WHERE warehouse_id = $1 AND product_id <= $2 ORDER BY id FOR UPDATE", &[&warehouse, &hot]).await?;
+        if !v.quant_lock_hold.is_zero() {
+            tokio::time::sleep(v.quant_lock_hold).await;
+        }
+    }
+    match v.pos_sync {
+        PosSync::Batched => {
+            let subtotals: Vec<f64> = qtys.iter().zip(&prices).map(|(q, p)| q * p).collect();
+            tx.execute(
+                "INSERT INTO pos_order_line (order_id, product_id, qty, price_unit, price_subtotal) SELECT $1, * FROM UNNEST($2::int[], $3::float8[], $4::float8[], $5::float8[])",
+                &[&id, &products, &qtys, &prices, &subtotals],
+            )
+            .await?;
+            let (ids, amounts): (Vec<i32>, Vec<f64>) =
+                per_product.iter().map(|(p, q)| (*p, *q)).unzip();
+            tx.query(
+                "SELECT id FROM stock_quant WHERE warehouse_id = $1 AND product_id = ANY($2) ORDER BY product_id FOR NO KEY UPDATE",
+                &[&warehouse, &ids],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE stock_quant q SET quantity = q.quantity - v.qty FROM UNNEST($1::int[], $2::float8[]) v(product_id, qty) WHERE q.warehouse_id = $3 AND q.product_id = v.product_id",
+                &[&ids, &amounts, &warehouse],
+            )
+            .await?;
+        }
+        PosSync::PerLine => {
+            // The `pos-n-plus-one` release: the ORM reads and writes one record at a time.
+            for ((product, qty), price) in products.iter().zip(&qtys).zip(&prices) {
+                tx.query_one(
+                    "SELECT id, name, list_price, default_code FROM product_product WHERE id = $1",
+                    &[product],
+                )
+                .await?;
+                tx.query_opt(
+                    "SELECT id, name FROM res_partner WHERE id = $1",
+                    &[&partner.unwrap_or(1)],
+                )
+                .await?;
+                let quant = tx
+                    .query_opt("SELECT id FROM stock_quant WHERE warehouse_id = $1 AND product_id = $2 FOR NO KEY UPDATE", &[&warehouse, product])
+                    .await?;
+                if let Some(q) = quant {
+                    tx.execute(
+                        "UPDATE stock_quant SET quantity = quantity - $1 WHERE id = $2",
+                        &[qty, &q.get::<_, i32>(0)],
+                    )
+                    .await?;
+                }
+                tx.execute(
+                    "INSERT INTO pos_order_line (order_id, product_id, qty, price_unit, price_subtotal) VALUES ($1, $2, $3, $4, $5)",
+                    &[&id, product, qty, price, &(qty * price)],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO account_move_line (move_id, account_code, partner_id, credit, date) VALUES (NULL, '700000', $1, $2, current_date)",
+                    &[&partner, &(qty * price)],
+                )
+                .await?;
+            }
+        }
+    }
+    for payment in data["statement_ids"].as_array().into_iter().flatten() {
+        let p = &payment[2];
+        let method = p["payment_method_id"].as_i64().unwrap_or(1) as i32;
+        let amount = p["amount"].as_f64().unwrap_or(0.0);
+        tx.execute(
+            "INSERT INTO pos_payment (order_id, payment_method_id, amount) VALUES ($1, $2, $3)",
+            &[&id, &method, &amount],
+        )
+        .await?;
+    }
+    let mv: i64 = tx
+        .query_one(
+            "INSERT INTO account_move (journal_id, ref, state, date, amount_total) SELECT id, $1, 'posted', current_date, $2 FROM account_journal WHERE code = 'POS' RETURNING id",
+            &[&name, &total],
+        )
+        .await?
+        .get(0);
+    tx.execute(
+        "INSERT INTO account_move_line (move_id, account_code, partner_id, debit, credit, date) VALUES ($1, '570000', $2, $3, 0, current_date), ($1, '700000', $2, 0, $3, current_date)",
+        &[&mv, &partner, &total],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE pos_order SET account_move = $1 WHERE id = $2",
+        &[&mv, &id],
+    )
+    .await?;
+    Ok(json!({"id": id, "pos_reference": name, "account_move": mv}))
+}
+
+async fn sale_create(tx: &Transaction<'_>, vals: &Value) -> Result<Value, CallError> {
+    let partner = vals
+        .get("partner_id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| CallError::User {
+            name: "odoo.exceptions.ValidationError",
+            message: "The field 'Customer' (partner_id) is required".into(),
+        })? as i32;
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO sale_order (partner_id, state) VALUES ($1, 'draft') RETURNING id",
+            &[&partner],
+        )
+        .await?
+        .get(0);
+    tx.execute(
+        "UPDATE sale_order SET name = 'S' || lpad(id::text, 5, '0') WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    for line in vals
+        .get("order_line")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let l = &line[2];
+        let product = l["product_id"].as_i64().unwrap_or(0) as i32;
+        let qty = l
+            .get("product_uom_qty")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0);
+        let inserted = tx
+            .execute(
+                "INSERT INTO sale_order_line (order_id, product_id, qty, price_unit) SELECT $1, id, $3, list_price FROM product_product WHERE id = $2",
+                &[&id, &product, &qty],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(CallError::User {
+                name: "odoo.exceptions.MissingError",
+                message: format!(
+                    "Record does not exist or has been deleted. (product.product({product},))"
+                ),
+            });
+        }
+    }
+    tx.execute(
+        "UPDATE sale_order SET amount_total = (SELECT coalesce(sum(qty * price_unit), 0) FROM sale_order_line WHERE order_id = $1) WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(json!(id))
+}
+
+/// A shop page's HTML; `None` when the product does not exist.
+async fn shop_page(
+    tx: &Transaction<'_>,
+    path: &str,
+    sid: Option<&str>,
+) -> Result<Value, CallError> {
+    let items: Vec<(i32, String, f64)> = if let Some(id) = path
+        .rsplit('-')
+        .next()
+        .and_then(|s| s.parse::<i32>().ok())
+        .filter(|_| path.starts_with("/shop/product"))
+    {
+        let Some(row) = tx.query_opt("SELECT id, name, list_price FROM product_product WHERE id = $1 AND website_published", &[&id]).await? else {
+            return Ok(Value::Null);
+        };
+        let stock: f64 = tx.query_one("SELECT coalesce(sum(quantity - reserved), 0) FROM stock_quant WHERE product_id = $1", &[&id]).await?.get(0);
+        vec![(
+            row.get(0),
+            format!("{} ({stock:.0} in stock)", row.get::<_, String>(1)),
+            row.get(2),
+        )]
+    } else if path.starts_with("/shop/cart") || path.starts_with("/shop/checkout") {
+        tx.query(
+            "SELECT p.id, p.name, l.qty * p.list_price FROM website_cart c JOIN website_cart_line l ON l.cart_id = c.id JOIN product_product p ON p.id = l.product_id WHERE c.session_id = $1 ORDER BY l.id",
+            &[&sid.unwrap_or("")],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+    } else {
+        tx.query("SELECT id, name, list_price FROM product_product WHERE website_published ORDER BY hot DESC, id LIMIT 20", &[])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+    let body: String = items
+        .iter()
+        .map(|(id, name, price)| format!("<div class=\"oe_product\"><a href=\"/shop/product-{id}\">{name}</a> <span class=\"price\">{price:.2}</span></div>"))
+        .collect();
+    Ok(Value::String(format!(
+        "<!DOCTYPE html><html><head><title>Shop | Retail</title></head><body><main id=\"wrap\">{body}</main></body></html>"
+    )))
+}
+
+/// Odoo's retryable SQL states: serialization failure, deadlock, lock not available.
+pub fn retryable(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::LOCK_NOT_AVAILABLE
+    })
+}
+
+/// Odoo's back-off before try `n` (1-based): uniform(0, 2^n) seconds, scaled.
+pub fn backoff(n: u32, scale: f64, rng: &mut impl rand::Rng) -> Duration {
+    use rand::RngExt;
+    let upper = 2f64.powi(n as i32);
+    Duration::from_secs_f64(rng.random_range(0.0..upper) * scale)
+}
