@@ -407,3 +407,28 @@ fn slow_report_loses_its_index_and_takes_longer() {
         p50[1]
     );
 }
+
+#[test]
+fn crons_keep_up_with_threads_and_fall_behind_without() {
+    let lag = "SELECT max(extract(epoch FROM (now() at time zone 'utc') - nextcall)) FROM ir_cron WHERE active";
+    let with = PgStandin::start("cron_on", &["--max-cron-threads", "1"]);
+    let without = PgStandin::start("cron_off", &["--max-cron-threads", "0"]);
+    std::thread::sleep(Duration::from_secs(4));
+    // Jobs are due every 5 and 10 s: a running cron thread keeps the lag near zero.
+    assert!(
+        scalar(&with.db, lag) < 1.5,
+        "lag {} s with a cron thread",
+        scalar(&with.db, lag)
+    );
+    assert!(
+        scalar(
+            &with.db,
+            "SELECT count(*) FROM ir_cron WHERE lastcall IS NOT NULL"
+        ) >= 2.0
+    );
+    assert!(
+        scalar(&without.db, lag) >= 3.5,
+        "lag {} s without cron threads",
+        scalar(&without.db, lag)
+    );
+}
