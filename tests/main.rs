@@ -10,3 +10,4 @@ mod interrupt;
 mod pg_standin;
 mod run_smoke;
 mod standin;
+mod traffic;

@@ -50,6 +50,38 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve the built-in Odoo-compatible stand-in until ctrl-c.
     Standin(StandinArgs),
+    /// Build profiles from real traffic.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Read an nginx or Traefik access log and write a profile whose arrival curve and mix
+    /// reproduce its per-minute demand.
+    FromLog(FromLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FromLogArgs {
+    /// The access log (nginx combined, Traefik CLF, or JSON lines).
+    #[arg(value_name = "ACCESS_LOG")]
+    pub log: PathBuf,
+    /// Where to write the profile.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Multiply the demand (e.g. 3 for peak season).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub scale: f64,
+    /// The profile's name (default: the output file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The log's format.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: crate::traffic::LogFormat,
+    /// Written as the profile's `scenarios_dir` (default: `../scenarios` next to it).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Option<String>,
 }
 
 /// Flags that change a profile's plan.
@@ -194,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check(args),
         Command::Standin(args) => standin(args),
+        Command::Profile(ProfileCommand::FromLog(args)) => from_log(args),
     };
     exit.into()
 }
@@ -232,6 +265,66 @@ fn check(args: CheckArgs) -> Exit {
     } else {
         Exit::Pass
     }
+}
+
+fn from_log(args: FromLogArgs) -> Exit {
+    let (requests, bad) = match crate::traffic::read_log(&args.log, args.format) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    for (line, reason) in bad.iter().take(5) {
+        eprintln!("warning: {}:{line}: skipped: {reason}", args.log.display());
+    }
+    if bad.len() > 5 {
+        eprintln!("warning: {} more lines skipped", bad.len() - 5);
+    }
+    let demand = crate::traffic::Demand::from_requests(&requests);
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.out
+            .file_stem()
+            .map_or_else(|| "from-log".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let mut text = demand.to_profile(&name, &args.log.display().to_string(), args.scale);
+    if let Some(dir) = &args.scenarios_dir {
+        text = text.replacen(
+            "environment = \"staging\"",
+            &format!("environment = \"staging\"\nscenarios_dir = {dir:?}"),
+            1,
+        );
+    }
+    if let Err(e) = crate::result::write_atomic(&args.out, text.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", args.out.display());
+        return Exit::BadInput;
+    }
+    let totals = demand.totals();
+    let peak = demand
+        .minutes
+        .iter()
+        .map(|m| m.values().sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{}: {} requests read ({} skipped), {} minutes, {} journeys (peak {peak}/min), {} requests matched no flow",
+        args.log.display(),
+        requests.len(),
+        bad.len(),
+        demand.minutes.len(),
+        totals.values().sum::<u64>(),
+        demand.unclassified
+    );
+    for (flow, n) in &totals {
+        println!("  {flow:<22} {n:>8} journeys");
+    }
+    println!(
+        "wrote {} (demand ×{}); check it with: peakgate check {}",
+        args.out.display(),
+        args.scale,
+        args.out.display()
+    );
+    Exit::Pass
 }
 
 fn standin(args: StandinArgs) -> Exit {

@@ -25,6 +25,9 @@ pub struct ProfileFile {
     pub environment: Spanned<String>,
     /// Where scenario files live, relative to the profile file (default `../scenarios`).
     pub scenarios_dir: Option<String>,
+    /// Odoo version of the target (`"16.0"`, `"17.0"`, `"18.0"`): picks version-specific steps.
+    #[serde(default = "default_odoo_version")]
+    pub odoo_version: Spanned<String>,
     /// The Odoo to drive; absent means the built-in stand-in.
     pub target: Option<TargetFile>,
     /// Settings for the built-in stand-in when it is the target.
@@ -32,6 +35,9 @@ pub struct ProfileFile {
     pub standin: StandinFile,
     /// The arrival process and its stages.
     pub load: LoadFile,
+    /// A business day described by demand per slot and named events, compressed into stages
+    /// (instead of `[[load.stage]]`).
+    pub calendar: Option<CalendarFile>,
     /// Scenario name → relative weight.
     pub mix: Spanned<BTreeMap<String, Spanned<f64>>>,
 }
@@ -82,6 +88,12 @@ pub struct LoadFile {
     pub timeout: Spanned<String>,
     /// Pause a closed-model terminal takes between two journeys, e.g. `"2s"`.
     pub pacing: Option<Spanned<String>>,
+    /// Closed model: a scenario each terminal runs once when it opens (e.g. loading its POS
+    /// session), before its first journey of the mix.
+    pub setup: Option<Spanned<String>>,
+    /// Closed model: a scenario each terminal runs once when it closes (e.g. closing its POS
+    /// session), when the curve retires it or the run ends.
+    pub teardown: Option<Spanned<String>>,
     /// The stages, in order.
     #[serde(rename = "stage", default)]
     pub stages: Vec<StageFile>,
@@ -99,6 +111,66 @@ pub struct StageFile {
     pub rate: Option<Spanned<Level>>,
     /// Active terminals (closed model): a constant or `{ from, to }` ramp.
     pub terminals: Option<Spanned<Level>>,
+    /// The scenario mix during this stage, over the profile's `[mix]`.
+    pub mix: Option<Spanned<BTreeMap<String, f64>>>,
+}
+
+/// `[calendar]`: a trading day as demand per slot, with named events, compressed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFile {
+    /// Length of one slot of the real day, e.g. `"1h"` or `"15m"`.
+    #[serde(default = "default_slot")]
+    pub slot: Spanned<String>,
+    /// Clock time of the first slot, `"HH:MM"`.
+    #[serde(default = "default_start")]
+    pub start: Spanned<String>,
+    /// `"24h -> 20m"`: that much real time runs in that much test time.
+    pub compress: Spanned<String>,
+    /// What compression keeps: `rate` (the real journeys/s, each slot shorter) or `journeys`
+    /// (each slot's journeys, at a proportionally higher rate).
+    #[serde(default)]
+    pub keep: CompressKeep,
+    /// Demand per slot: journeys per hour of the real day (open model) or terminals (closed).
+    pub demand: Spanned<Vec<f64>>,
+    /// Named moments of the day.
+    #[serde(rename = "event", default)]
+    pub events: Vec<EventFile>,
+}
+
+/// What a compressed calendar keeps from the real day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressKeep {
+    #[default]
+    Rate,
+    Journeys,
+}
+
+/// `[[calendar.event]]`: a window of the day whose demand is multiplied, with its own mix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFile {
+    pub name: String,
+    /// Clock time it starts, `"HH:MM"`.
+    pub at: Spanned<String>,
+    /// How long it lasts in the real day.
+    pub duration: Spanned<String>,
+    /// Multiplier on the demand during the event.
+    #[serde(default = "one_f64")]
+    pub factor: f64,
+    /// The scenario mix during the event.
+    pub mix: Option<Spanned<BTreeMap<String, f64>>>,
+}
+
+fn default_slot() -> Spanned<String> {
+    Spanned::new(0..0, "1h".into())
+}
+fn default_start() -> Spanned<String> {
+    Spanned::new(0..0, "00:00".into())
+}
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// A level that is constant over a stage or ramps linearly across it.
@@ -139,6 +211,9 @@ pub enum ArrivalKind {
     Uniform,
 }
 
+fn default_odoo_version() -> Spanned<String> {
+    Spanned::new(0..0, "17.0".into())
+}
 fn default_database() -> String {
     "retail".into()
 }

@@ -66,6 +66,9 @@ pub struct StepFile {
     pub save: BTreeMap<String, String>,
     /// For `http` steps: text the page must contain.
     pub expect_text: Option<String>,
+    /// Odoo major versions this step runs on (e.g. `["16", "17"]`); absent: all. The
+    /// profile's `odoo_version` picks, so one scenario serves 16, 17 and 18.
+    pub odoo: Option<Vec<String>>,
 }
 
 /// A model and one of its methods.

@@ -127,7 +127,7 @@ async fn open(
     let arrivals = Arrivals::new(
         plan.load.curve.clone(),
         plan.load.arrivals,
-        plan.mix.clone(),
+        plan.stage_mix.clone(),
         plan.seed,
     );
     let max = plan.load.max_in_flight;
@@ -187,47 +187,88 @@ async fn closed(
     }
 }
 
+/// A closed-model terminal: one virtual user with its own session.
+struct Terminal<'a> {
+    plan: &'a Plan,
+    ctx: &'a JourneyContext,
+    w: &'a Wiring,
+    seq: &'a AtomicU64,
+    session: Option<journey::UserSession>,
+}
+
+impl Terminal<'_> {
+    /// Runs scenario `scenario` as one journey intended at `intended`.
+    async fn journey(&mut self, scenario: usize, intended: Instant) {
+        self.ctx.emit(Event::Arrival {
+            at: intended - self.w.t0,
+            started: true,
+        });
+        self.w.in_flight.fetch_add(1, Ordering::Relaxed);
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let s = &self.plan.scenarios[scenario];
+        journey::run(
+            self.ctx,
+            s,
+            scenario,
+            n,
+            intended,
+            SessionSlot::Owned(&mut self.session),
+        )
+        .await;
+        self.w.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn terminal(i: usize, plan: &Plan, ctx: &JourneyContext, w: &Wiring, seq: &AtomicU64) {
     let curve = &plan.load.curve;
     let total = curve.duration_s();
     let pacing = Duration::from_millis(plan.load.pacing_ms);
     let mut rng =
         JourneyRng::seed_from_u64(plan.seed ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let mut session = None;
+    let mut till = Terminal {
+        plan,
+        ctx,
+        w,
+        seq,
+        session: None,
+    };
+    let mut open = false;
     let mut next = w.t0;
     loop {
         let now = Instant::now();
         let t = now.saturating_duration_since(w.t0).as_secs_f64();
+        let active = t < total && !w.stop.is_cancelled() && curve.level_at(t) > i as f64;
+        if open && !active {
+            // The till closes: the curve retired it, or the run is over.
+            if let Some(teardown) = plan.teardown
+                && !w.stop.is_cancelled()
+            {
+                till.journey(teardown, now).await;
+            }
+            open = false;
+        }
         if t >= total || w.stop.is_cancelled() {
             return;
         }
-        if curve.level_at(t) <= i as f64 {
+        if !active {
             // Not this terminal's turn yet: the store has not opened this till.
             next = now + Duration::from_millis(100);
         } else {
-            let scenario = plan.mix.sample(&mut rng);
-            let intended = next.max(w.t0);
-            ctx.emit(Event::Arrival {
-                at: intended - w.t0,
-                started: true,
-            });
-            w.in_flight.fetch_add(1, Ordering::Relaxed);
-            let n = seq.fetch_add(1, Ordering::Relaxed);
-            journey::run(
-                ctx,
-                &plan.scenarios[scenario],
-                scenario,
-                n,
-                intended,
-                SessionSlot::Owned(&mut session),
-            )
-            .await;
-            w.in_flight.fetch_sub(1, Ordering::Relaxed);
+            if !open {
+                open = true;
+                if let Some(setup) = plan.setup {
+                    till.journey(setup, next.max(w.t0)).await;
+                    next = Instant::now() + pacing;
+                }
+            }
+            let stage = curve.stage_index(t).min(plan.stage_mix.len() - 1);
+            let scenario = plan.stage_mix[stage].sample(&mut rng);
+            till.journey(scenario, next.max(w.t0)).await;
             next = Instant::now() + pacing;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
-            _ = w.stop.cancelled() => return,
+            _ = w.stop.cancelled() => {}
         }
     }
 }
@@ -250,7 +291,12 @@ mod tests {
     async fn launched_per_second(kind: ArrivalKind, seed: u64) -> Vec<u32> {
         let t0 = Instant::now();
         let mut per_second = vec![0u32; 20];
-        let arrivals = Arrivals::new(curve(), kind, WeightedIndex::new([1.0]).unwrap(), seed);
+        let arrivals = Arrivals::new(
+            curve(),
+            kind,
+            vec![WeightedIndex::new([1.0]).unwrap()],
+            seed,
+        );
         let done = pace(arrivals, t0, &CancellationToken::new(), |a, at| {
             // Launched at its intended time, never early, and on the run clock.
             let now = Instant::now();
@@ -313,7 +359,7 @@ mod tests {
         let arrivals = Arrivals::new(
             curve(),
             ArrivalKind::Uniform,
-            WeightedIndex::new([1.0]).unwrap(),
+            vec![WeightedIndex::new([1.0]).unwrap()],
             1,
         );
         let done = pace(arrivals, t0, &stop, |a, _| last = a.at_s).await;

@@ -29,7 +29,9 @@ pub struct Arrival {
 pub struct Arrivals {
     curve: Curve,
     kind: ArrivalKind,
-    mix: WeightedIndex<f64>,
+    /// The scenario mix of each stage.
+    mixes: Vec<WeightedIndex<f64>>,
+    stage: usize,
     gaps: JourneyRng,
     picks: JourneyRng,
     position: f64,
@@ -37,11 +39,13 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(curve: Curve, kind: ArrivalKind, mix: WeightedIndex<f64>, seed: u64) -> Self {
+    /// `mixes` holds one mix per stage of `curve`, or a single one for all stages.
+    pub fn new(curve: Curve, kind: ArrivalKind, mixes: Vec<WeightedIndex<f64>>, seed: u64) -> Self {
         Arrivals {
             curve,
             kind,
-            mix,
+            mixes,
+            stage: 0,
             gaps: JourneyRng::seed_from_u64(seed),
             picks: JourneyRng::seed_from_u64(seed.rotate_left(17) ^ 0xA5A5_5A5A),
             position: 0.0,
@@ -63,10 +67,17 @@ impl Iterator for Arrivals {
             ArrivalKind::Uniform => self.seq as f64 + 0.5,
         };
         let at_s = self.curve.time_for_cumulative(target)?;
+        // Times only grow, so the stage index only moves forward.
+        while self.stage + 1 < self.curve.stages.len()
+            && at_s >= self.curve.stages[self.stage].end_s()
+        {
+            self.stage += 1;
+        }
+        let mix = &self.mixes[self.stage.min(self.mixes.len() - 1)];
         let arrival = Arrival {
             seq: self.seq,
             at_s,
-            scenario: self.mix.sample(&mut self.picks),
+            scenario: mix.sample(&mut self.picks),
         };
         self.seq += 1;
         Some(arrival)
@@ -103,7 +114,10 @@ mod tests {
     fn uniform_arrivals_match_the_plan_exactly() {
         let c = curve();
         let mix = WeightedIndex::new([1.0]).unwrap();
-        let n = counts(Arrivals::new(c.clone(), ArrivalKind::Uniform, mix, 1), &c);
+        let n = counts(
+            Arrivals::new(c.clone(), ArrivalKind::Uniform, vec![mix], 1),
+            &c,
+        );
         assert_eq!(n, vec![100, 200, 500]);
     }
 
@@ -111,11 +125,22 @@ mod tests {
     fn arrival_times_are_ordered_and_inside_the_curve() {
         let c = curve();
         let mix = WeightedIndex::new([1.0]).unwrap();
-        let times: Vec<f64> = Arrivals::new(c.clone(), ArrivalKind::Poisson, mix, 9)
+        let times: Vec<f64> = Arrivals::new(c.clone(), ArrivalKind::Poisson, vec![mix], 9)
             .map(|a| a.at_s)
             .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
         assert!(times.iter().all(|t| *t >= 0.0 && *t < 25.0));
+    }
+
+    #[test]
+    fn a_stage_with_its_own_mix_uses_it() {
+        let c = curve();
+        let everywhere = WeightedIndex::new([1.0, 0.0]).unwrap();
+        let spike_only_b = WeightedIndex::new([0.0, 1.0]).unwrap();
+        let mixes = vec![everywhere.clone(), everywhere, spike_only_b];
+        for a in Arrivals::new(c.clone(), ArrivalKind::Uniform, mixes, 5) {
+            assert_eq!(a.scenario, usize::from(a.at_s >= 20.0), "at {}", a.at_s);
+        }
     }
 
     #[test]
@@ -124,7 +149,7 @@ mod tests {
         let mix = WeightedIndex::new([5.0, 3.0, 2.0]).unwrap();
         let mut per = [0usize; 3];
         let mut total = 0;
-        for a in Arrivals::new(c, ArrivalKind::Uniform, mix, 3) {
+        for a in Arrivals::new(c, ArrivalKind::Uniform, vec![mix], 3) {
             per[a.scenario] += 1;
             total += 1;
         }

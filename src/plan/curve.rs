@@ -18,6 +18,10 @@ pub struct Stage {
     pub from: f64,
     /// Level at the stage's end.
     pub to: f64,
+    /// Scenario weights during this stage (in the plan's scenario order), when the stage
+    /// has its own mix; otherwise the profile's `[mix]` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<Vec<f64>>,
 }
 
 impl Stage {
@@ -69,6 +73,7 @@ impl Curve {
                     duration_s: d.as_secs_f64(),
                     from,
                     to,
+                    mix: None,
                 };
                 start += s.duration_s;
                 s
@@ -80,6 +85,14 @@ impl Curve {
     /// Total length in seconds.
     pub fn duration_s(&self) -> f64 {
         self.stages.last().map_or(0.0, Stage::end_s)
+    }
+
+    /// Index of the stage holding `t` (the last one past the end).
+    pub fn stage_index(&self, t: f64) -> usize {
+        self.stages
+            .iter()
+            .position(|s| t < s.end_s())
+            .unwrap_or(self.stages.len().saturating_sub(1))
     }
 
     /// Level at `t` seconds from the start (0 outside the curve).

@@ -29,9 +29,10 @@ pub fn describe(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "target    {} [{}]",
+        "target    {} [{}], Odoo {}",
         plan.target_label(),
-        plan.environment
+        plan.environment,
+        plan.odoo_version
     );
     let _ = writeln!(
         out,
@@ -66,12 +67,27 @@ pub fn describe(plan: &Plan) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:>7.1}s – {:>7.1}s  {:<18} {:>16}  {journeys}",
+            "  {:>7.1}s – {:>7.1}s  {:<34} {:>14}  {journeys}{}",
             s.start_s,
             s.end_s(),
             s.name,
-            level
+            level,
+            if s.mix.is_some() { "  (own mix)" } else { "" }
         );
+    }
+    if !plan.events.is_empty() {
+        let _ = writeln!(out, "\nevents (real clock → run clock)");
+        for e in &plan.events {
+            let _ = writeln!(
+                out,
+                "  {:<24} {}  →  {:>7.1}s – {:>7.1}s  ×{}",
+                e.name,
+                e.clock,
+                e.start_s,
+                e.start_s + e.duration_s,
+                e.factor
+            );
+        }
     }
     let _ = writeln!(out, "\n{unit} over time (peak {:.1})", curve.peak());
     let _ = writeln!(out, "  {}", sparkline(plan));
@@ -81,20 +97,27 @@ pub fn describe(plan: &Plan) -> String {
         format!("{:.0}s", curve.duration_s()),
         w = CHART_WIDTH - 2
     );
-    let total_weight: f64 = plan.weights.iter().sum();
-    let _ = writeln!(out, "\nmix");
-    for (s, w) in plan.scenarios.iter().zip(&plan.weights) {
-        let share = w / total_weight;
-        let expected = match plan.load.model {
-            ModelKind::Open => format!(
-                "{:>9.0} journeys expected",
-                plan.expected_journeys() * share
-            ),
+    let expected = expected_per_scenario(plan);
+    let total: f64 = expected.iter().sum();
+    let _ = writeln!(out, "\nmix (stage mixes included)");
+    for (i, s) in plan.scenarios.iter().enumerate() {
+        let share = if total > 0.0 {
+            expected[i] / total
+        } else {
+            plan.weights[i] / plan.weights.iter().sum::<f64>()
+        };
+        let journeys = match plan.load.model {
+            ModelKind::Open => format!("{:>9.0} journeys expected", expected[i]),
             ModelKind::Closed => String::new(),
+        };
+        let role = match (plan.setup == Some(i), plan.teardown == Some(i)) {
+            (true, _) => "  (setup: once per terminal)",
+            (_, true) => "  (teardown: once per terminal)",
+            _ => "",
         };
         let _ = writeln!(
             out,
-            "  {:<22} {:>5.1}%  {} steps  {expected}",
+            "  {:<22} {:>5.1}%  {} steps  {journeys}{role}",
             s.name,
             share * 100.0,
             s.steps.len()
@@ -104,11 +127,25 @@ pub fn describe(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  {:<22} {:>6}  {:>7}  {:>9.0} journeys expected",
-            "total",
-            "",
-            "",
-            plan.expected_journeys()
+            "total", "", "", total
         );
+    }
+    out
+}
+
+/// Expected journeys of each scenario: every stage's area shared by that stage's mix.
+fn expected_per_scenario(plan: &Plan) -> Vec<f64> {
+    let curve = &plan.load.curve;
+    let mut out = vec![0.0; plan.scenarios.len()];
+    for s in &curve.stages {
+        let area = curve.cumulative(s.end_s()) - curve.cumulative(s.start_s);
+        let weights = s.mix.as_deref().unwrap_or(&plan.weights);
+        let sum: f64 = weights.iter().sum();
+        if sum > 0.0 {
+            for (o, w) in out.iter_mut().zip(weights) {
+                *o += area * w / sum;
+            }
+        }
     }
     out
 }

@@ -1,6 +1,7 @@
 //! plan: the immutable description of a run, built from a profile, its scenarios and the
 //! command line. The engine takes a `&Plan` and never sees a raw string or a TOML value.
 
+pub mod calendar;
 pub mod curve;
 mod describe;
 pub mod generator;
@@ -145,6 +146,15 @@ pub struct Plan {
     /// Mix weights, one per scenario, in `scenarios` order.
     pub weights: Vec<f64>,
     pub mix: WeightedIndex<f64>,
+    /// The mix of each stage (the profile's, or the stage's or event's own).
+    pub stage_mix: Vec<WeightedIndex<f64>>,
+    /// Named calendar events on the run's clock.
+    pub events: Vec<calendar::PlannedEvent>,
+    /// Odoo version of the target, e.g. `17.0`.
+    pub odoo_version: String,
+    /// Closed model: scenario each terminal runs when it opens, and when it closes.
+    pub setup: Option<usize>,
+    pub teardown: Option<usize>,
     /// Name of every measured step (`scenario/step`), indexed by `Step::id`.
     pub step_names: Vec<String>,
     pub seed: u64,
@@ -176,10 +186,28 @@ impl Plan {
                 ),
             ));
         }
-        let load = build_load(src, o)?;
         let (scenarios, weights, step_names) = build_scenarios(src)?;
+        let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+        let (mut load, stage_mixes, events) = build_load(src, o, &names)?;
         let mix = WeightedIndex::new(&weights)
             .map_err(|e| src.error_at(&f.mix, format!("mix weights: {e}")))?;
+        let mut stage_mix = Vec::with_capacity(load.curve.stages.len());
+        for (stage, own) in load.curve.stages.iter_mut().zip(stage_mixes) {
+            match own {
+                Some(w) => {
+                    let index = WeightedIndex::new(&w).map_err(|e| {
+                        ConfigError::key(
+                            &src.path,
+                            format!("mix of stage `{}`", stage.name),
+                            e.to_string(),
+                        )
+                    })?;
+                    stage.mix = Some(w);
+                    stage_mix.push(index);
+                }
+                None => stage_mix.push(mix.clone()),
+            }
+        }
         let needs_user = scenarios.iter().any(|s| s.session == SessionKind::User);
         let needs_password = needs_user
             || scenarios
@@ -198,6 +226,19 @@ impl Plan {
             scenarios,
             weights,
             mix,
+            stage_mix,
+            events,
+            odoo_version: f.odoo_version.get_ref().clone(),
+            setup: f
+                .load
+                .setup
+                .as_ref()
+                .and_then(|n| names.iter().position(|x| x == n.get_ref())),
+            teardown: f
+                .load
+                .teardown
+                .as_ref()
+                .and_then(|n| names.iter().position(|x| x == n.get_ref())),
             step_names,
             seed: o.seed.unwrap_or(1),
             rate_scale: o.rate_scale.unwrap_or(1.0),
@@ -228,16 +269,63 @@ impl Plan {
     }
 }
 
-fn build_load(src: &ProfileSource, o: &Overrides) -> Result<Load, ConfigError> {
+/// Stages with their own mixes (weights in scenario order) and calendar events.
+type LoadParts = (Load, Vec<Option<Vec<f64>>>, Vec<calendar::PlannedEvent>);
+
+/// Weights in scenario order for a stage or event mix; names must be in the profile's mix.
+fn weights_for(
+    src: &ProfileSource,
+    at: &toml::Spanned<impl std::any::Any>,
+    mix: &std::collections::BTreeMap<String, f64>,
+    names: &[String],
+) -> Result<Vec<f64>, ConfigError> {
+    for (name, w) in mix {
+        if !names.contains(name) {
+            return Err(src.error_at(at, format!("`{name}` is not in the profile's [mix]: a stage or event mix picks among those scenarios")));
+        }
+        if !(w.is_finite() && *w >= 0.0) {
+            return Err(src.error_at(at, format!("weight of `{name}` must be ≥ 0")));
+        }
+    }
+    Ok(names
+        .iter()
+        .map(|n| mix.get(n).copied().unwrap_or(0.0))
+        .collect())
+}
+
+fn build_load(
+    src: &ProfileSource,
+    o: &Overrides,
+    names: &[String],
+) -> Result<LoadParts, ConfigError> {
     let l = &src.file.load;
-    if l.stages.is_empty() {
+    let mut parts = Vec::new();
+    let mut mixes = Vec::new();
+    let mut events = Vec::new();
+    if let Some(cal) = &src.file.calendar {
+        if !l.stages.is_empty() {
+            return Err(ConfigError::key(
+                &src.path,
+                "calendar",
+                "a profile takes [calendar] or [[load.stage]], not both",
+            ));
+        }
+        let planned = calendar::plan(src, cal, l.model)?;
+        for st in planned.stages {
+            mixes.push(match &st.mix {
+                Some(m) => Some(weights_for(src, &cal.compress, m, names)?),
+                None => None,
+            });
+            parts.push((st.name, st.duration, st.level, st.level));
+        }
+        events = planned.events;
+    } else if l.stages.is_empty() {
         return Err(ConfigError::key(
             &src.path,
             "load.stage",
-            "at least one [[load.stage]] is needed",
+            "at least one [[load.stage]] (or a [calendar]) is needed",
         ));
     }
-    let mut parts = Vec::new();
     for (i, stage) in l.stages.iter().enumerate() {
         let d = parse_duration(src, &stage.duration)?;
         if d.is_zero() {
@@ -271,6 +359,10 @@ fn build_load(src: &ProfileSource, o: &Overrides) -> Result<Load, ConfigError> {
             Level::Constant(_) => format!("stage {}", i + 1),
             Level::Ramp { .. } => format!("ramp {}", i + 1),
         });
+        mixes.push(match &stage.mix {
+            Some(m) => Some(weights_for(src, m, m.get_ref(), names)?),
+            None => None,
+        });
         parts.push((name, d, from, to));
     }
     let mut curve = Curve::new(parts);
@@ -284,6 +376,7 @@ fn build_load(src: &ProfileSource, o: &Overrides) -> Result<Load, ConfigError> {
     if let Some(x) = o.rate_scale {
         curve = curve.scaled_levels(x);
     }
+    let src_duration = curve.duration_s();
     if let Some(d) = o.duration {
         curve = curve.stretched_to(d.as_secs_f64());
     }
@@ -305,14 +398,22 @@ fn build_load(src: &ProfileSource, o: &Overrides) -> Result<Load, ConfigError> {
         Some(p) => parse_duration(src, p)?,
         None => Duration::ZERO,
     };
-    Ok(Load {
+    if let Some(d) = o.duration {
+        let factor = d.as_secs_f64() / src_duration;
+        for e in &mut events {
+            e.start_s *= factor;
+            e.duration_s *= factor;
+        }
+    }
+    let load = Load {
         model: l.model,
         arrivals: l.arrivals,
         curve,
         max_in_flight: max_in_flight as usize,
         timeout_ms: timeout.as_millis() as u64,
         pacing_ms: pacing.as_millis() as u64,
-    })
+    };
+    Ok((load, mixes, events))
 }
 
 type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>);
@@ -325,12 +426,43 @@ fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
     let mut next_id = 1;
     let mut scenarios = Vec::new();
     let mut weights = Vec::new();
+    let version = src.file.odoo_version.get_ref();
+    let odoo_major = version.split('.').next().unwrap_or("").to_string();
+    if !["16", "17", "18", "19"].contains(&odoo_major.as_str()) {
+        return Err(src.error_at(
+            &src.file.odoo_version,
+            format!("odoo_version `{version}`: peakgate speaks Odoo 16, 17, 18 and 19"),
+        ));
+    }
     let mix = src.file.mix.get_ref();
     if mix.is_empty() {
         return Err(src.error_at(&src.file.mix, "`mix` names no scenario"));
     }
+    let l = &src.file.load;
+    for hook in [&l.setup, &l.teardown].into_iter().flatten() {
+        if l.model != ModelKind::Closed {
+            return Err(src.error_at(
+                hook,
+                "`setup` and `teardown` are for the closed model's terminals",
+            ));
+        }
+    }
+    // The mix's scenarios, then setup and teardown ones with weight 0 (never drawn).
+    let mut wanted: Vec<(String, f64, toml::Spanned<f64>)> = Vec::new();
     for (name, weight) in mix {
-        let w = *weight.get_ref();
+        wanted.push((name.clone(), *weight.get_ref(), weight.clone()));
+    }
+    for hook in [&l.setup, &l.teardown].into_iter().flatten() {
+        if !wanted.iter().any(|(n, _, _)| n == hook.get_ref()) {
+            wanted.push((
+                hook.get_ref().clone(),
+                0.0,
+                toml::Spanned::new(hook.span(), 0.0),
+            ));
+        }
+    }
+    for (name, w, weight) in &wanted {
+        let (name, w) = (name.as_str(), *w);
         if !(w.is_finite() && w >= 0.0) {
             return Err(src.error_at(weight, format!("weight of `{name}` must be ≥ 0, got {w}")));
         }
@@ -344,7 +476,7 @@ fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
             ));
         }
         let s = ScenarioSource::read(&dir, name)?;
-        let compiled = scenario::compile(&s, &data_dir, &mut tables, &mut next_id)?;
+        let compiled = scenario::compile(&s, &data_dir, &mut tables, &mut next_id, &odoo_major)?;
         step_names.extend(
             compiled
                 .steps

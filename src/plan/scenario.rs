@@ -88,6 +88,7 @@ pub fn compile(
     data_dir: &Path,
     tables: &mut HashMap<String, Arc<DataTable>>,
     next_step_id: &mut usize,
+    odoo_major: &str,
 ) -> Result<Scenario, ConfigError> {
     let mut names: Vec<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
     let mut vars = Vec::new();
@@ -104,7 +105,12 @@ pub fn compile(
         ));
     }
     let mut steps = Vec::new();
-    for step in &src.file.steps {
+    let runs_here = |step: &StepFile| {
+        step.odoo
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|m| m.split('.').next() == Some(odoo_major)))
+    };
+    for step in src.file.steps.iter().filter(|s| runs_here(s)) {
         if steps.iter().any(|s: &Step| &s.name == step.name.get_ref()) {
             return Err(src.error_at(
                 &step.name,
@@ -130,6 +136,13 @@ pub fn compile(
             })
             .collect();
         steps.push(Step { save, ..compiled });
+    }
+    if steps.is_empty() {
+        return Err(ConfigError::key(
+            &src.path,
+            "step",
+            format!("no step runs on Odoo {odoo_major} (see each step's `odoo` list)"),
+        ));
     }
     Ok(Scenario {
         name: src.name.clone(),

@@ -102,6 +102,12 @@ pub struct PlanInfo {
     pub expected_journeys: f64,
     /// Step names in measurement order.
     pub steps: Vec<String>,
+    /// Odoo version of the target the scenarios were planned for.
+    #[serde(default)]
+    pub odoo_version: String,
+    /// Named calendar events on the run's clock.
+    #[serde(default)]
+    pub events: Vec<crate::plan::calendar::PlannedEvent>,
 }
 
 impl PlanInfo {
@@ -123,6 +129,8 @@ impl PlanInfo {
                 .collect(),
             expected_journeys: (plan.expected_journeys() * 10.0).round() / 10.0,
             steps: plan.step_names.clone(),
+            odoo_version: plan.odoo_version.clone(),
+            events: plan.events.clone(),
         }
     }
 }

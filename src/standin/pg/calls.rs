@@ -62,7 +62,35 @@ pub enum SqlCall {
         qty: f64,
         set: bool,
     },
+    /// `account.move.create` of an invoice with its lines.
+    MoveCreate {
+        vals: Value,
+    },
+    /// `stock.picking.search` by sale order.
+    PickingSearch {
+        sale_id: i64,
+        limit: i64,
+    },
+    /// `account.move.line.search_read` of open items of an account.
+    OpenItems {
+        account: String,
+        limit: i64,
+    },
+    /// `account.move.line.reconcile`.
+    Reconcile {
+        ids: Vec<i64>,
+    },
+    /// `procurement.group.run_scheduler`: replenish low quants.
+    Replenish,
+    /// `pos.session.action_pos_session_closing_control`.
+    SessionClose {
+        ids: Vec<i64>,
+    },
 }
+
+/// The replenishment SQL, shared by the scheduler call and its cron.
+pub const REPLENISH_SQL: &str =
+    "UPDATE stock_quant SET quantity = quantity + 200 WHERE quantity < 50";
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -227,6 +255,85 @@ pub async fn execute(
                 .collect())
         }
         SqlCall::ShopPage { path, sid } => shop_page(tx, path, sid.as_deref()).await,
+        SqlCall::MoveCreate { vals } => {
+            let partner = vals
+                .get("partner_id")
+                .and_then(Value::as_i64)
+                .map(|p| p as i32);
+            let move_type = vals
+                .get("move_type")
+                .and_then(Value::as_str)
+                .unwrap_or("entry")
+                .to_string();
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO account_move (journal_id, ref, move_type, partner_id, state, date, amount_total) SELECT id, NULL, $1, $2, 'draft', current_date, 0 FROM account_journal WHERE code = 'INV' RETURNING id",
+                    &[&move_type, &partner],
+                )
+                .await?
+                .get(0);
+            let mut total = 0.0;
+            for line in vals
+                .get("invoice_line_ids")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let l = &line[2];
+                let amount = l.get("quantity").and_then(Value::as_f64).unwrap_or(1.0)
+                    * l.get("price_unit").and_then(Value::as_f64).unwrap_or(0.0);
+                total += amount;
+                tx.execute("INSERT INTO account_move_line (move_id, account_code, partner_id, credit, date) VALUES ($1, '700000', $2, $3, current_date)", &[&id, &partner, &amount]).await?;
+            }
+            tx.execute("INSERT INTO account_move_line (move_id, account_code, partner_id, debit, date) VALUES ($1, '400000', $2, $3, current_date)", &[&id, &partner, &total]).await?;
+            tx.execute(
+                "UPDATE account_move SET amount_total = $1 WHERE id = $2",
+                &[&total, &id],
+            )
+            .await?;
+            Ok(json!(id))
+        }
+        SqlCall::PickingSearch { sale_id, limit } => {
+            let rows = tx
+                .query(
+                    "SELECT id FROM stock_picking WHERE sale_id = $1 ORDER BY id LIMIT $2",
+                    &[sale_id, limit],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| json!(r.get::<_, i64>(0))).collect())
+        }
+        SqlCall::OpenItems { account, limit } => {
+            let rows = tx
+                .query("SELECT id, debit, credit FROM account_move_line WHERE account_code = $1 AND NOT reconciled ORDER BY id LIMIT $2", &[account, limit])
+                .await?;
+            Ok(rows.iter().map(|r| json!({"id": r.get::<_, i64>(0), "debit": r.get::<_, f64>(1), "credit": r.get::<_, f64>(2)})).collect())
+        }
+        SqlCall::Reconcile { ids } => {
+            // Lock the lines, as reconciliation does, then mark them matched.
+            let locked = tx.query("SELECT id FROM account_move_line WHERE id = ANY($1) AND NOT reconciled FOR UPDATE", &[ids]).await?;
+            if locked.len() != ids.len() {
+                return Err(user("Some of the entries are already reconciled."));
+            }
+            tx.execute(
+                "UPDATE account_move_line SET reconciled = true WHERE id = ANY($1)",
+                &[ids],
+            )
+            .await?;
+            Ok(Value::Bool(true))
+        }
+        SqlCall::Replenish => {
+            tx.execute(REPLENISH_SQL, &[]).await?;
+            Ok(Value::Null)
+        }
+        SqlCall::SessionClose { ids } => {
+            let ids: Vec<i32> = ids.iter().map(|i| *i as i32).collect();
+            tx.execute(
+                "UPDATE pos_session SET state = 'closing_control' WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+            Ok(Value::Bool(true))
+        }
         SqlCall::CartUpdate {
             sid,
             product,

@@ -444,6 +444,27 @@ impl PgBackend {
                 }
             }
             ("product.product", "search_read") => SqlCall::ProductSearchRead { limit },
+            ("account.move", "create") => SqlCall::MoveCreate {
+                vals: args.get(0).cloned().unwrap_or_else(|| json!({})),
+            },
+            ("stock.picking", "search") => SqlCall::PickingSearch {
+                sale_id: domain_value(args.get(0), "sale_id")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+                limit,
+            },
+            ("account.move.line", "search_read") => SqlCall::OpenItems {
+                account: domain_value(args.get(0), "account_code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("400000")
+                    .to_string(),
+                limit,
+            },
+            ("account.move.line", "reconcile") => SqlCall::Reconcile { ids: ids(args) },
+            ("procurement.group", "run_scheduler") => SqlCall::Replenish,
+            ("pos.session", "action_pos_session_closing_control") => {
+                SqlCall::SessionClose { ids: ids(args) }
+            }
             ("pos.session", "load_pos_data") | ("pos.session", "load_data") => SqlCall::LoadPosData,
             ("account.move.line", "read_group") => {
                 let (from, to) = date_range(args.get(0).or_else(|| kwargs.get("domain")));
@@ -616,6 +637,15 @@ impl PgBackend {
             "workers": self.pools.len(),
         })
     }
+}
+
+/// The value an Odoo domain compares `field` with (`[[field, "=", value], ...]`).
+fn domain_value<'a>(domain: Option<&'a Value>, field: &str) -> Option<&'a Value> {
+    domain?
+        .as_array()?
+        .iter()
+        .find(|leaf| leaf.get(0).and_then(Value::as_str) == Some(field))
+        .and_then(|leaf| leaf.get(2))
 }
 
 /// The first and last dates of an Odoo domain on `date` (default: the current month).

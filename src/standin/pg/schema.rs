@@ -5,7 +5,7 @@
 use tokio_postgres::Client;
 
 /// Version of the schema; a database holding another one is rebuilt only with `--reset`.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 const DDL: &str = r#"
 CREATE TABLE peakgate_meta (schema_version int NOT NULL, products int NOT NULL, warehouses int NOT NULL);
@@ -33,10 +33,13 @@ CREATE TABLE pos_payment (id bigserial PRIMARY KEY, order_id bigint NOT NULL REF
     payment_method_id int NOT NULL, amount float8 NOT NULL);
 CREATE TABLE account_journal (id serial PRIMARY KEY, code text UNIQUE NOT NULL, name text NOT NULL);
 CREATE TABLE account_move (id bigserial PRIMARY KEY, journal_id int NOT NULL REFERENCES account_journal, ref text,
+    move_type text NOT NULL DEFAULT 'entry', partner_id int,
     state text NOT NULL, date date NOT NULL, amount_total float8 NOT NULL,
     created_at timestamp NOT NULL DEFAULT (now() at time zone 'utc'));
 CREATE TABLE account_move_line (id bigserial PRIMARY KEY, move_id bigint, account_code text NOT NULL, partner_id int,
-    debit float8 NOT NULL DEFAULT 0, credit float8 NOT NULL DEFAULT 0, date date NOT NULL);
+    debit float8 NOT NULL DEFAULT 0, credit float8 NOT NULL DEFAULT 0, date date NOT NULL,
+    reconciled bool NOT NULL DEFAULT false);
+CREATE INDEX account_move_line_open_idx ON account_move_line (account_code, id) WHERE NOT reconciled;
 CREATE INDEX account_move_line_date_idx ON account_move_line (date, account_code);
 CREATE TABLE sale_order (id bigserial PRIMARY KEY, name text, partner_id int NOT NULL, state text NOT NULL,
     amount_total float8 NOT NULL DEFAULT 0, created_at timestamp NOT NULL DEFAULT (now() at time zone 'utc'));
