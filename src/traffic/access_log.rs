@@ -42,11 +42,11 @@ pub enum LogError {
     },
 }
 
-/// Reads every request; returns them and the lines that could not be read (line, reason).
-pub fn read_log(
-    path: &Path,
-    format: LogFormat,
-) -> Result<(Vec<Request>, Vec<(usize, String)>), LogError> {
+/// Lines that could not be read: (line number, reason).
+pub type Skipped = Vec<(usize, String)>;
+
+/// Reads every request; returns them and the lines that could not be read.
+pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped), LogError> {
     let file = std::fs::File::open(path).map_err(|source| LogError::Read {
         path: path.to_path_buf(),
         source,
