@@ -8,5 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
+pub mod report;
 pub mod result;
 pub mod standin;
+pub mod verdict;

@@ -74,6 +74,9 @@ pub struct PlanArgs {
     /// profile's `[standin] release`; see `peakgate standin --list-releases`.
     #[arg(long, value_name = "VARIANT")]
     pub standin_release: Option<String>,
+    /// A file with a `[gate]` section merged over the profile's (same-named checks replace).
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +153,7 @@ impl PlanArgs {
             seed: self.seed,
             allow_production: self.allow_production,
             standin_release: self.standin_release.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
