@@ -112,6 +112,8 @@ pub struct Recorder<W: Write> {
     hlog: Option<HlogWriter<W>>,
     in_flight: Arc<AtomicUsize>,
     live: watch::Sender<Live>,
+    /// Receives each second's entry as it closes (the live abort watch); set once.
+    feed: Option<mpsc::UnboundedSender<TimelineEntry>>,
 }
 
 impl<W: Write> Recorder<W> {
@@ -137,7 +139,14 @@ impl<W: Write> Recorder<W> {
             hlog,
             in_flight,
             live,
+            feed: None,
         }
+    }
+
+    /// Also sends every closed second's timeline entry to `feed`, in order, each once.
+    pub fn with_timeline_feed(mut self, feed: mpsc::UnboundedSender<TimelineEntry>) -> Self {
+        self.feed = Some(feed);
+        self
     }
 
     /// Consumes events until the channel closes or `finish` fires, closing windows as the
@@ -289,6 +298,10 @@ impl<W: Write> Recorder<W> {
             dropped: self.totals.dropped,
             in_flight: w.entry.in_flight,
         });
+        if let Some(feed) = &self.feed {
+            // A closed entry is final: late events go to the open window.
+            let _ = feed.send(w.entry.clone());
+        }
         self.timeline.push(std::mem::take(&mut w.entry));
         w.reset();
     }

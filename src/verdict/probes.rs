@@ -101,7 +101,7 @@ fn probe_check(run: &RunResult, metric: ProbeMetric, check: &ProbeCheck) -> Chec
 }
 
 /// A series' values (second element of each `[t, value]` point).
-fn series<'a>(probe: &'a Value, name: &str) -> Result<Vec<f64>, String> {
+fn series(probe: &Value, name: &str) -> Result<Vec<f64>, String> {
     let Some(points) = probe
         .get("series")
         .and_then(|s| s.get(name))
