@@ -355,3 +355,35 @@ impl Window {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeline_feed_gets_each_closed_second_once_in_order() {
+        let (live, _) = watch::channel(Live::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut r = Recorder::<Vec<u8>>::new(
+            vec!["s/a".into()],
+            vec![Some(0)],
+            vec!["s".into()],
+            None,
+            Arc::new(AtomicUsize::new(0)),
+            live,
+        )
+        .with_timeline_feed(tx);
+        r.record(Event::Arrival {
+            at: Duration::from_millis(1500),
+            started: true,
+        });
+        let figures = r.finish(Duration::from_millis(2500));
+        let mut fed = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            fed.push(e);
+        }
+        assert_eq!(fed.iter().map(|e| e.t).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(fed[1].planned, 1);
+        assert_eq!(fed, figures.timeline);
+    }
+}
