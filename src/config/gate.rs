@@ -24,7 +24,7 @@ pub struct LimitsFile {
 pub struct GateFile {
     /// Selector (a step `scenario/step`, a scenario, or a glob of them) → percentiles in ms.
     #[serde(default)]
-    pub latency: BTreeMap<String, LatencyFile>,
+    pub latency: BTreeMap<String, Spanned<LatencyFile>>,
     /// Selector (`*` for every step) → error-rate limits.
     #[serde(default)]
     pub errors: BTreeMap<String, ErrorsFile>,

@@ -20,9 +20,15 @@ impl Format for SummaryMarkdown {
             "# peakgate verdict: **{}**\n",
             v.verdict.to_string().to_uppercase()
         )?;
+        // A --scale parent shows one step's run; say which.
+        let figures_from = if run.run_id == v.run_id {
+            String::new()
+        } else {
+            format!(" Key figures are from step run `{}`.", run.run_id)
+        };
         writeln!(
             out,
-            "Release `{release}`, profile `{}`, run `{}` ({}, {} s, target {}{}).\n",
+            "Release `{release}`, profile `{}`, run `{}` ({}, {} s, target {}{}).{figures_from}\n",
             run.profile.name,
             v.run_id,
             run.status,
