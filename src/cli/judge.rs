@@ -11,15 +11,17 @@ use crate::report;
 use crate::result::{RunResult, RunStatus};
 use crate::verdict::{self, Status, Stored, Verdict};
 
-/// Judges `run` (whose folder is `dir`) and writes verdict.json, junit.xml and summary.md
-/// into `dir`.
+/// Judges the run stored in `dir` and writes verdict.json, junit.xml and summary.md into
+/// it. The run is read back from its run.json, so this judges exactly the input that
+/// `peakgate verdict` will read later, to the last bit of every float.
 pub fn judge_and_write(
     dir: &Path,
-    run: &RunResult,
     gate: &Gate,
     baseline: Option<&Stored>,
-) -> anyhow::Result<Verdict> {
-    judge_into(dir, dir, run, gate, baseline)
+) -> anyhow::Result<(RunResult, Verdict)> {
+    let run = RunResult::load(dir)?;
+    let v = judge_into(dir, dir, &run, gate, baseline)?;
+    Ok((run, v))
 }
 
 /// Like [`judge_and_write`], reading the run's histograms from `run_dir` and writing to `out`.

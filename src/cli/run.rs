@@ -71,13 +71,12 @@ pub fn run(args: RunArgs) -> Exit {
         }
     };
     let gate = plan.gate.clone();
-    let result = match runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, &args)) {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
-    let verdict = match super::judge::judge_and_write(&dir.path, &result, &gate, baseline.as_ref())
+    if let Err(exit) = runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, &args)) {
+        return exit;
+    }
+    let (result, verdict) = match super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())
     {
-        Ok(v) => v,
+        Ok(judged) => judged,
         Err(e) => {
             eprintln!("error: {e:#}");
             return Exit::Stopped;

@@ -71,13 +71,13 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         }
         let run_id = format!("{parent_id}-{name}");
         let started_at = SystemTime::now();
-        let result =
-            match runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, args)) {
-                Ok(r) => r,
-                Err(exit) => return exit,
-            };
-        let v = match judge_and_write(&dir.path, &result, &gate, None) {
-            Ok(v) => v,
+        if let Err(exit) =
+            runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, args))
+        {
+            return exit;
+        }
+        let (result, v) = match judge_and_write(&dir.path, &gate, None) {
+            Ok(judged) => judged,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 return Exit::Stopped;

@@ -88,6 +88,7 @@ pub fn compare(
     let min = c.min_count();
     let mut not_compared = Vec::new();
     let mut pairs = Vec::new();
+    let mut checks = vec![same_load(run, &base.result)];
     let steps: std::collections::BTreeSet<&String> =
         latency.keys().chain(base.latency.keys()).collect();
     for step in steps {
@@ -103,7 +104,6 @@ pub fn compare(
         }
     }
     let alpha_per_step = c.alpha() / pairs.len().max(1) as f64;
-    let mut checks = Vec::new();
     let mut lat = Vec::new();
     for (step, b, k) in pairs {
         let cmp = latency_comparison(step, b, k, alpha_per_step, c);
@@ -185,6 +185,54 @@ pub fn compare(
         not_compared,
     };
     (checks, comparisons)
+}
+
+/// Two runs compare only if they offered the same load: same profile text, rate scale and
+/// stages. A mismatch warns, since every figure below compares different traffic.
+fn same_load(run: &RunResult, base: &RunResult) -> Check {
+    let mut differences = Vec::new();
+    if run.profile.name != base.profile.name || run.profile.sha256 != base.profile.sha256 {
+        differences.push(format!(
+            "profile {} ({}…) vs baseline {} ({}…)",
+            run.profile.name,
+            &run.profile.sha256[..run.profile.sha256.len().min(8)],
+            base.profile.name,
+            &base.profile.sha256[..base.profile.sha256.len().min(8)]
+        ));
+    }
+    if run.plan.rate_scale != base.plan.rate_scale {
+        differences.push(format!(
+            "rate scale {} vs {}",
+            fmt_num(run.plan.rate_scale),
+            fmt_num(base.plan.rate_scale)
+        ));
+    }
+    if run.plan.stages != base.plan.stages {
+        differences.push("different stages (e.g. another --duration)".into());
+    }
+    Check {
+        name: "compare same load".into(),
+        status: if differences.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
+        observed: None,
+        warn: None,
+        fail: None,
+        message: if differences.is_empty() {
+            format!(
+                "baseline {} ran the same profile and stages (seeds {} and {})",
+                base.run_id, base.plan.seed, run.plan.seed
+            )
+        } else {
+            format!(
+                "baseline {} offered a different load: {}",
+                base.run_id,
+                differences.join("; ")
+            )
+        },
+    }
 }
 
 fn latency_comparison(
@@ -324,10 +372,10 @@ mod tests {
         assert!((l.shift_ms - 25.0).abs() < 0.1, "{l:?}");
         assert!(l.interval_ms[0] <= l.shift_ms && l.shift_ms <= l.interval_ms[1]);
         assert_eq!(
-            checks[0].name,
+            checks[1].name,
             "compare latency pos_order_sync/create_from_ui"
         );
-        assert_eq!(checks[0].status, Status::Fail);
+        assert_eq!(checks[1].status, Status::Fail);
     }
 
     #[test]
@@ -337,7 +385,26 @@ mod tests {
         let (cand, lat) = stored(3_000, 20);
         let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
         assert!(c.latency[0].significant);
-        assert_eq!(checks[0].status, Status::Pass);
+        assert_eq!(checks[1].status, Status::Pass);
+    }
+
+    #[test]
+    fn a_baseline_of_another_load_warns() {
+        let (mut base, _) = stored(0, 20);
+        let (cand, lat) = stored(0, 20);
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(
+            (checks[0].name.as_str(), checks[0].status),
+            ("compare same load", Status::Pass)
+        );
+        base.result.plan.rate_scale = 2.0;
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(checks[0].status, Status::Warn);
+        assert!(
+            checks[0].message.contains("rate scale 1 vs 2"),
+            "{}",
+            checks[0].message
+        );
     }
 
     #[test]
