@@ -145,10 +145,14 @@ fn slow_pos_sync_against_the_baseline_fails_the_pos_sync_comparison_and_names_it
         .filter(|c| c["status"] == "fail")
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        failed,
-        ["compare latency pos_order_sync/create_from_ui"],
+    // The comparison catches it; an absolute POS SLO may catch it too, nothing else fails.
+    assert!(
+        failed.contains(&"compare latency pos_order_sync/create_from_ui"),
         "{v:#}"
+    );
+    assert!(
+        failed.iter().all(|n| n.contains("pos_order_sync")),
+        "{failed:?}"
     );
     let pos = v["comparisons"]["latency"]
         .as_array()
@@ -168,7 +172,10 @@ fn slow_pos_sync_against_the_baseline_fails_the_pos_sync_comparison_and_names_it
         "{md}"
     );
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
-    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains(&format!("failures=\"{}\"", failed.len())),
+        "{junit}"
+    );
 
     // `peakgate verdict` recomputes the same bytes from the stored artifacts.
     let again = ws.dir.path().join("again");
