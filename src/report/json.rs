@@ -22,3 +22,44 @@ impl Format for VerdictJson {
         out.write_all(b"\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Check, Status};
+
+    #[test]
+    fn verdict_json_is_pretty_printed_with_the_design_keys_and_a_final_newline() {
+        let run = crate::verdict::fixture::run();
+        let v = Verdict::new(
+            "r1".into(),
+            vec![Check {
+                name: "latency p95 */*".into(),
+                status: Status::Warn,
+                observed: Some(450.5),
+                warn: Some(400.0),
+                fail: None,
+                message: "p95 450.5 ms".into(),
+            }],
+        );
+        let mut buf = Vec::new();
+        VerdictJson.write(&run, &v, &mut buf).unwrap();
+        let expected = r#"{
+  "schema": "peakgate.verdict/1",
+  "run_id": "r1",
+  "verdict": "warn",
+  "checks": [
+    {
+      "name": "latency p95 */*",
+      "status": "warn",
+      "observed": 450.5,
+      "warn": 400.0,
+      "fail": null,
+      "message": "p95 450.5 ms"
+    }
+  ]
+}
+"#;
+        assert_eq!(String::from_utf8(buf).unwrap(), expected);
+    }
+}

@@ -353,6 +353,37 @@ mod tests {
     }
 
     #[test]
+    fn a_gate_survives_gate_json_unchanged() {
+        let g = build(
+            r#"
+            [latency."pos_order_sync/*"]
+            p95 = { warn = 800, fail = 1500 }
+            mean = { fail = 300.5 }
+            [errors."*/*"]
+            kinds."timeout" = { fail = 0.001 }
+            [probes]
+            pg_connections_share = { warn = 0.7, fail = 0.9, probe = "pg" }
+            canary_latency_ms = { fail = 2000, percentile = "p99" }
+            [compare]
+            shift_ms = { warn = 5, fail = 10 }
+            [abort]
+            window = "10s"
+            p95_ms = 10000
+            [scale]
+            headroom = { warn = 2, fail = 1 }
+            "#,
+        )
+        .unwrap();
+        let json = serde_json::to_string_pretty(&g).unwrap();
+        assert!(
+            json.contains("\"pg_connections_share\"") && json.contains("\"p95\""),
+            "{json}"
+        );
+        let back: Gate = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, g);
+    }
+
+    #[test]
     fn a_latency_selector_without_a_statistic_is_located() {
         let e = build("[latency.\"a/*\"]\n").unwrap_err();
         assert!(
