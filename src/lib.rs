@@ -9,6 +9,8 @@ pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
+pub mod report;
 pub mod result;
 pub mod standin;
 pub mod traffic;
+pub mod verdict;

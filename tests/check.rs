@@ -29,7 +29,11 @@ fn check_prints_stages_rates_expected_journeys_duration_and_target() {
         .stdout(contains("pos_order_sync"))
         .stdout(contains("131 journeys expected"))
         .stdout(contains("262 journeys expected"))
-        .stdout(contains("built-in stand-in"));
+        .stdout(contains("built-in stand-in"))
+        .stdout(contains(
+            "latency p95 pos_order_sync/* (ms): warn > 400, fail > 800",
+        ))
+        .stdout(contains("abort when error rate > 0.5 over 5 s"));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod check;
 mod coordinated_omission;
+mod gate;
 mod interrupt;
 mod pg_standin;
 mod run_smoke;

@@ -337,7 +337,7 @@ fn session_bloat_grows_redis_memory_much_more_than_baseline() {
     let mut growth = Vec::new();
     for release in ["baseline", "session-bloat"] {
         let s = PgStandin::start(
-            &release.replace('-', "_"),
+            &format!("bloat_{}", release.replace('-', "_")),
             &[
                 "--release",
                 release,
@@ -386,7 +386,7 @@ fn slow_report_loses_its_index_and_takes_longer() {
     let mut p50 = Vec::new();
     for release in ["baseline", "slow-report"] {
         let s = PgStandin::start(
-            &release.replace('-', "_"),
+            &format!("report_{}", release.replace('-', "_")),
             &["--release", release, "--max-cron-threads", "0"],
         );
         let r = run(

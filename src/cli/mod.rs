@@ -1,8 +1,11 @@
 //! cli: command-line flags turned into typed options once, and the commands that wire the
 //! stages together. Exit codes follow DESIGN.md.
 
+mod judge;
 mod progress;
 mod run;
+mod scale;
+mod verdict;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +51,9 @@ pub enum Command {
     Run(RunArgs),
     /// Validate profiles and the scenarios they use, and print each plan.
     Check(CheckArgs),
+    /// Judge a stored run again from its artifacts (run.json, latency.hlog, gate.json) and
+    /// write verdict.json, junit.xml and summary.md.
+    Verdict(VerdictArgs),
     /// Serve the built-in Odoo-compatible stand-in until ctrl-c.
     Standin(StandinArgs),
     /// Build profiles from real traffic.
@@ -106,6 +112,9 @@ pub struct PlanArgs {
     /// profile's `[standin] release`; see `peakgate standin --list-releases`.
     #[arg(long, value_name = "VARIANT")]
     pub standin_release: Option<String>,
+    /// A file with a `[gate]` section merged over the profile's (same-named checks replace).
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +136,35 @@ pub struct RunArgs {
     /// No live progress, and only the run folder's path on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+    /// A run folder of the accepted release: compare this run with it step by step.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 1 when the verdict is warn (default: only fail exits 1).
+    #[arg(long)]
+    pub fail_on_warn: bool,
+    /// Run the profile at each of these rate multipliers in turn (e.g. 0.5,1,1.5,2), judge
+    /// each, stop after the first that fails, and report the headroom.
+    #[arg(long, value_name = "X,Y,...", value_delimiter = ',', value_parser = parse_scale)]
+    pub scale: Vec<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// The run folder (reports/<run-id>).
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+    /// A run folder of the accepted release to compare with.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    /// A `[gate]` file merged over the gate the run was judged with (its gate.json).
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+    /// Exit 1 when the verdict is warn.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+    /// Write the verdict files here instead of into the run folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +253,7 @@ impl PlanArgs {
             seed: self.seed,
             allow_production: self.allow_production,
             standin_release: self.standin_release.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -225,6 +264,7 @@ pub fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check(args),
+        Command::Verdict(args) => verdict::verdict(args),
         Command::Standin(args) => standin(args),
         Command::Profile(ProfileCommand::FromLog(args)) => from_log(args),
     };

@@ -14,30 +14,42 @@ use super::{Exit, RunArgs, progress};
 use crate::config::ConfigError;
 use crate::engine::{self, Connection, Ending, Wiring};
 use crate::metrics::hlog::HlogWriter;
-use crate::metrics::{Figures, Recorder};
+use crate::metrics::{Figures, Recorder, TimelineEntry};
+use crate::plan::gate::Abort;
 use crate::plan::{Credentials, Plan, Secret, Target};
 use crate::result::{
     PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
     write_atomic,
 };
 use crate::standin::{self, StandinConfig};
+use crate::verdict::Stored;
+use crate::verdict::abort::AbortWatch;
 
-/// Runs `peakgate run`.
+/// Runs `peakgate run`: one run, or a stepped run with `--scale`.
 pub fn run(args: RunArgs) -> Exit {
-    let plan = match Plan::load(&args.profile, &args.plan.overrides(args.release.clone())) {
-        Ok(p) => Arc::new(p),
+    let overrides = args.plan.overrides(args.release.clone());
+    let plan = match Plan::load(&args.profile, &overrides) {
+        Ok(p) => p,
         Err(e) => return bad_input(&e),
     };
-    let standin_config = match &plan.target {
-        Target::StandIn {
-            workers,
-            release,
-            config,
-        } => match StandinConfig::load(config.as_deref(), release.as_deref(), *workers) {
-            Ok(c) => Some(c),
-            Err(e) => return bad_input(&e),
+    if !args.scale.is_empty() {
+        if args.baseline.is_some() {
+            eprintln!(
+                "error: --scale and --baseline do not combine: compare single runs of the same load"
+            );
+            return Exit::BadInput;
+        }
+        return super::scale::run(&args, plan);
+    }
+    let baseline = match &args.baseline {
+        Some(dir) => match Stored::load(dir) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: --baseline: {e}");
+                return Exit::BadInput;
+            }
         },
-        Target::Odoo { .. } => None,
+        None => None,
     };
     let started_at = SystemTime::now();
     let run_id = new_run_id(&plan.name, started_at);
@@ -58,22 +70,74 @@ pub fn run(args: RunArgs) -> Exit {
             return Exit::BadInput;
         }
     };
-    runtime.block_on(drive(plan, standin_config, dir, run_id, started_at, &args))
+    let gate = plan.gate.clone();
+    if let Err(exit) = runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, &args)) {
+        return exit;
+    }
+    let (result, verdict) = match super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())
+    {
+        Ok(judged) => judged,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Exit::Stopped;
+        }
+    };
+    if args.quiet {
+        println!("{}", dir.path.display());
+    } else {
+        print!("{}", summary(&result, &dir));
+        println!("{}", super::judge::verdict_line(&verdict));
+    }
+    super::judge::exit_for(&result, &verdict, args.fail_on_warn)
 }
 
-fn bad_input(e: &ConfigError) -> Exit {
+pub(super) fn bad_input(e: &ConfigError) -> Exit {
     eprintln!("error: {e}");
     Exit::BadInput
+}
+
+/// Loads the stand-in's config (when it is the target) and drives one run into `dir`.
+pub(super) async fn run_once(
+    plan: Arc<Plan>,
+    dir: &RunDir,
+    run_id: String,
+    started_at: SystemTime,
+    args: &RunArgs,
+) -> Result<RunResult, Exit> {
+    let standin_config = match &plan.target {
+        Target::StandIn {
+            workers,
+            release,
+            config,
+        } => match StandinConfig::load(config.as_deref(), release.as_deref(), *workers) {
+            Ok(c) => Some(c),
+            Err(e) => return Err(bad_input(&e)),
+        },
+        Target::Odoo { .. } => None,
+    };
+    // The gate the run is judged by, stored first: `peakgate verdict` reads it back.
+    let gate_json = serde_json::to_vec_pretty(&plan.gate).map_err(|e| {
+        eprintln!("error: cannot serialize the gate: {e}");
+        Exit::BadInput
+    })?;
+    if let Err(e) = write_atomic(&dir.file("gate.json"), &gate_json) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.file("gate.json").display()
+        );
+        return Err(Exit::BadInput);
+    }
+    drive(plan, standin_config, dir, run_id, started_at, args).await
 }
 
 async fn drive(
     plan: Arc<Plan>,
     standin_config: Option<StandinConfig>,
-    dir: RunDir,
+    dir: &RunDir,
     run_id: String,
     started_at: SystemTime,
     args: &RunArgs,
-) -> Exit {
+) -> Result<RunResult, Exit> {
     // The target: the in-process stand-in on a free loopback port, or the given Odoo.
     let standin_stop = CancellationToken::new();
     let (conn, standin) = match (&plan.target, standin_config) {
@@ -94,7 +158,7 @@ async fn drive(
                 ),
                 Err(e) => {
                     eprintln!("error: cannot start the built-in stand-in: {e}");
-                    return Exit::BadInput;
+                    return Err(Exit::BadInput);
                 }
             }
         }
@@ -131,7 +195,7 @@ async fn drive(
                 "error: cannot create {}: {e}",
                 dir.file("latency.hlog").display()
             );
-            return Exit::BadInput;
+            return Err(Exit::BadInput);
         }
     };
     if !args.quiet {
@@ -155,15 +219,25 @@ async fn drive(
         in_flight.clone(),
         live_tx,
     );
+    let stop = CancellationToken::new();
+    // [gate.abort]: a watch over each closed second cancels `stop` when a condition holds.
+    let (recorder, abort_watch) = match plan.gate.abort.clone() {
+        None => (recorder, None),
+        Some(abort) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let watch = tokio::spawn(watch_abort(abort, rx, stop.clone()));
+            (recorder.with_timeline_feed(tx), Some(watch))
+        }
+    };
     let finish = CancellationToken::new();
     let recording = tokio::spawn(recorder.run(events_rx, t0, finish.clone()));
     let display = tokio::spawn(progress::show(live_rx, plan.duration(), args.quiet));
 
     // ctrl-c stops starting journeys; the engine lets in-flight ones finish within the grace.
     // A second ctrl-c abandons them at once. Either way the artifacts are written.
-    let (stop, abandon) = (CancellationToken::new(), CancellationToken::new());
+    let abandon = CancellationToken::new();
     let interrupted = Arc::new(AtomicBool::new(false));
-    {
+    let signals = {
         let (stop, abandon, interrupted) = (stop.clone(), abandon.clone(), interrupted.clone());
         let grace = args.grace;
         tokio::spawn(async move {
@@ -178,8 +252,8 @@ async fn drive(
             if tokio::signal::ctrl_c().await.is_ok() {
                 abandon.cancel();
             }
-        });
-    }
+        })
+    };
     let wiring = Wiring {
         events: events_tx,
         in_flight,
@@ -192,6 +266,11 @@ async fn drive(
     let duration_s = t0.elapsed().as_secs_f64();
     finish.cancel();
     let figures = recording.await.unwrap_or_else(|_| Figures::default());
+    // The recorder dropped the feed, so the watch has ended; a stepped run starts afresh.
+    if let Some(w) = abort_watch {
+        let _ = w.await;
+    }
+    signals.abort();
     if let Ok(bar) = display.await {
         bar.finish_and_clear();
     }
@@ -224,7 +303,7 @@ async fn drive(
         Ok(j) => j,
         Err(e) => {
             eprintln!("error: cannot serialize run.json: {e}");
-            return Exit::Stopped;
+            return Err(Exit::Stopped);
         }
     };
     if let Err(e) = write_atomic(&dir.file("run.json"), &json) {
@@ -232,17 +311,26 @@ async fn drive(
             "error: cannot write {}: {e}",
             dir.file("run.json").display()
         );
-        return Exit::Stopped;
+        return Err(Exit::Stopped);
     }
-    if args.quiet {
-        println!("{}", dir.path.display());
-    } else {
-        print!("{}", summary(&result, &dir));
+    Ok(result)
+}
+
+/// Feeds each closed second to the abort conditions; cancels `stop` on the first that holds.
+async fn watch_abort(
+    abort: Abort,
+    mut seconds: mpsc::UnboundedReceiver<TimelineEntry>,
+    stop: CancellationToken,
+) -> Option<String> {
+    let mut watch = AbortWatch::new(abort);
+    while let Some(entry) = seconds.recv().await {
+        if let Some(why) = watch.push(&entry) {
+            eprintln!("\npeakgate: aborting the run: {why}");
+            stop.cancel();
+            return Some(why);
+        }
     }
-    match status {
-        RunStatus::Completed => Exit::Pass,
-        RunStatus::Interrupted | RunStatus::Aborted => Exit::Stopped,
-    }
+    None
 }
 
 /// Scenario index of each step id (`None` for the shared login step).
@@ -257,7 +345,7 @@ fn step_scenarios(plan: &Plan) -> Vec<Option<usize>> {
 }
 
 /// The end-of-run table on stdout.
-fn summary(r: &RunResult, dir: &RunDir) -> String {
+pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
     use std::fmt::Write;
     let t = &r.totals;
     let mut out = String::new();

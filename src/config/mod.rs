@@ -5,6 +5,7 @@
 
 pub mod data;
 mod error;
+pub mod gate;
 pub mod profile;
 pub mod scenario;
 

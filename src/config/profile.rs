@@ -40,6 +40,8 @@ pub struct ProfileFile {
     pub calendar: Option<CalendarFile>,
     /// Scenario name → relative weight.
     pub mix: Spanned<BTreeMap<String, Spanned<f64>>>,
+    /// The release gate: checks with warn and fail thresholds (see `config::gate`).
+    pub gate: Option<super::gate::GateFile>,
 }
 
 /// `[target]`: a real Odoo.

@@ -112,6 +112,8 @@ pub struct Recorder<W: Write> {
     hlog: Option<HlogWriter<W>>,
     in_flight: Arc<AtomicUsize>,
     live: watch::Sender<Live>,
+    /// Receives each second's entry as it closes (the live abort watch); set once.
+    feed: Option<mpsc::UnboundedSender<TimelineEntry>>,
 }
 
 impl<W: Write> Recorder<W> {
@@ -137,7 +139,14 @@ impl<W: Write> Recorder<W> {
             hlog,
             in_flight,
             live,
+            feed: None,
         }
+    }
+
+    /// Also sends every closed second's timeline entry to `feed`, in order, each once.
+    pub fn with_timeline_feed(mut self, feed: mpsc::UnboundedSender<TimelineEntry>) -> Self {
+        self.feed = Some(feed);
+        self
     }
 
     /// Consumes events until the channel closes or `finish` fires, closing windows as the
@@ -289,6 +298,10 @@ impl<W: Write> Recorder<W> {
             dropped: self.totals.dropped,
             in_flight: w.entry.in_flight,
         });
+        if let Some(feed) = &self.feed {
+            // A closed entry is final: late events go to the open window.
+            let _ = feed.send(w.entry.clone());
+        }
         self.timeline.push(std::mem::take(&mut w.entry));
         w.reset();
     }
@@ -340,5 +353,37 @@ impl Window {
             steps: vec![histogram(); steps],
             scenarios: vec![(histogram(), 0, 0); scenarios],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeline_feed_gets_each_closed_second_once_in_order() {
+        let (live, _) = watch::channel(Live::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut r = Recorder::<Vec<u8>>::new(
+            vec!["s/a".into()],
+            vec![Some(0)],
+            vec!["s".into()],
+            None,
+            Arc::new(AtomicUsize::new(0)),
+            live,
+        )
+        .with_timeline_feed(tx);
+        r.record(Event::Arrival {
+            at: Duration::from_millis(1500),
+            started: true,
+        });
+        let figures = r.finish(Duration::from_millis(2500));
+        let mut fed = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            fed.push(e);
+        }
+        assert_eq!(fed.iter().map(|e| e.t).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(fed[1].planned, 1);
+        assert_eq!(fed, figures.timeline);
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::Plan;
+use super::gate::{Limits, Worse};
 use crate::config::profile::ModelKind;
 
 /// Width of the level-over-time chart, in characters.
@@ -130,6 +131,7 @@ pub fn describe(plan: &Plan) -> String {
             "total", "", "", total
         );
     }
+    describe_gate(plan, &mut out);
     out
 }
 
@@ -148,6 +150,75 @@ fn expected_per_scenario(plan: &Plan) -> Vec<f64> {
         }
     }
     out
+}
+
+/// The gate's checks, one a line, so a reviewer sees what the run will be judged by.
+fn describe_gate(plan: &Plan, out: &mut String) {
+    let g = &plan.gate;
+    let limits = |l: &Limits, worse: &str| {
+        [("warn", l.warn), ("fail", l.fail)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} {worse} {v}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    for (sel, stats) in &g.latency {
+        for (stat, l) in stats {
+            lines.push(format!(
+                "latency {} {sel} (ms): {}",
+                stat.name(),
+                limits(l, ">")
+            ));
+        }
+    }
+    for (sel, e) in &g.errors {
+        if let Some(l) = &e.rate {
+            lines.push(format!("error rate {sel}: {}", limits(l, ">")));
+        }
+        for (kind, l) in &e.kinds {
+            lines.push(format!("error rate {kind} in {sel}: {}", limits(l, ">")));
+        }
+    }
+    if let Some(l) = &g.started_ratio {
+        lines.push(format!("journeys started_ratio: {}", limits(l, "<")));
+    }
+    if let Some(l) = &g.dropped {
+        lines.push(format!("journeys dropped: {}", limits(l, ">")));
+    }
+    for (metric, c) in &g.probes {
+        let side = if metric.worse() == Worse::Lower {
+            "<"
+        } else {
+            ">"
+        };
+        lines.push(format!(
+            "probe {}: {}",
+            metric.name(),
+            limits(&c.limits, side)
+        ));
+    }
+    if let Some(a) = &g.abort {
+        let mut conditions = Vec::new();
+        if let Some(r) = a.error_rate {
+            conditions.push(format!("error rate > {r}"));
+        }
+        if let Some(p) = a.p95_ms {
+            conditions.push(format!("p95 > {p} ms every second"));
+        }
+        lines.push(format!(
+            "abort when {} over {} s",
+            conditions.join(" or "),
+            a.window_s
+        ));
+    }
+    let _ = writeln!(out, "\ngate");
+    if lines.is_empty() {
+        let _ = writeln!(out, "  (no checks: every completed run passes)");
+    }
+    for l in lines {
+        let _ = writeln!(out, "  {l}");
+    }
 }
 
 fn sparkline(plan: &Plan) -> String {

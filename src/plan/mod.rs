@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod curve;
 mod describe;
+pub mod gate;
 pub mod generator;
 pub mod scenario;
 pub mod template;
@@ -19,9 +20,11 @@ use sha2::{Digest, Sha256};
 
 pub use curve::{Curve, Stage};
 pub use describe::describe;
+pub use gate::Gate;
 pub use scenario::{Call, Scenario, Step};
 
 use crate::config::ConfigError;
+use crate::config::gate::GateSource;
 use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse_duration};
 use crate::config::scenario::{ScenarioSource, SessionKind};
 
@@ -61,6 +64,8 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// `--allow-production`: accept an environment that is not pre-production.
     pub allow_production: bool,
+    /// `--gate FILE`: a `[gate]` merged over the profile's.
+    pub gate: Option<PathBuf>,
 }
 
 /// A secret value read from the environment; it prints and serializes as `***`.
@@ -159,6 +164,8 @@ pub struct Plan {
     pub step_names: Vec<String>,
     pub seed: u64,
     pub rate_scale: f64,
+    /// The release gate: the profile's `[gate]` with `--gate FILE` merged over it.
+    pub gate: Gate,
 }
 
 /// Id of the implicit login step every `session = "user"` scenario may run.
@@ -214,6 +221,7 @@ impl Plan {
                 .iter()
                 .any(|s| s.steps.iter().any(|st| st.call.needs_password()));
         let target = build_target(src, o, needs_password)?;
+        let gate = build_gate(src, o)?;
         Ok(Plan {
             name: f.name.clone(),
             description: f.description.clone(),
@@ -242,6 +250,7 @@ impl Plan {
             step_names,
             seed: o.seed.unwrap_or(1),
             rate_scale: o.rate_scale.unwrap_or(1.0),
+            gate,
         })
     }
 
@@ -267,6 +276,29 @@ impl Plan {
             Target::Odoo { url, .. } => url.clone(),
         }
     }
+}
+
+/// The profile's `[gate]`, with `--gate FILE` merged over it; errors point into the file
+/// they come from.
+pub fn build_gate(src: &ProfileSource, o: &Overrides) -> Result<Gate, ConfigError> {
+    let mut gate = match &src.file.gate {
+        Some(f) => Gate::build(f, &|span, m| {
+            ConfigError::at(&src.path, &src.text, span.start, m)
+        })?,
+        None => Gate::default(),
+    };
+    if let Some(path) = &o.gate {
+        gate.merge(load_gate_file(path)?);
+    }
+    Ok(gate)
+}
+
+/// Reads a `--gate FILE` on its own.
+pub fn load_gate_file(path: &Path) -> Result<Gate, ConfigError> {
+    let g = GateSource::read(path)?;
+    Gate::build(&g.file, &|span, m| {
+        ConfigError::at(&g.path, &g.text, span.start, m)
+    })
 }
 
 /// Stages with their own mixes (weights in scenario order) and calendar events.

@@ -1,0 +1,93 @@
+//! Judging a run and writing its verdict artifacts: shared by `peakgate run` (right after
+//! the load) and `peakgate verdict` (from the stored artifacts), so both give the same bytes.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::Exit;
+use crate::plan::Gate;
+use crate::report;
+use crate::result::{RunResult, RunStatus};
+use crate::verdict::{self, Status, Stored, Verdict};
+
+/// Judges the run stored in `dir` and writes verdict.json, junit.xml and summary.md into
+/// it. The run is read back from its run.json, so this judges exactly the input that
+/// `peakgate verdict` will read later, to the last bit of every float.
+pub fn judge_and_write(
+    dir: &Path,
+    gate: &Gate,
+    baseline: Option<&Stored>,
+) -> anyhow::Result<(RunResult, Verdict)> {
+    let run = RunResult::load(dir)?;
+    let v = judge_into(dir, dir, &run, gate, baseline)?;
+    Ok((run, v))
+}
+
+/// Like [`judge_and_write`], reading the run's histograms from `run_dir` and writing to `out`.
+pub fn judge_into(
+    run_dir: &Path,
+    out: &Path,
+    run: &RunResult,
+    gate: &Gate,
+    baseline: Option<&Stored>,
+) -> anyhow::Result<Verdict> {
+    let latency = match baseline {
+        Some(_) => Some(verdict::load_latency(run_dir).context("reading the candidate's latency")?),
+        None => None,
+    };
+    let v = verdict::judge(run, gate, latency.as_ref(), baseline);
+    report::write_verdict(out, run, &v)
+        .with_context(|| format!("writing the verdict into {}", out.display()))?;
+    Ok(v)
+}
+
+/// The exit code of a judged run: a stopped run is 3 whatever its verdict; otherwise the
+/// verdict decides (warn fails only with `--fail-on-warn`).
+pub fn exit_for(run: &RunResult, v: &Verdict, fail_on_warn: bool) -> Exit {
+    if run.status != RunStatus::Completed {
+        return Exit::Stopped;
+    }
+    exit_for_verdict(v.verdict, fail_on_warn)
+}
+
+pub fn exit_for_verdict(status: Status, fail_on_warn: bool) -> Exit {
+    match status {
+        Status::Pass => Exit::Pass,
+        Status::Warn if fail_on_warn => Exit::GateFailed,
+        Status::Warn => Exit::Pass,
+        Status::Fail => Exit::GateFailed,
+    }
+}
+
+/// One line for the terminal: the verdict and the checks that did not pass.
+pub fn verdict_line(v: &Verdict) -> String {
+    let not_passed: Vec<String> = v
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .map(|c| format!("{} ({})", c.name, c.status))
+        .collect();
+    if not_passed.is_empty() {
+        format!("verdict {}: {} checks passed", v.verdict, v.checks.len())
+    } else {
+        format!(
+            "verdict {}: {} of {} checks did not pass: {}",
+            v.verdict,
+            not_passed.len(),
+            v.checks.len(),
+            not_passed.join(", ")
+        )
+    }
+}
+
+/// The gate stored beside a run (`gate.json`), or an empty one for runs that have none.
+pub fn stored_gate(dir: &Path) -> anyhow::Result<Gate> {
+    let path = dir.join("gate.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not a peakgate gate", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Gate::default()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}

@@ -1,0 +1,202 @@
+//! `peakgate run --scale 0.5,1,1.5,2`: the profile at each multiplier in turn (ascending),
+//! each a full run judged by the gate, stopping after the first step that fails. The parent
+//! folder holds one sub-folder per step (`x0.5/`, `x1/`, ...) and its own verdict.json,
+//! junit.xml and summary.md whose one check is the headroom.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::judge::{exit_for_verdict, judge_and_write, verdict_line};
+use super::run::{bad_input, run_once};
+use super::{Exit, RunArgs};
+use crate::plan::Plan;
+use crate::plan::gate::Worse;
+use crate::report;
+use crate::result::{RunDir, RunResult, RunStatus, new_run_id, write_atomic};
+use crate::verdict::{
+    Check, Headroom, ScaleStep, Status, Verdict, describe_limits, fmt_num, round6,
+};
+
+pub fn run(args: &RunArgs, plan: Plan) -> Exit {
+    let mut scales = args.scale.clone();
+    scales.sort_by(f64::total_cmp);
+    scales.dedup();
+    let base = args.plan.rate_scale.unwrap_or(1.0);
+    let gate = plan.gate.clone();
+    let parent_id = new_run_id(&plan.name, SystemTime::now());
+    let parent = match RunDir::create(&args.out, &parent_id) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the run folder in {}: {e}",
+                args.out.display()
+            );
+            return Exit::BadInput;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::BadInput;
+        }
+    };
+    let mut steps: Vec<ScaleStep> = Vec::new();
+    let mut runs: Vec<RunResult> = Vec::new();
+    let mut interrupted = false;
+    for &m in &scales {
+        let mut overrides = args.plan.overrides(args.release.clone());
+        overrides.rate_scale = Some(base * m);
+        let plan = match Plan::load(&args.profile, &overrides) {
+            Ok(p) => p,
+            Err(e) => return bad_input(&e),
+        };
+        let name = format!("x{}", fmt_num(m));
+        let dir = match RunDir::create(&parent.path, &name) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot create {}: {e}",
+                    parent.path.join(&name).display()
+                );
+                return Exit::BadInput;
+            }
+        };
+        if !args.quiet {
+            eprintln!(
+                "peakgate: scale step ×{} (rate scale {})",
+                fmt_num(m),
+                fmt_num(base * m)
+            );
+        }
+        let run_id = format!("{parent_id}-{name}");
+        let started_at = SystemTime::now();
+        if let Err(exit) =
+            runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, args))
+        {
+            return exit;
+        }
+        let (result, v) = match judge_and_write(&dir.path, &gate, None) {
+            Ok(judged) => judged,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Exit::Stopped;
+            }
+        };
+        if !args.quiet {
+            eprintln!("peakgate: ×{}: {}", fmt_num(m), verdict_line(&v));
+        }
+        let passed = passes(v.verdict, args.fail_on_warn);
+        steps.push(step_figures(m, &name, &result, &v));
+        interrupted = result.status == RunStatus::Interrupted;
+        runs.push(result);
+        if interrupted || !passed {
+            break;
+        }
+    }
+    let headroom = steps
+        .iter()
+        .filter(|s| passes(s.verdict, args.fail_on_warn))
+        .map(|s| s.scale)
+        .fold(0.0, f64::max);
+    let limits = gate.headroom();
+    let tried: Vec<String> = steps
+        .iter()
+        .map(|s| format!("×{} {}", fmt_num(s.scale), s.verdict))
+        .collect();
+    let stopped = match steps.last() {
+        Some(s) if !passes(s.verdict, args.fail_on_warn) => format!(
+            "; stopped after ×{}: {}",
+            fmt_num(s.scale),
+            s.not_passed.join(", ")
+        ),
+        _ if interrupted => "; interrupted".to_string(),
+        _ => "; every step passed".to_string(),
+    };
+    let check = Check::graded(
+        "headroom".into(),
+        headroom,
+        limits,
+        Worse::Lower,
+        format!(
+            "highest passing multiplier ×{} ({}){stopped}; {}",
+            fmt_num(headroom),
+            tried.join(", "),
+            describe_limits(limits, Worse::Lower, "")
+        ),
+    );
+    let mut verdict = Verdict::new(parent_id.clone(), vec![check]);
+    verdict.headroom = Some(Headroom {
+        multiplier: headroom,
+        steps,
+    });
+    // The figures shown beside the parent's verdict: the headroom step's, else the first's.
+    let shown = runs
+        .iter()
+        .zip(verdict.headroom.as_ref().map_or(&[][..], |h| &h.steps[..]))
+        .rfind(|(_, s)| s.scale == headroom)
+        .map(|(r, _)| r)
+        .or(runs.first());
+    let Some(shown) = shown else {
+        return Exit::Stopped;
+    };
+    let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
+    let written = write_atomic(&parent.file("gate.json"), &gate_json)
+        .and_then(|_| report::write_verdict(&parent.path, shown, &verdict));
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write the verdict into {}: {e}",
+            parent.path.display()
+        );
+        return Exit::Stopped;
+    }
+    if args.quiet {
+        println!("{}", parent.path.display());
+    } else {
+        println!("{}", verdict_line(&verdict));
+        println!(
+            "headroom ×{}; artifacts in {}",
+            fmt_num(headroom),
+            parent.path.display()
+        );
+    }
+    if interrupted {
+        return Exit::Stopped;
+    }
+    exit_for_verdict(verdict.verdict, args.fail_on_warn)
+}
+
+fn passes(s: Status, fail_on_warn: bool) -> bool {
+    match s {
+        Status::Pass => true,
+        Status::Warn => !fail_on_warn,
+        Status::Fail => false,
+    }
+}
+
+/// A step's key figures for the headroom table.
+fn step_figures(scale: f64, dir: &str, r: &RunResult, v: &Verdict) -> ScaleStep {
+    let t = &r.totals;
+    let worst = r
+        .transactions
+        .iter()
+        .filter(|(name, _)| name.contains('/'))
+        .map(|(name, tx)| (name, tx.latency_ms.p95))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    ScaleStep {
+        scale,
+        dir: dir.to_string(),
+        verdict: v.verdict,
+        started_ratio: (t.planned > 0).then(|| round6(t.started as f64 / t.planned as f64)),
+        requests: t.requests,
+        error_rate: round6(t.errors as f64 / t.requests.max(1) as f64),
+        worst_p95_ms: worst.map_or(0.0, |w| w.1),
+        worst_p95_step: worst.map_or(String::new(), |w| w.0.clone()),
+        not_passed: v
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| c.name.clone())
+            .collect(),
+    }
+}

@@ -1,0 +1,324 @@
+//! The typed release gate: every check with its thresholds, checked once. Built from a
+//! profile's `[gate]` with a `--gate FILE` merged over it, stored beside a run as
+//! `gate.json` so `peakgate verdict` judges a stored run by the gate it ran with.
+
+mod build;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A warn and a fail threshold. Which side is worse depends on the check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub warn: Option<f64>,
+    pub fail: Option<f64>,
+}
+
+/// Whether a larger observed value is worse (latency) or better (coverage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worse {
+    Higher,
+    Lower,
+}
+
+/// A latency statistic of a transaction, as in `run.json`'s `latency_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+impl Stat {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::P99 => "p99",
+            Stat::P999 => "p999",
+            Stat::Max => "max",
+            Stat::Mean => "mean",
+        }
+    }
+
+    /// The quantile a percentile stands for (`None` for max and mean).
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Stat::P50 => Some(0.5),
+            Stat::P90 => Some(0.9),
+            Stat::P95 => Some(0.95),
+            Stat::P99 => Some(0.99),
+            Stat::P999 => Some(0.999),
+            Stat::Max | Stat::Mean => None,
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<Stat> {
+        [
+            Stat::P50,
+            Stat::P90,
+            Stat::P95,
+            Stat::P99,
+            Stat::P999,
+            Stat::Max,
+            Stat::Mean,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
+    }
+}
+
+/// What a probe-derived check measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeMetric {
+    /// Peak of PostgreSQL `connections_total / max_connections` (0..1).
+    PgConnectionsShare,
+    /// Peak count of sessions idle in a transaction.
+    PgIdleInTransaction,
+    /// Peak count of backends waiting on a lock.
+    PgLockWaits,
+    /// Peak rollbacks per second.
+    PgRollbacksPerS,
+    /// Deadlocks over the run (a count).
+    PgDeadlocks,
+    /// Peak age of the oldest open transaction, seconds.
+    PgOldestXactAgeS,
+    /// Peak lag of the most overdue active cron, seconds.
+    PgCronLagS,
+    /// Peak `queue_job` backlog (pending + enqueued jobs).
+    PgQueueJobBacklog,
+    /// Peak Redis `used_memory / maxmemory` (0..1).
+    RedisMemoryShare,
+    /// Keys Redis evicted over the run.
+    RedisEvictedKeys,
+    /// Connections Redis rejected over the run.
+    RedisRejectedConnections,
+    /// A percentile of the canary's latency samples, ms (worker saturation seen from outside).
+    CanaryLatencyMs,
+    /// Lowest share of the run a probe covered (0..1).
+    ProbeCoverage,
+}
+
+impl ProbeMetric {
+    pub const ALL: [ProbeMetric; 13] = [
+        ProbeMetric::PgConnectionsShare,
+        ProbeMetric::PgIdleInTransaction,
+        ProbeMetric::PgLockWaits,
+        ProbeMetric::PgRollbacksPerS,
+        ProbeMetric::PgDeadlocks,
+        ProbeMetric::PgOldestXactAgeS,
+        ProbeMetric::PgCronLagS,
+        ProbeMetric::PgQueueJobBacklog,
+        ProbeMetric::RedisMemoryShare,
+        ProbeMetric::RedisEvictedKeys,
+        ProbeMetric::RedisRejectedConnections,
+        ProbeMetric::CanaryLatencyMs,
+        ProbeMetric::ProbeCoverage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeMetric::PgConnectionsShare => "pg_connections_share",
+            ProbeMetric::PgIdleInTransaction => "pg_idle_in_transaction",
+            ProbeMetric::PgLockWaits => "pg_lock_waits",
+            ProbeMetric::PgRollbacksPerS => "pg_rollbacks_per_s",
+            ProbeMetric::PgDeadlocks => "pg_deadlocks",
+            ProbeMetric::PgOldestXactAgeS => "pg_oldest_xact_age_s",
+            ProbeMetric::PgCronLagS => "pg_cron_lag_s",
+            ProbeMetric::PgQueueJobBacklog => "pg_queue_job_backlog",
+            ProbeMetric::RedisMemoryShare => "redis_memory_share",
+            ProbeMetric::RedisEvictedKeys => "redis_evicted_keys",
+            ProbeMetric::RedisRejectedConnections => "redis_rejected_connections",
+            ProbeMetric::CanaryLatencyMs => "canary_latency_ms",
+            ProbeMetric::ProbeCoverage => "probe_coverage",
+        }
+    }
+
+    pub fn worse(self) -> Worse {
+        match self {
+            ProbeMetric::ProbeCoverage => Worse::Lower,
+            _ => Worse::Higher,
+        }
+    }
+
+    /// True for checks whose value is a share between 0 and 1.
+    pub(super) fn is_share(self) -> bool {
+        matches!(
+            self,
+            ProbeMetric::PgConnectionsShare
+                | ProbeMetric::RedisMemoryShare
+                | ProbeMetric::ProbeCoverage
+        )
+    }
+}
+
+/// Error-rate checks of one selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorLimits {
+    /// All failures / requests.
+    pub rate: Option<Limits>,
+    /// Failures of one kind / requests.
+    pub kinds: BTreeMap<String, Limits>,
+}
+
+/// A probe-derived check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCheck {
+    pub limits: Limits,
+    /// Only this probe; `None`: every probe of the check's kind.
+    pub probe: Option<String>,
+    /// Canary latency: the percentile (p95 when `None`).
+    pub percentile: Option<Stat>,
+}
+
+/// How a baseline comparison decides a regression. `None` fields take the defaults below.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Compare {
+    pub alpha: Option<f64>,
+    pub p95_ratio: Option<Limits>,
+    pub shift_ms: Option<Limits>,
+    pub error_rate_increase: Option<Limits>,
+    pub min_count: Option<u64>,
+}
+
+impl Compare {
+    pub const DEFAULT_ALPHA: f64 = 0.01;
+    pub const DEFAULT_P95_RATIO: Limits = Limits {
+        warn: None,
+        fail: Some(1.10),
+    };
+    pub const DEFAULT_SHIFT_MS: Limits = Limits {
+        warn: None,
+        fail: Some(20.0),
+    };
+    pub const DEFAULT_ERROR_RATE_INCREASE: Limits = Limits {
+        warn: Some(0.005),
+        fail: Some(0.02),
+    };
+    pub const DEFAULT_MIN_COUNT: u64 = 20;
+
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(Self::DEFAULT_ALPHA)
+    }
+    pub fn p95_ratio(&self) -> Limits {
+        self.p95_ratio.unwrap_or(Self::DEFAULT_P95_RATIO)
+    }
+    pub fn shift_ms(&self) -> Limits {
+        self.shift_ms.unwrap_or(Self::DEFAULT_SHIFT_MS)
+    }
+    pub fn error_rate_increase(&self) -> Limits {
+        self.error_rate_increase
+            .unwrap_or(Self::DEFAULT_ERROR_RATE_INCREASE)
+    }
+    pub fn min_count(&self) -> u64 {
+        self.min_count.unwrap_or(Self::DEFAULT_MIN_COUNT)
+    }
+}
+
+/// Conditions that stop a run while it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Abort {
+    /// Seconds the conditions are evaluated over.
+    pub window_s: u64,
+    /// Failed / finished requests over the window above which the load stops.
+    pub error_rate: Option<f64>,
+    /// Request p95 above which, in every second of the window, the load stops, ms.
+    pub p95_ms: Option<f64>,
+    /// Requests the window needs before its error rate counts.
+    pub min_requests: u64,
+}
+
+/// The release gate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Selector → statistic → thresholds in ms.
+    pub latency: BTreeMap<String, BTreeMap<Stat, Limits>>,
+    /// Selector → error-rate thresholds.
+    pub errors: BTreeMap<String, ErrorLimits>,
+    /// Journeys started / planned (lower is worse).
+    pub started_ratio: Option<Limits>,
+    /// Journeys dropped at the in-flight cap.
+    pub dropped: Option<Limits>,
+    pub probes: BTreeMap<ProbeMetric, ProbeCheck>,
+    pub compare: Compare,
+    pub abort: Option<Abort>,
+    /// Highest passing multiplier of a `--scale` run (lower is worse); default fail below 1.
+    pub headroom: Option<Limits>,
+}
+
+impl Gate {
+    pub const DEFAULT_HEADROOM: Limits = Limits {
+        warn: None,
+        fail: Some(1.0),
+    };
+
+    /// `other`'s checks replace this gate's checks of the same name; the rest stay.
+    pub fn merge(&mut self, other: Gate) {
+        for (sel, stats) in other.latency {
+            self.latency.entry(sel).or_default().extend(stats);
+        }
+        for (sel, e) in other.errors {
+            let into = self.errors.entry(sel).or_default();
+            if e.rate.is_some() {
+                into.rate = e.rate;
+            }
+            into.kinds.extend(e.kinds);
+        }
+        self.started_ratio = other.started_ratio.or(self.started_ratio);
+        self.dropped = other.dropped.or(self.dropped);
+        self.probes.extend(other.probes);
+        let c = other.compare;
+        self.compare.alpha = c.alpha.or(self.compare.alpha);
+        self.compare.p95_ratio = c.p95_ratio.or(self.compare.p95_ratio);
+        self.compare.shift_ms = c.shift_ms.or(self.compare.shift_ms);
+        self.compare.error_rate_increase =
+            c.error_rate_increase.or(self.compare.error_rate_increase);
+        self.compare.min_count = c.min_count.or(self.compare.min_count);
+        if other.abort.is_some() {
+            self.abort = other.abort;
+        }
+        self.headroom = other.headroom.or(self.headroom);
+    }
+
+    pub fn headroom(&self) -> Limits {
+        self.headroom.unwrap_or(Self::DEFAULT_HEADROOM)
+    }
+}
+
+/// A compiled selector.
+pub struct Selector(globset::GlobMatcher);
+
+impl Selector {
+    pub fn new(sel: &str) -> Result<Selector, String> {
+        globset::GlobBuilder::new(sel)
+            .literal_separator(true)
+            .build()
+            .map(|g| Selector(g.compile_matcher()))
+            .map_err(|e| format!("`{sel}` is not a valid selector: {e}"))
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.0.is_match(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_do_not_cross_the_step_separator() {
+        let s = Selector::new("*").unwrap();
+        assert!(s.matches("pos_order_sync") && !s.matches("pos_order_sync/create_from_ui"));
+        let s = Selector::new("pos_order_sync/*").unwrap();
+        assert!(s.matches("pos_order_sync/create_from_ui") && !s.matches("ecommerce_cart/shop"));
+    }
+}

@@ -1,0 +1,271 @@
+//! `summary.md`: what a change request needs, in order: the verdict, the checks that did not
+//! pass with their evidence, the baseline comparison and headroom when there are any, then
+//! the run's key figures.
+
+use std::io::Write;
+
+use super::Format;
+use crate::result::RunResult;
+use crate::verdict::{Status, Verdict, fmt_num};
+
+pub struct SummaryMarkdown;
+
+impl Format for SummaryMarkdown {
+    const FILE: &'static str = "summary.md";
+
+    fn write(&self, run: &RunResult, v: &Verdict, out: &mut impl Write) -> std::io::Result<()> {
+        let release = run.release.as_deref().unwrap_or("(unlabelled)");
+        writeln!(
+            out,
+            "# peakgate verdict: **{}**\n",
+            v.verdict.to_string().to_uppercase()
+        )?;
+        // A --scale parent shows one step's run; say which.
+        let figures_from = if run.run_id == v.run_id {
+            String::new()
+        } else {
+            format!(" Key figures are from step run `{}`.", run.run_id)
+        };
+        writeln!(
+            out,
+            "Release `{release}`, profile `{}`, run `{}` ({}, {} s, target {}{}).{figures_from}\n",
+            run.profile.name,
+            v.run_id,
+            run.status,
+            fmt_num(run.duration_s),
+            run.target.kind,
+            run.target
+                .standin_release
+                .as_ref()
+                .map_or(String::new(), |r| format!(" release {r}"))
+        )?;
+        let (fails, warns) = (
+            v.checks.iter().filter(|c| c.status == Status::Fail).count(),
+            v.checks.iter().filter(|c| c.status == Status::Warn).count(),
+        );
+        writeln!(
+            out,
+            "{} checks: {} passed, {warns} warned, {fails} failed.\n",
+            v.checks.len(),
+            v.checks.len() - fails - warns
+        )?;
+        let not_passed: Vec<_> = v
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .collect();
+        if !not_passed.is_empty() {
+            writeln!(out, "## Checks that did not pass\n")?;
+            writeln!(
+                out,
+                "| check | status | observed | warn | fail | evidence |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|")?;
+            // Failures first, then warnings, each in the verdict's order.
+            for status in [Status::Fail, Status::Warn] {
+                for c in not_passed.iter().filter(|c| c.status == status) {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        cell(&c.name),
+                        c.status.to_string().to_uppercase(),
+                        opt(c.observed),
+                        opt(c.warn),
+                        opt(c.fail),
+                        cell(&c.message)
+                    )?;
+                }
+            }
+            writeln!(out)?;
+        }
+        if let Some(c) = &v.comparisons {
+            writeln!(
+                out,
+                "## Against baseline `{}`{}\n",
+                c.baseline,
+                c.baseline_release
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" (release `{r}`)"))
+            )?;
+            writeln!(
+                out,
+                "Mann-Whitney U per step, one-sided, α = {} (per step {}); shift = Hodges-Lehmann estimate with its 95% interval.\n",
+                fmt_num(c.alpha),
+                c.alpha_per_step
+            )?;
+            writeln!(
+                out,
+                "| step | p95 base ms | p95 cand ms | ratio | shift ms | 95% interval | p | status |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+            for l in &c.latency {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | [{}, {}] | {:.3e} | {} |",
+                    cell(&l.step),
+                    fmt_num(l.p95_baseline_ms),
+                    fmt_num(l.p95_candidate_ms),
+                    fmt_num(l.p95_ratio),
+                    fmt_num(l.shift_ms),
+                    fmt_num(l.interval_ms[0]),
+                    fmt_num(l.interval_ms[1]),
+                    l.p_value,
+                    l.status
+                )?;
+            }
+            writeln!(out)?;
+        }
+        if let Some(h) = &v.headroom {
+            writeln!(out, "## Headroom: ×{}\n", fmt_num(h.multiplier))?;
+            writeln!(
+                out,
+                "| scale | verdict | requests | error rate | worst p95 ms | started | did not pass |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|")?;
+            for s in &h.steps {
+                writeln!(
+                    out,
+                    "| ×{} | {} | {} | {}% | {} ({}) | {} | {} |",
+                    fmt_num(s.scale),
+                    s.verdict,
+                    s.requests,
+                    fmt_num(100.0 * s.error_rate),
+                    fmt_num(s.worst_p95_ms),
+                    cell(&s.worst_p95_step),
+                    s.started_ratio
+                        .map_or("-".into(), |r| format!("{}%", fmt_num(100.0 * r))),
+                    cell(&s.not_passed.join(", "))
+                )?;
+            }
+            writeln!(out)?;
+        }
+        let t = &run.totals;
+        writeln!(out, "## Key figures\n")?;
+        writeln!(
+            out,
+            "- journeys: {} planned, {} started, {} dropped, {} failed",
+            t.planned, t.started, t.dropped, t.journeys_failed
+        )?;
+        let rate = if t.requests > 0 {
+            100.0 * t.errors as f64 / t.requests as f64
+        } else {
+            0.0
+        };
+        writeln!(
+            out,
+            "- requests: {}, errors: {} ({}%)\n",
+            t.requests,
+            t.errors,
+            fmt_num(rate)
+        )?;
+        writeln!(
+            out,
+            "| transaction | count | errors | p50 ms | p95 ms | p99 ms | max ms |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        for (name, tx) in &run.transactions {
+            let l = &tx.latency_ms;
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell(name),
+                tx.count,
+                tx.errors.values().sum::<u64>(),
+                fmt_num(l.p50),
+                fmt_num(l.p95),
+                fmt_num(l.p99),
+                fmt_num(l.max)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".into(), fmt_num)
+}
+
+/// Text safe inside a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Check, Verdict};
+
+    #[test]
+    fn the_summary_opens_with_the_verdict_then_lists_failures_before_warnings() {
+        let run = crate::verdict::fixture::run();
+        let check = |name: &str, status| Check {
+            name: name.into(),
+            status,
+            observed: Some(1.5),
+            warn: Some(1.0),
+            fail: Some(2.0),
+            message: format!("evidence of {name}"),
+        };
+        let v = Verdict::new(
+            run.run_id.clone(),
+            vec![
+                check("a warning", Status::Warn),
+                check("all good", Status::Pass),
+                check("a failure", Status::Fail),
+            ],
+        );
+        let mut buf = Vec::new();
+        SummaryMarkdown.write(&run, &v, &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.starts_with("# peakgate verdict: **FAIL**\n"), "{text}");
+        assert!(text.contains("3 checks: 1 passed, 1 warned, 1 failed."));
+        let (f, w) = (
+            text.find("| a failure |").unwrap(),
+            text.find("| a warning |").unwrap(),
+        );
+        assert!(f < w);
+        assert!(!text.contains("| all good |"));
+        assert!(
+            text.contains("| pos_order_sync/create_from_ui | 800 | 20 | 60 | 120 | 180 | 360 |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn junit_has_one_case_per_check_and_failures_carry_the_evidence() {
+        let run = crate::verdict::fixture::run();
+        let v = Verdict::new(
+            run.run_id.clone(),
+            vec![
+                Check {
+                    name: "latency p95 pos_order_sync/*".into(),
+                    status: Status::Fail,
+                    observed: Some(120.0),
+                    warn: None,
+                    fail: Some(100.0),
+                    message: "p95 120 ms".into(),
+                },
+                Check {
+                    name: "run completed".into(),
+                    status: Status::Pass,
+                    observed: None,
+                    warn: None,
+                    fail: None,
+                    message: "the whole plan ran".into(),
+                },
+            ],
+        );
+        let mut buf = Vec::new();
+        crate::report::Junit.write(&run, &v, &mut buf).unwrap();
+        let xml = String::from_utf8(buf).unwrap();
+        assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+        assert!(
+            xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message=\"p95 120 ms\""), "{xml}");
+        let mut again = Vec::new();
+        crate::report::Junit.write(&run, &v, &mut again).unwrap();
+        assert_eq!(xml.as_bytes(), &again[..], "junit.xml is deterministic");
+    }
+}

@@ -1,0 +1,43 @@
+//! report: one writer per output format, each in its own file behind [`Format`]. Writers
+//! take the run and its verdict and write to any `impl Write`; they never see the engine.
+
+mod json;
+mod junit;
+mod markdown;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::result::{RunResult, write_atomic};
+use crate::verdict::Verdict;
+
+pub use json::VerdictJson;
+pub use junit::Junit;
+pub use markdown::SummaryMarkdown;
+
+/// An output format of the verdict.
+pub trait Format {
+    /// The file it is written to in the run folder.
+    const FILE: &'static str;
+
+    fn write(
+        &self,
+        run: &RunResult,
+        verdict: &Verdict,
+        out: &mut impl Write,
+    ) -> std::io::Result<()>;
+
+    /// Writes the format into `dir` atomically.
+    fn write_to(&self, dir: &Path, run: &RunResult, verdict: &Verdict) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        self.write(run, verdict, &mut buf)?;
+        write_atomic(&dir.join(Self::FILE), &buf)
+    }
+}
+
+/// Writes `verdict.json`, `junit.xml` and `summary.md` into `dir`.
+pub fn write_verdict(dir: &Path, run: &RunResult, verdict: &Verdict) -> std::io::Result<()> {
+    VerdictJson.write_to(dir, run, verdict)?;
+    Junit.write_to(dir, run, verdict)?;
+    SummaryMarkdown.write_to(dir, run, verdict)
+}

@@ -1,0 +1,428 @@
+//! Candidate against baseline, step by step. A latency regression needs both a significant
+//! Mann-Whitney U test (one-sided, Bonferroni over the steps compared) and an effect above
+//! the allowed one (p95 ratio or Hodges-Lehmann shift); an error-rate regression needs a
+//! significant two-proportion test and an increase above the allowed one.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::plan::gate::{Compare, Worse};
+use crate::result::RunResult;
+
+use super::stats::{self, Method};
+use super::{Check, Status, Stored, describe_limits, fmt_num, grade, round6};
+
+/// Confidence level of every reported interval.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// The `comparisons` of `verdict.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparisons {
+    /// The baseline's run id.
+    pub baseline: String,
+    pub baseline_release: Option<String>,
+    /// Family-wise significance level, and the per-step level after Bonferroni.
+    pub alpha: f64,
+    pub alpha_per_step: f64,
+    pub latency: Vec<LatencyComparison>,
+    pub errors: Vec<ErrorComparison>,
+    /// Steps present in only one of the runs, or with too few requests to compare.
+    pub not_compared: Vec<String>,
+}
+
+/// One step's latency, candidate vs baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyComparison {
+    pub step: String,
+    /// `mann_whitney_u`, alternative "candidate slower".
+    pub test: String,
+    pub method: Method,
+    pub n_baseline: u64,
+    pub n_candidate: u64,
+    /// U of the baseline sample (baseline value above candidate value).
+    pub u: f64,
+    pub z: f64,
+    /// One-sided p-value (candidate slower).
+    pub p_value: f64,
+    pub p_two_sided: f64,
+    pub significant: bool,
+    pub p95_baseline_ms: f64,
+    pub p95_candidate_ms: f64,
+    pub p95_ratio: f64,
+    /// Hodges-Lehmann shift candidate − baseline, ms, with its interval.
+    pub shift_ms: f64,
+    pub interval_ms: [f64; 2],
+    pub confidence: f64,
+    pub status: Status,
+}
+
+/// One step's error rate, candidate vs baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorComparison {
+    pub step: String,
+    /// `two_proportion_z`, alternative "candidate fails more".
+    pub test: String,
+    pub n_baseline: u64,
+    pub n_candidate: u64,
+    pub errors_baseline: u64,
+    pub errors_candidate: u64,
+    pub z: f64,
+    pub p_value: f64,
+    pub significant: bool,
+    /// Candidate rate − baseline rate, with its interval.
+    pub increase: f64,
+    pub interval: [f64; 2],
+    pub confidence: f64,
+    pub status: Status,
+}
+
+/// Compares every step both runs measured; returns one check per comparison and the details.
+pub fn compare(
+    run: &RunResult,
+    latency: &BTreeMap<String, Histogram<u64>>,
+    base: &Stored,
+    c: &Compare,
+) -> (Vec<Check>, Comparisons) {
+    let min = c.min_count();
+    let mut not_compared = Vec::new();
+    let mut pairs = Vec::new();
+    let mut checks = vec![same_load(run, &base.result)];
+    let steps: std::collections::BTreeSet<&String> =
+        latency.keys().chain(base.latency.keys()).collect();
+    for step in steps {
+        match (base.latency.get(step), latency.get(step)) {
+            (Some(b), Some(k)) if b.len() >= min && k.len() >= min => pairs.push((step, b, k)),
+            (Some(b), Some(k)) => not_compared.push(format!(
+                "{step}: too few requests (baseline {}, candidate {}; need {min})",
+                b.len(),
+                k.len()
+            )),
+            (None, _) => not_compared.push(format!("{step}: not in the baseline")),
+            (_, None) => not_compared.push(format!("{step}: not in the candidate")),
+        }
+    }
+    let alpha_per_step = c.alpha() / pairs.len().max(1) as f64;
+    let mut lat = Vec::new();
+    for (step, b, k) in pairs {
+        let cmp = latency_comparison(step, b, k, alpha_per_step, c);
+        checks.push(latency_check(&cmp, c));
+        lat.push(cmp);
+    }
+    let mut errs = Vec::new();
+    let err_steps: Vec<(&String, u64, u64, u64, u64)> = run
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let (b, k) = (base.result.transactions.get(s)?, run.transactions.get(s)?);
+            (b.count >= min && k.count >= min).then(|| {
+                (
+                    s,
+                    b.count,
+                    b.errors.values().sum(),
+                    k.count,
+                    k.errors.values().sum(),
+                )
+            })
+        })
+        .collect();
+    let err_alpha = c.alpha() / err_steps.len().max(1) as f64;
+    for (step, nb, eb, nk, ek) in err_steps {
+        let t = stats::two_proportions(eb, nb, ek, nk, CONFIDENCE);
+        let significant = t.p_greater < err_alpha;
+        let limits = c.error_rate_increase();
+        let status = if significant {
+            grade(t.difference, limits, Worse::Higher)
+        } else {
+            Status::Pass
+        };
+        let cmp = ErrorComparison {
+            step: step.clone(),
+            test: "two_proportion_z".into(),
+            n_baseline: nb,
+            n_candidate: nk,
+            errors_baseline: eb,
+            errors_candidate: ek,
+            z: round6(t.z),
+            p_value: round6(t.p_greater),
+            significant,
+            increase: round6(t.difference),
+            interval: [round6(t.low), round6(t.high)],
+            confidence: CONFIDENCE,
+            status,
+        };
+        checks.push(Check {
+            name: format!("compare errors {step}"),
+            status,
+            observed: Some(cmp.increase),
+            warn: limits.warn,
+            fail: limits.fail,
+            message: format!(
+                "error rate {}% → {}% ({eb}/{nb} → {ek}/{nk}), increase {} points [{}, {}], two-proportion z = {}, one-sided p = {} ({}significant at {}); {}",
+                fmt_num(100.0 * t.rate_a),
+                fmt_num(100.0 * t.rate_b),
+                fmt_num(100.0 * t.difference),
+                fmt_num(100.0 * t.low),
+                fmt_num(100.0 * t.high),
+                fmt_num(t.z),
+                fmt_p(t.p_greater),
+                if significant { "" } else { "not " },
+                fmt_p(err_alpha),
+                describe_limits(limits, Worse::Higher, "")
+            ),
+        });
+        errs.push(cmp);
+    }
+    let comparisons = Comparisons {
+        baseline: base.result.run_id.clone(),
+        baseline_release: base.result.release.clone(),
+        alpha: c.alpha(),
+        alpha_per_step: round6(alpha_per_step),
+        latency: lat,
+        errors: errs,
+        not_compared,
+    };
+    (checks, comparisons)
+}
+
+/// Two runs compare only if they offered the same load: same profile text, rate scale and
+/// stages. A mismatch warns, since every figure below compares different traffic.
+fn same_load(run: &RunResult, base: &RunResult) -> Check {
+    let mut differences = Vec::new();
+    if run.profile.name != base.profile.name || run.profile.sha256 != base.profile.sha256 {
+        differences.push(format!(
+            "profile {} ({}…) vs baseline {} ({}…)",
+            run.profile.name,
+            &run.profile.sha256[..run.profile.sha256.len().min(8)],
+            base.profile.name,
+            &base.profile.sha256[..base.profile.sha256.len().min(8)]
+        ));
+    }
+    if run.plan.rate_scale != base.plan.rate_scale {
+        differences.push(format!(
+            "rate scale {} vs {}",
+            fmt_num(run.plan.rate_scale),
+            fmt_num(base.plan.rate_scale)
+        ));
+    }
+    if run.plan.stages != base.plan.stages {
+        differences.push("different stages (e.g. another --duration)".into());
+    }
+    Check {
+        name: "compare same load".into(),
+        status: if differences.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
+        observed: None,
+        warn: None,
+        fail: None,
+        message: if differences.is_empty() {
+            format!(
+                "baseline {} ran the same profile and stages (seeds {} and {})",
+                base.run_id, base.plan.seed, run.plan.seed
+            )
+        } else {
+            format!(
+                "baseline {} offered a different load: {}",
+                base.run_id,
+                differences.join("; ")
+            )
+        },
+    }
+}
+
+fn latency_comparison(
+    step: &str,
+    b: &Histogram<u64>,
+    k: &Histogram<u64>,
+    alpha: f64,
+    c: &Compare,
+) -> LatencyComparison {
+    let mw = stats::mann_whitney_hist(b, k);
+    let shift = stats::hodges_lehmann(b, k, CONFIDENCE).expect("both sides are non-empty");
+    let ms = |us: f64| round6(us / 1000.0);
+    let (p95_b, p95_k) = (
+        b.value_at_quantile(0.95) as f64,
+        k.value_at_quantile(0.95) as f64,
+    );
+    let ratio = if p95_b > 0.0 { p95_k / p95_b } else { 1.0 };
+    let significant = mw.p_greater < alpha;
+    let status = if significant {
+        grade(ratio, c.p95_ratio(), Worse::Higher).max(grade(
+            shift.estimate / 1000.0,
+            c.shift_ms(),
+            Worse::Higher,
+        ))
+    } else {
+        Status::Pass
+    };
+    LatencyComparison {
+        step: step.to_string(),
+        test: "mann_whitney_u".into(),
+        method: mw.method,
+        n_baseline: mw.n_a,
+        n_candidate: mw.n_b,
+        u: mw.u_a,
+        z: round6(mw.z),
+        p_value: round6(mw.p_greater),
+        p_two_sided: round6(mw.p_two_sided),
+        significant,
+        p95_baseline_ms: ms(p95_b),
+        p95_candidate_ms: ms(p95_k),
+        p95_ratio: round6(ratio),
+        shift_ms: ms(shift.estimate),
+        interval_ms: [ms(shift.low), ms(shift.high)],
+        confidence: shift.confidence,
+        status,
+    }
+}
+
+fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
+    let l = c.p95_ratio();
+    Check {
+        name: format!("compare latency {}", cmp.step),
+        status: cmp.status,
+        observed: Some(cmp.p95_ratio),
+        warn: l.warn,
+        fail: l.fail,
+        message: format!(
+            "p95 {} → {} ms (×{}), Hodges-Lehmann shift {} ms [{}, {}] ({}%), Mann-Whitney U = {}, one-sided p = {} ({}significant); p95 ratio {}; shift {}",
+            fmt_num(cmp.p95_baseline_ms),
+            fmt_num(cmp.p95_candidate_ms),
+            fmt_num(cmp.p95_ratio),
+            fmt_num(cmp.shift_ms),
+            fmt_num(cmp.interval_ms[0]),
+            fmt_num(cmp.interval_ms[1]),
+            fmt_num(100.0 * cmp.confidence),
+            fmt_num(cmp.u),
+            fmt_p(cmp.p_value),
+            if cmp.significant { "" } else { "not " },
+            describe_limits(l, Worse::Higher, ""),
+            describe_limits(c.shift_ms(), Worse::Higher, " ms"),
+        ),
+    }
+}
+
+/// p-values span many orders of magnitude: scientific below 0.001.
+fn fmt_p(p: f64) -> String {
+    if p < 0.001 {
+        format!("{p:.2e}")
+    } else {
+        fmt_num(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::fixture::run;
+
+    fn hist(values: impl Iterator<Item = u64>) -> Histogram<u64> {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        h.auto(true);
+        for v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    fn stored(shift_us: u64, errors: u64) -> (Stored, BTreeMap<String, Histogram<u64>>) {
+        let mut r = run();
+        let step = "pos_order_sync/create_from_ui".to_string();
+        r.transactions.get_mut(&step).unwrap().errors =
+            BTreeMap::from([("timeout".to_string(), errors)]);
+        let lat = BTreeMap::from([(
+            step,
+            hist((0..800u64).map(|i| 30_000 + (i * 7919) % 40_000 + shift_us)),
+        )]);
+        (
+            Stored {
+                result: r,
+                latency: lat.clone(),
+            },
+            lat,
+        )
+    }
+
+    #[test]
+    fn identical_runs_are_not_flagged() {
+        let (base, _) = stored(0, 20);
+        let (cand, lat) = stored(0, 20);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert!(
+            checks.iter().all(|c| c.status == Status::Pass),
+            "{checks:?}"
+        );
+        assert_eq!(c.latency[0].shift_ms, 0.0);
+        assert!(c.latency[0].p_value > 0.4);
+        assert!(c.not_compared.is_empty());
+    }
+
+    #[test]
+    fn a_large_significant_slowdown_fails_and_reports_its_shift() {
+        let (base, _) = stored(0, 20);
+        let (cand, lat) = stored(25_000, 20);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let l = &c.latency[0];
+        assert!(l.significant && l.p_value < 1e-10, "{l:?}");
+        assert!((l.shift_ms - 25.0).abs() < 0.1, "{l:?}");
+        assert!(l.interval_ms[0] <= l.shift_ms && l.shift_ms <= l.interval_ms[1]);
+        assert_eq!(
+            checks[1].name,
+            "compare latency pos_order_sync/create_from_ui"
+        );
+        assert_eq!(checks[1].status, Status::Fail);
+    }
+
+    #[test]
+    fn a_significant_but_small_slowdown_passes() {
+        // 3 ms on ~50 ms: significant with 800 samples, but ×1.04 and 3 ms are allowed.
+        let (base, _) = stored(0, 20);
+        let (cand, lat) = stored(3_000, 20);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert!(c.latency[0].significant);
+        assert_eq!(checks[1].status, Status::Pass);
+    }
+
+    #[test]
+    fn a_baseline_of_another_load_warns() {
+        let (mut base, _) = stored(0, 20);
+        let (cand, lat) = stored(0, 20);
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(
+            (checks[0].name.as_str(), checks[0].status),
+            ("compare same load", Status::Pass)
+        );
+        base.result.plan.rate_scale = 2.0;
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(checks[0].status, Status::Warn);
+        assert!(
+            checks[0].message.contains("rate scale 1 vs 2"),
+            "{}",
+            checks[0].message
+        );
+    }
+
+    #[test]
+    fn an_error_rate_increase_must_be_significant_and_large() {
+        let (base, _) = stored(0, 2);
+        let (cand, lat) = stored(0, 60);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let e = &c.errors[0];
+        assert_eq!(e.step, "pos_order_sync/create_from_ui");
+        assert!(e.significant && (e.increase - 0.0725).abs() < 1e-9, "{e:?}");
+        let check = checks
+            .iter()
+            .find(|c| c.name.starts_with("compare errors pos"))
+            .unwrap();
+        assert_eq!(check.status, Status::Fail);
+        // A few more errors on a small base is not significant.
+        let (cand, lat) = stored(0, 4);
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert!(checks.iter().all(|c| c.status == Status::Pass));
+    }
+}

@@ -1,0 +1,405 @@
+//! verdict: pure judgement of a stored run. (RunResult, Gate, optional baseline) → Verdict,
+//! with every check's observed value, thresholds and evidence. Never sees the engine: it
+//! works the same on a run in memory and on one loaded from disk (`peakgate verdict`).
+
+pub mod abort;
+mod checks;
+pub mod compare;
+mod probes;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::metrics::hlog;
+use crate::plan::Gate;
+use crate::plan::gate::{Limits, Worse};
+use crate::result::{ResultError, RunResult};
+
+pub use compare::Comparisons;
+
+/// Schema tag of `verdict.json`.
+pub const SCHEMA: &str = "peakgate.verdict/1";
+
+/// A check's outcome; ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        })
+    }
+}
+
+/// One gate check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    /// The value judged (unit in the name or message); `null` when it could not be measured.
+    pub observed: Option<f64>,
+    pub warn: Option<f64>,
+    pub fail: Option<f64>,
+    /// The evidence, in a sentence.
+    pub message: String,
+}
+
+impl Check {
+    /// A check graded against its limits.
+    pub fn graded(
+        name: String,
+        observed: f64,
+        limits: Limits,
+        worse: Worse,
+        message: String,
+    ) -> Check {
+        Check {
+            name,
+            status: grade(observed, limits, worse),
+            observed: Some(round6(observed)),
+            warn: limits.warn,
+            fail: limits.fail,
+            message,
+        }
+    }
+
+    /// A check that could not be evaluated: reported as a warning, never as a pass.
+    pub fn unmeasured(name: String, limits: Limits, message: String) -> Check {
+        Check {
+            name,
+            status: Status::Warn,
+            observed: None,
+            warn: limits.warn,
+            fail: limits.fail,
+            message,
+        }
+    }
+}
+
+/// One step of a `--scale` run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleStep {
+    /// The multiplier of the profile's rates.
+    pub scale: f64,
+    /// The step's run folder, relative to the parent's.
+    pub dir: String,
+    pub verdict: Status,
+    pub started_ratio: Option<f64>,
+    pub requests: u64,
+    pub error_rate: f64,
+    /// The slowest step's p95 and its name.
+    pub worst_p95_ms: f64,
+    pub worst_p95_step: String,
+    /// Checks that did not pass.
+    pub not_passed: Vec<String>,
+}
+
+/// The outcome of a `--scale` run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headroom {
+    /// The highest multiplier whose gate passed (0 when none did).
+    pub multiplier: f64,
+    pub steps: Vec<ScaleStep>,
+}
+
+/// `verdict.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub schema: String,
+    pub run_id: String,
+    pub verdict: Status,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparisons: Option<Comparisons>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<Headroom>,
+}
+
+impl Verdict {
+    /// The worst status of `checks` (pass when there are none).
+    pub fn new(run_id: String, checks: Vec<Check>) -> Verdict {
+        Verdict {
+            schema: SCHEMA.into(),
+            run_id,
+            verdict: checks
+                .iter()
+                .map(|c| c.status)
+                .max()
+                .unwrap_or(Status::Pass),
+            checks,
+            comparisons: None,
+            headroom: None,
+        }
+    }
+}
+
+/// A stored run: `run.json` and, when a comparison needs them, its per-step histograms.
+pub struct Stored {
+    pub result: RunResult,
+    /// Step → merged latency histogram (µs) from `latency.hlog`.
+    pub latency: BTreeMap<String, Histogram<u64>>,
+}
+
+/// Errors loading a stored run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Result(#[from] ResultError),
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Hlog {
+        path: std::path::PathBuf,
+        source: hlog::HlogError,
+    },
+}
+
+/// Reads the latency histograms of a run folder.
+pub fn load_latency(dir: &Path) -> Result<BTreeMap<String, Histogram<u64>>, LoadError> {
+    let path = dir.join("latency.hlog");
+    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    hlog::read_merged(&bytes).map_err(|source| LoadError::Hlog { path, source })
+}
+
+impl Stored {
+    /// Loads `run.json` and `latency.hlog` of a run folder.
+    pub fn load(dir: &Path) -> Result<Stored, LoadError> {
+        Ok(Stored {
+            result: RunResult::load(dir)?,
+            latency: load_latency(dir)?,
+        })
+    }
+}
+
+/// Judges a run. `candidate_latency` and `baseline` are needed only for a comparison.
+pub fn judge(
+    run: &RunResult,
+    gate: &Gate,
+    candidate_latency: Option<&BTreeMap<String, Histogram<u64>>>,
+    baseline: Option<&Stored>,
+) -> Verdict {
+    let mut list = checks::evaluate(run, gate);
+    list.extend(probes::evaluate(run, gate));
+    let mut comparisons = None;
+    if let (Some(latency), Some(base)) = (candidate_latency, baseline) {
+        let (c, found) = compare::compare(run, latency, base, &gate.compare);
+        list.extend(c);
+        comparisons = Some(found);
+    }
+    let mut v = Verdict::new(run.run_id.clone(), list);
+    v.comparisons = comparisons;
+    v
+}
+
+/// Status of `observed` against `limits`.
+pub fn grade(observed: f64, limits: Limits, worse: Worse) -> Status {
+    let beyond = |t: f64| match worse {
+        Worse::Higher => observed > t,
+        Worse::Lower => observed < t,
+    };
+    if limits.fail.is_some_and(beyond) {
+        Status::Fail
+    } else if limits.warn.is_some_and(beyond) {
+        Status::Warn
+    } else {
+        Status::Pass
+    }
+}
+
+/// Six significant decimals: enough for any threshold, stable in JSON.
+pub fn round6(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        x
+    }
+}
+
+/// `what` of a limit pair, for messages: "warn above 800, fail above 1500".
+pub fn describe_limits(limits: Limits, worse: Worse, unit: &str) -> String {
+    let side = match worse {
+        Worse::Higher => "above",
+        Worse::Lower => "below",
+    };
+    let parts: Vec<String> = [("warn", limits.warn), ("fail", limits.fail)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k} {side} {}{unit}", fmt_num(v))))
+        .collect();
+    parts.join(", ")
+}
+
+/// A number for people: up to 3 decimals, no trailing zeros.
+pub fn fmt_num(x: f64) -> String {
+    let s = format!("{x:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grading_follows_the_side_that_is_worse() {
+        let l = Limits {
+            warn: Some(800.0),
+            fail: Some(1500.0),
+        };
+        assert_eq!(grade(700.0, l, Worse::Higher), Status::Pass);
+        assert_eq!(grade(800.0, l, Worse::Higher), Status::Pass);
+        assert_eq!(grade(801.0, l, Worse::Higher), Status::Warn);
+        assert_eq!(grade(1501.0, l, Worse::Higher), Status::Fail);
+        let l = Limits {
+            warn: Some(0.99),
+            fail: Some(0.95),
+        };
+        assert_eq!(grade(0.995, l, Worse::Lower), Status::Pass);
+        assert_eq!(grade(0.97, l, Worse::Lower), Status::Warn);
+        assert_eq!(grade(0.9, l, Worse::Lower), Status::Fail);
+    }
+
+    #[test]
+    fn the_verdict_is_the_worst_check_and_pass_without_checks() {
+        assert_eq!(Verdict::new("r".into(), vec![]).verdict, Status::Pass);
+        let c = |s| Check {
+            name: "x".into(),
+            status: s,
+            observed: None,
+            warn: None,
+            fail: None,
+            message: String::new(),
+        };
+        let v = Verdict::new("r".into(), vec![c(Status::Pass), c(Status::Warn)]);
+        assert_eq!(v.verdict, Status::Warn);
+        assert_eq!(fmt_num(1500.0), "1500");
+        assert_eq!(fmt_num(0.0125), "0.013");
+    }
+}
+
+/// A hand-built run for the verdict's unit tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::collections::BTreeMap;
+
+    use crate::config::profile::{ArrivalKind, ModelKind};
+    use crate::metrics::{LatencySummary, Quantiles, TimelineEntry, Totals, Transaction};
+    use crate::result::{PlanInfo, ProfileInfo, RunResult, RunStatus, TargetInfo};
+
+    fn tx(count: u64, errors: &[(&str, u64)], p95: f64) -> Transaction {
+        let l = LatencySummary {
+            p50: p95 / 2.0,
+            p90: p95 * 0.9,
+            p95,
+            p99: p95 * 1.5,
+            p999: p95 * 2.0,
+            max: p95 * 3.0,
+            mean: p95 / 2.0,
+        };
+        Transaction {
+            count,
+            errors: errors.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            latency_ms: l.clone(),
+            service_ms: l,
+        }
+    }
+
+    /// 1000 planned journeys, 950 started, 50 dropped; 1000 requests, 30 failed; POS sync
+    /// p95 120 ms, shop p95 80 ms; a timeline of four seconds at 50% errors.
+    pub fn run() -> RunResult {
+        let transactions = BTreeMap::from([
+            (
+                "pos_order_sync/create_from_ui".to_string(),
+                tx(800, &[("odoo.exceptions.UserError", 20)], 120.0),
+            ),
+            (
+                "ecommerce_cart/shop".to_string(),
+                tx(200, &[("timeout", 10)], 80.0),
+            ),
+            ("pos_order_sync".to_string(), tx(400, &[], 500.0)),
+        ]);
+        let timeline = (0..4)
+            .map(|t| TimelineEntry {
+                t,
+                requests: 10,
+                errors: 5,
+                latency_ms: Quantiles {
+                    p50: 10.0,
+                    p95: 20.0,
+                    p99: 30.0,
+                },
+                ..Default::default()
+            })
+            .collect();
+        RunResult {
+            schema: crate::result::SCHEMA.into(),
+            run_id: "20261126T150102Z-smoke-3fa2".into(),
+            status: RunStatus::Completed,
+            profile: ProfileInfo {
+                name: "smoke".into(),
+                description: String::new(),
+                path: "profiles/smoke.toml".into(),
+                sha256: "0".repeat(64),
+                environment: "staging".into(),
+            },
+            release: Some("17.0.42".into()),
+            target: TargetInfo {
+                kind: "standin".into(),
+                url: "http://127.0.0.1:1".into(),
+                database: None,
+                standin_release: Some("baseline".into()),
+            },
+            started_at: "2026-11-26T15:01:02.000Z".into(),
+            duration_s: 10.0,
+            plan: PlanInfo {
+                model: ModelKind::Open,
+                arrivals: ArrivalKind::Poisson,
+                seed: 1,
+                rate_scale: 1.0,
+                max_in_flight: 100,
+                timeout_ms: 10_000,
+                pacing_ms: 0,
+                stages: vec![],
+                mix: BTreeMap::new(),
+                expected_journeys: 1000.0,
+                steps: vec![
+                    "session/authenticate".into(),
+                    "pos_order_sync/create_from_ui".into(),
+                    "ecommerce_cart/shop".into(),
+                ],
+                odoo_version: "17.0".into(),
+                events: Vec::new(),
+            },
+            totals: Totals {
+                planned: 1000,
+                started: 950,
+                dropped: 50,
+                journeys: 950,
+                journeys_failed: 30,
+                requests: 1000,
+                errors: 30,
+                reauthentications: 0,
+            },
+            transactions,
+            timeline,
+            probes: BTreeMap::new(),
+        }
+    }
+}
