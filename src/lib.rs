@@ -1,12 +1,14 @@
 //! peakgate: load tests and capacity simulation for retail Odoo releases.
 //!
-//! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; the `cli` wires
-//! them together, and `standin` is the built-in Odoo-compatible target.
+//! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; `probes` run
+//! beside the engine on the same clock. The `cli` wires them together, and `standin` is the
+//! built-in Odoo-compatible target.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
+pub mod probes;
 pub mod result;
 pub mod standin;

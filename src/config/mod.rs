@@ -5,6 +5,7 @@
 
 pub mod data;
 mod error;
+pub mod probes;
 pub mod profile;
 pub mod scenario;
 

@@ -34,6 +34,9 @@ pub struct ProfileFile {
     pub load: LoadFile,
     /// Scenario name → relative weight.
     pub mix: Spanned<BTreeMap<String, Spanned<f64>>>,
+    /// Probes that watch the servers while the load runs.
+    #[serde(default)]
+    pub probes: super::probes::ProbesFile,
 }
 
 /// `[target]`: a real Odoo.

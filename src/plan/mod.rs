@@ -4,6 +4,7 @@
 pub mod curve;
 mod describe;
 pub mod generator;
+pub mod probes;
 pub mod scenario;
 pub mod template;
 
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub use curve::{Curve, Stage};
 pub use describe::describe;
+pub use probes::{ProbeKind, ProbeSpec, Selector};
 pub use scenario::{Call, Scenario, Step};
 
 use crate::config::ConfigError;
@@ -149,6 +151,8 @@ pub struct Plan {
     pub step_names: Vec<String>,
     pub seed: u64,
     pub rate_scale: f64,
+    /// Probes that watch the servers beside the load, in kind order.
+    pub probes: Vec<ProbeSpec>,
 }
 
 /// Id of the implicit login step every `session = "user"` scenario may run.
@@ -186,6 +190,7 @@ impl Plan {
                 .iter()
                 .any(|s| s.steps.iter().any(|st| st.call.needs_password()));
         let target = build_target(src, o, needs_password)?;
+        let probes = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),
             description: f.description.clone(),
@@ -201,6 +206,7 @@ impl Plan {
             step_names,
             seed: o.seed.unwrap_or(1),
             rate_scale: o.rate_scale.unwrap_or(1.0),
+            probes,
         })
     }
 
