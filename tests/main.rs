@@ -7,5 +7,6 @@ mod bad_input;
 mod check;
 mod coordinated_omission;
 mod interrupt;
+mod probes_postgres;
 mod run_smoke;
 mod standin;

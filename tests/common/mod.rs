@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the CLI, profiles written to a temp folder,
 //! and reading a run's artifacts.
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
