@@ -7,6 +7,7 @@ mod bad_input;
 mod check;
 mod coordinated_omission;
 mod interrupt;
+mod probes_others;
 mod probes_postgres;
 mod run_smoke;
 mod standin;
