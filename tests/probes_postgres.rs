@@ -209,7 +209,11 @@ async fn killing_the_probe_backend_records_a_gap_then_recovers_and_the_run_compl
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     let gap_t = gaps[0]["t"].as_f64().unwrap();
     assert!(gap_t > 2.0 && gap_t < 5.0, "gap at {gap_t}");
-    assert!(!gaps[0]["reason"].as_str().unwrap().is_empty());
+    let reason = gaps[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("terminating connection") || reason.contains("connection closed"),
+        "{reason}"
+    );
     assert!(stderr.contains("probe postgres: coverage"), "{stderr}");
 
     // Samples before the gap, and again after it: the probe reconnected.
@@ -221,7 +225,7 @@ async fn killing_the_probe_backend_records_a_gap_then_recovers_and_the_run_compl
         "no recovery after the gap at {gap_t}: {total:?}"
     );
     let coverage = pg["coverage"].as_f64().unwrap();
-    assert!(coverage < 1.0 && coverage >= 0.7, "coverage {coverage}");
+    assert!((0.7..1.0).contains(&coverage), "coverage {coverage}");
 
     // OCA queue_job backlog by state; every known state has a series.
     assert_eq!(pg["missing"], serde_json::json!(["ir_cron"]));

@@ -16,7 +16,7 @@ use crate::engine::{self, Connection, Ending, Wiring};
 use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder};
 use crate::plan::{Credentials, Plan, Secret, Target};
-use crate::probes::{Finished, ProbeSet, Shared};
+use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
     PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
     write_atomic,
@@ -137,7 +137,12 @@ async fn drive(
         match ProbeSet::connect(plan.probes.clone(), conn.base_url.clone(), shared).await {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("error: {e} (mark it `optional = true` to run without it)");
+                match &e {
+                    StartError::Unreachable(_) => {
+                        eprintln!("error: {e} (mark a probe `optional = true` to run without it)")
+                    }
+                    StartError::Thread(_) => eprintln!("error: {e}"),
+                }
                 if let Some(s) = standin {
                     standin_stop.cancel();
                     s.wait().await;

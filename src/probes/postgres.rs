@@ -105,16 +105,16 @@ impl PostgresProbe {
 impl Probe for PostgresProbe {
     async fn connect(&mut self) -> Result<(), String> {
         let config = self.config.as_ref().map_err(Clone::clone)?;
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| describe(&e))?;
         let (closed_tx, closed) = tokio::sync::watch::channel(None);
         tokio::spawn(async move {
             let why = match connection.await {
                 Ok(()) => "connection closed".to_string(),
-                Err(e) => e.to_string(),
+                Err(e) => describe(&e),
             };
             let _ = closed_tx.send(Some(why));
         });
-        let err = |e: tokio_postgres::Error| e.to_string();
+        let err = |e: tokio_postgres::Error| describe(&e);
         let tables = client
             .query_one(
                 "SELECT to_regclass('ir_cron') IS NOT NULL, to_regclass('queue_job') IS NOT NULL",
@@ -151,7 +151,7 @@ impl Probe for PostgresProbe {
         let s = self.session.as_ref().ok_or("not connected")?;
         let why = |e: tokio_postgres::Error| {
             // The connection task knows why a backend went away (e.g. it was terminated).
-            s.closed.borrow().clone().unwrap_or_else(|| e.to_string())
+            s.closed.borrow().clone().unwrap_or_else(|| describe(&e))
         };
         // Sent together: one round trip for all four.
         let cron = async {
@@ -241,5 +241,16 @@ impl Probe for PostgresProbe {
 
     fn missing(&self) -> Vec<String> {
         self.missing.clone()
+    }
+}
+
+/// A PostgreSQL error in the server's words (`db error` alone says nothing).
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
     }
 }

@@ -35,7 +35,7 @@ pub trait Probe: Send + 'static {
 
 /// Every probe kind, as one type the runner can hold.
 enum AnyProbe {
-    Postgres(postgres::PostgresProbe),
+    Postgres(Box<postgres::PostgresProbe>),
     Redis(redis::RedisProbe),
     Canary(canary::CanaryProbe),
     Prometheus(prometheus::PrometheusProbe),
@@ -76,10 +76,16 @@ impl Probe for AnyProbe {
     }
 }
 
-/// Required probes that could not connect at start.
+/// Why the probes could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", .0.iter().map(|(k, e)| format!("probe `{k}` cannot connect: {e}")).collect::<Vec<_>>().join("; "))]
-pub struct StartError(pub Vec<(ProbeKind, String)>);
+pub enum StartError {
+    /// Required probes that could not connect, each with the reason.
+    #[error("{}", .0.iter().map(|(k, e)| format!("probe `{k}` cannot connect: {e}")).collect::<Vec<_>>().join("; "))]
+    Unreachable(Vec<(ProbeKind, String)>),
+    /// The probes' thread or runtime could not be started.
+    #[error("cannot start the probes: {0}")]
+    Thread(String),
+}
 
 /// What the probes measured, and what measuring cost.
 #[derive(Debug)]
@@ -121,8 +127,7 @@ impl ProbeSet {
                 {
                     Ok(r) => r,
                     Err(e) => {
-                        let all = specs.iter().map(|s| (s.kind, e.to_string())).collect();
-                        let _ = started_tx.send(Err(StartError(all)));
+                        let _ = started_tx.send(Err(StartError::Thread(e.to_string())));
                         return;
                     }
                 };
@@ -137,7 +142,7 @@ impl ProbeSet {
                 ));
             });
         if let Err(e) = spawned {
-            return Err(StartError(vec![(ProbeKind::Postgres, e.to_string())]));
+            return Err(StartError::Thread(e.to_string()));
         }
         match started_rx.await {
             Ok(Ok(())) => Ok(ProbeSet {
@@ -146,7 +151,9 @@ impl ProbeSet {
                 done,
             }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(StartError(Vec::new())),
+            Err(_) => Err(StartError::Thread(
+                "the probe thread ended before connecting".into(),
+            )),
         }
     }
 
@@ -205,7 +212,7 @@ async fn probe_thread(
     }
     if !failed.is_empty() {
         failed.sort();
-        let _ = started.send(Err(StartError(failed)));
+        let _ = started.send(Err(StartError::Unreachable(failed)));
         return;
     }
     let _ = started.send(Ok(()));
@@ -235,7 +242,9 @@ async fn probe_thread(
 
 fn build(spec: &ProbeSpec, canary_base: &str, shared: &Shared) -> AnyProbe {
     match spec.kind {
-        ProbeKind::Postgres => AnyProbe::Postgres(postgres::PostgresProbe::new(spec, shared)),
+        ProbeKind::Postgres => {
+            AnyProbe::Postgres(Box::new(postgres::PostgresProbe::new(spec, shared)))
+        }
         ProbeKind::Redis => AnyProbe::Redis(redis::RedisProbe::new(spec)),
         ProbeKind::Canary => AnyProbe::Canary(canary::CanaryProbe::new(spec, canary_base, shared)),
         ProbeKind::Prometheus => AnyProbe::Prometheus(prometheus::PrometheusProbe::new(spec)),
