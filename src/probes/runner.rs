@@ -285,13 +285,16 @@ async fn run_probe(
             match bounded(spec.timeout, probe.connect()).await {
                 Ok(()) => connected = true,
                 Err(e) => {
+                    // Backoff: the next attempt 1, 2, 4, then every 8 intervals.
                     failures += 1;
                     track.fail(t, e);
-                    retry_at = tick + (1u64 << failures.min(6)).min(MAX_BACKOFF_INTERVALS);
+                    retry_at = tick + (1u64 << (failures - 1).min(3)).min(MAX_BACKOFF_INTERVALS);
                     continue;
                 }
             }
         }
+        // A sample is timed when it is sent (after a reconnection, not at the tick).
+        let t = t0.elapsed().as_secs_f64();
         match bounded(spec.timeout, probe.sample()).await {
             Ok(readings) => {
                 failures = 0;
@@ -301,29 +304,18 @@ async fn run_probe(
                 track.fail(t, e);
                 probe.disconnect();
                 connected = false;
-                failures = 1;
+                failures = 0;
                 retry_at = tick + 1;
             }
         }
     }
     let intervals = (t0.elapsed().as_secs_f64() / interval_s).floor() as u64 + 1;
-    let report = track.finish(
-        spec.kind,
-        spec.shown_url
-            .clone()
-            .unwrap_or_else(|| probe_target(&probe)),
-        interval_s,
-        intervals,
-        probe.missing(),
-    );
-    (spec.kind.name().to_string(), report)
-}
-
-fn probe_target(probe: &AnyProbe) -> String {
-    match probe {
+    let target = match &probe {
         AnyProbe::Canary(c) => c.target(),
-        _ => String::new(),
-    }
+        _ => spec.shown_url.clone().unwrap_or_default(),
+    };
+    let report = track.finish(spec.kind, target, interval_s, intervals, probe.missing());
+    (spec.kind.name().to_string(), report)
 }
 
 async fn bounded<T>(
