@@ -390,6 +390,59 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::profile::ProfileSource;
+
+    fn source(probes: &str) -> ProfileSource {
+        let text = format!(
+            "name = \"p\"\nenvironment = \"test\"\n[[load.stage]]\nduration = \"1s\"\nrate = 1\n[mix]\nx = 1\n{probes}"
+        );
+        ProfileSource {
+            path: "p.toml".into(),
+            file: toml::from_str(&text).unwrap(),
+            text,
+        }
+    }
+
+    #[test]
+    fn probes_resolve_in_kind_order_with_defaults_below_the_interval() {
+        let src = source(
+            r#"
+[probes.prometheus]
+url = "http://m:9100/metrics"
+metrics = ['up{job="odoo"}']
+interval = "5s"
+[probes.canary]
+[probes.postgres]
+url = "postgres://odoo@db:5432/retail"
+database = "retail"
+timeout = "300ms"
+optional = true
+"#,
+        );
+        let specs = build(&src).unwrap();
+        let kinds: Vec<ProbeKind> = specs.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ProbeKind::Postgres,
+                ProbeKind::Canary,
+                ProbeKind::Prometheus
+            ]
+        );
+        let (pg, canary, prom) = (&specs[0], &specs[1], &specs[2]);
+        assert_eq!(pg.interval, Duration::from_secs(1));
+        assert_eq!(pg.timeout, Duration::from_millis(300));
+        assert!(pg.optional && !canary.optional);
+        assert_eq!(pg.database.as_deref(), Some("retail"));
+        assert_eq!(
+            pg.shown_url.as_deref(),
+            Some("postgres://odoo@db:5432/retail")
+        );
+        assert!(canary.url.is_none());
+        assert_eq!(canary.timeout, Duration::from_millis(800));
+        assert_eq!(prom.timeout, Duration::from_secs(4));
+        assert_eq!(prom.metrics[0].labels, [("job".into(), "odoo".into())]);
+    }
 
     #[test]
     fn passwords_are_found_and_removed_from_urls() {
