@@ -97,7 +97,6 @@ async fn postgres_probe_sees_odoo_backends_rise_and_fall_idle_transactions_and_l
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let ws_json = ws.run_json();
-    db.drop_now().await;
 
     // The password given through url_env reaches no artifact and no message.
     let text = std::fs::read_to_string(ws.run_dir().join("run.json")).unwrap();
@@ -201,7 +200,6 @@ async fn killing_the_probe_backend_records_a_gap_then_recovers_and_the_run_compl
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let r = ws.run_json();
-    db.drop_now().await;
     assert_eq!(r["status"], "completed");
 
     let pg = assert_probe_shape(&r, "postgres", "postgres");

@@ -37,7 +37,8 @@ pub async fn pg_connect(database: &str, application_name: &str) -> Client {
     client
 }
 
-/// A database created for one test and dropped (with its connections) at the end.
+/// A database created for one test and dropped (with its connections) when the test ends,
+/// passed or failed.
 pub struct TestDb {
     pub name: String,
 }
@@ -76,15 +77,25 @@ impl TestDb {
             password,
         )
     }
+}
 
-    pub async fn drop_now(self) {
-        let admin = pg_connect(&admin_db(), "peakgate-test").await;
-        let _ = admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let name = self.name.clone();
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the cleanup");
+            rt.block_on(async {
+                let admin = pg_connect(&admin_db(), "peakgate-test").await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
