@@ -91,7 +91,9 @@ fn select(selectors: &[Selector], scrape: &Scrape) -> (Readings, BTreeSet<String
     let mut sums: BTreeMap<String, (f64, bool)> = BTreeMap::new();
     let mut matched = BTreeSet::new();
     for sel in selectors {
-        let before = sums.len();
+        // Each selector sums on its own: an expanded bucket series never adds into a selector
+        // written with that same `le`.
+        let mut own: BTreeMap<String, (f64, bool)> = BTreeMap::new();
         for s in &scrape.samples {
             let labels_match = |extra: Option<(&str, String)>| {
                 sel.labels.iter().all(|(k, v)| match &extra {
@@ -112,7 +114,7 @@ fn select(selectors: &[Selector], scrape: &Scrape) -> (Readings, BTreeSet<String
                         } else {
                             with_le(&sel.text, &le)
                         };
-                        add(&mut sums, key, b.count, true);
+                        add(&mut own, key, b.count, true);
                     }
                 }
                 Value::Summary(quantiles) if sel.metric == s.metric => {
@@ -120,12 +122,12 @@ fn select(selectors: &[Selector], scrape: &Scrape) -> (Readings, BTreeSet<String
                         if labels_match(Some(("quantile", bound(q.quantile))))
                             && sel.labels.iter().any(|(k, _)| k == "quantile")
                         {
-                            add(&mut sums, sel.text.clone(), q.count, false);
+                            add(&mut own, sel.text.clone(), q.count, false);
                         }
                     }
                 }
                 Value::Counter(v) if sel.metric == s.metric && labels_match(None) => {
-                    add(&mut sums, sel.text.clone(), *v, true);
+                    add(&mut own, sel.text.clone(), *v, true);
                 }
                 Value::Gauge(v) | Value::Untyped(v)
                     if sel.metric == s.metric && labels_match(None) =>
@@ -136,13 +138,16 @@ fn select(selectors: &[Selector], scrape: &Scrape) -> (Readings, BTreeSet<String
                         && ["_total", "_count", "_sum", "_bucket"]
                             .iter()
                             .any(|suffix| s.metric.ends_with(suffix));
-                    add(&mut sums, sel.text.clone(), *v, counter);
+                    add(&mut own, sel.text.clone(), *v, counter);
                 }
                 _ => {}
             }
         }
-        if sums.len() > before || sums.contains_key(&sel.text) {
+        if !own.is_empty() {
             matched.insert(sel.text.clone());
+        }
+        for (key, value) in own {
+            sums.entry(key).or_insert(value);
         }
     }
     let readings = sums
@@ -215,12 +220,14 @@ request_seconds_count{service="odoo"} 9
             sel(r#"open_connections{service="odoo"}"#),
             sel(r#"request_seconds_bucket{service="odoo"}"#),
             sel(r#"request_seconds_bucket{le="0.1"}"#),
+            // The same series as one bucket of the selector above: counted once.
+            sel(r#"request_seconds_bucket{service="odoo",le="0.1"}"#),
             sel("request_seconds_count"),
             sel("absent_metric"),
         ];
         let (readings, matched) = select(&sels, &scrape);
         let got: BTreeMap<String, Reading> = readings.into_iter().collect();
-        assert_eq!(matched.len(), 6);
+        assert_eq!(matched.len(), 7);
         assert!(!matched.contains("absent_metric"));
         let want: BTreeMap<String, Reading> = [
             ("http_requests_total", Reading::Counter(1017.0)),
