@@ -1,14 +1,16 @@
 //! peakgate: load tests and capacity simulation for retail Odoo releases.
 //!
-//! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; the `cli` wires
-//! them together, and `standin` is the built-in Odoo-compatible target. `traffic` sits
-//! before it all: it turns access logs into profiles, the files users write.
+//! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; `probes` run
+//! beside the engine on the same clock; `verdict` and `report` work from a stored or fresh
+//! `RunResult`. The `cli` wires them together, and `standin` is the built-in Odoo-compatible
+//! target. `traffic` sits before it all: it turns access logs into profiles.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
+pub mod probes;
 pub mod report;
 pub mod result;
 pub mod standin;

@@ -9,6 +9,8 @@ mod coordinated_omission;
 mod gate;
 mod interrupt;
 mod pg_standin;
+mod probes_others;
+mod probes_postgres;
 mod run_smoke;
 mod standin;
 mod traffic;

@@ -17,6 +17,7 @@ use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder, TimelineEntry};
 use crate::plan::gate::Abort;
 use crate::plan::{Credentials, Plan, Secret, Target};
+use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
     PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
     write_atomic,
@@ -188,6 +189,34 @@ async fn drive(
             unreachable!("the stand-in config is loaded for stand-in targets")
         }
     };
+    // Probes connect before the load: a required one that cannot is bad input, named.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut probes = if plan.probes.is_empty() {
+        None
+    } else {
+        let shared = Shared {
+            in_flight: in_flight.clone(),
+            odoo_backends: Default::default(),
+        };
+        match ProbeSet::connect(plan.probes.clone(), conn.base_url.clone(), shared).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                match &e {
+                    StartError::Unreachable(_) => {
+                        eprintln!("error: {e} (mark a probe `optional = true` to run without it)")
+                    }
+                    StartError::Thread(_) => eprintln!("error: {e}"),
+                }
+                if let Some(s) = standin {
+                    standin_stop.cancel();
+                    s.wait().await;
+                }
+                // Nothing was measured: leave no run folder behind (gate.json may be in it).
+                let _ = std::fs::remove_dir_all(&dir.path);
+                return Err(Exit::BadInput);
+            }
+        }
+    };
     let hlog = match File::create(dir.file("latency.hlog")) {
         Ok(f) => HlogWriter::new(BufWriter::new(f), started_at),
         Err(e) => {
@@ -209,8 +238,10 @@ async fn drive(
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (live_tx, live_rx) = watch::channel(Default::default());
-    let in_flight = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
+    if let Some(p) = &mut probes {
+        p.begin(t0);
+    }
     let recorder = Recorder::new(
         plan.step_names.clone(),
         step_scenarios(&plan),
@@ -264,6 +295,10 @@ async fn drive(
     };
     let ending = engine::run(plan.clone(), conn.clone(), wiring).await;
     let duration_s = t0.elapsed().as_secs_f64();
+    let probed = match probes {
+        Some(p) => Some(p.finish().await),
+        None => None,
+    };
     finish.cancel();
     let figures = recording.await.unwrap_or_else(|_| Figures::default());
     // The recorder dropped the feed, so the watch has ended; a stepped run starts afresh.
@@ -297,8 +332,19 @@ async fn drive(
         totals: figures.totals,
         transactions: figures.transactions,
         timeline: figures.timeline,
-        probes: Default::default(),
+        probes: probed
+            .as_ref()
+            .map(|f| {
+                f.reports
+                    .iter()
+                    .filter_map(|(name, r)| Some((name.clone(), serde_json::to_value(r).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
+    if let Some(f) = &probed {
+        eprint!("{}", probe_summary(f));
+    }
     let json = match serde_json::to_vec_pretty(&result) {
         Ok(j) => j,
         Err(e) => {
@@ -331,6 +377,38 @@ async fn watch_abort(
         }
     }
     None
+}
+
+/// One line per probe and what the probes cost, on stderr.
+fn probe_summary(f: &Finished) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (name, r) in &f.reports {
+        let _ = write!(
+            out,
+            "peakgate: probe {name}: coverage {:.0}%, {} gap(s)",
+            r.coverage * 100.0,
+            r.gaps.len()
+        );
+        if let Some(g) = r.gaps.first() {
+            let _ = write!(out, ", first at {:.1}s: {}", g.t, g.reason);
+        }
+        if !r.missing.is_empty() {
+            let _ = write!(out, "; not found: {}", r.missing.join(", "));
+        }
+        out.push('\n');
+    }
+    if let Some(cpu) = f.cpu {
+        let wall = f.wall.as_secs_f64().max(f64::MIN_POSITIVE);
+        let _ = writeln!(
+            out,
+            "peakgate: probes used {:.1} ms of CPU in {:.1} s ({:.3}% of one core)",
+            cpu.as_secs_f64() * 1000.0,
+            wall,
+            100.0 * cpu.as_secs_f64() / wall
+        );
+    }
+    out
 }
 
 /// Scenario index of each step id (`None` for the shared login step).

@@ -6,6 +6,7 @@
 pub mod data;
 mod error;
 pub mod gate;
+pub mod probes;
 pub mod profile;
 pub mod scenario;
 

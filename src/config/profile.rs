@@ -42,6 +42,9 @@ pub struct ProfileFile {
     pub mix: Spanned<BTreeMap<String, Spanned<f64>>>,
     /// The release gate: checks with warn and fail thresholds (see `config::gate`).
     pub gate: Option<super::gate::GateFile>,
+    /// Probes that watch the servers while the load runs.
+    #[serde(default)]
+    pub probes: super::probes::ProbesFile,
 }
 
 /// `[target]`: a real Odoo.

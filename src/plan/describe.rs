@@ -47,6 +47,17 @@ pub fn describe(plan: &Plan) -> String {
         plan.load.timeout_ms,
         plan.seed
     );
+    for p in &plan.probes {
+        let _ = writeln!(
+            out,
+            "probe     {:<10} {} every {}, timeout {}{}",
+            p.kind.name(),
+            p.shown_url.as_deref().unwrap_or("(the target)"),
+            humantime::format_duration(p.interval),
+            humantime::format_duration(p.timeout),
+            if p.optional { ", optional" } else { "" }
+        );
+    }
     let _ = writeln!(
         out,
         "duration  {}",

@@ -6,6 +6,7 @@ pub mod curve;
 mod describe;
 pub mod gate;
 pub mod generator;
+pub mod probes;
 pub mod scenario;
 pub mod template;
 
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 pub use curve::{Curve, Stage};
 pub use describe::describe;
 pub use gate::Gate;
+pub use probes::{ProbeKind, ProbeSpec, Selector};
 pub use scenario::{Call, Scenario, Step};
 
 use crate::config::ConfigError;
@@ -166,6 +168,8 @@ pub struct Plan {
     pub rate_scale: f64,
     /// The release gate: the profile's `[gate]` with `--gate FILE` merged over it.
     pub gate: Gate,
+    /// Probes that watch the servers beside the load, in kind order.
+    pub probes: Vec<ProbeSpec>,
 }
 
 /// Id of the implicit login step every `session = "user"` scenario may run.
@@ -222,6 +226,7 @@ impl Plan {
                 .any(|s| s.steps.iter().any(|st| st.call.needs_password()));
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
+        let probes = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),
             description: f.description.clone(),
@@ -251,6 +256,7 @@ impl Plan {
             seed: o.seed.unwrap_or(1),
             rate_scale: o.rate_scale.unwrap_or(1.0),
             gate,
+            probes,
         })
     }
 

@@ -2,6 +2,7 @@
 //! and reading a run's artifacts.
 
 pub mod pg;
+pub mod services;
 
 use std::path::{Path, PathBuf};
 
