@@ -5,6 +5,7 @@
 pub mod abort;
 mod checks;
 pub mod compare;
+pub mod headroom;
 mod probes;
 pub mod stats;
 
