@@ -307,6 +307,29 @@ headroom = { warn = 4, fail = 1 }
     assert_eq!(check(&v, "headroom")["observed"], 2.0);
     let md = std::fs::read_to_string(parent.join("summary.md")).unwrap();
     assert!(md.contains("## Headroom: ×2"), "{md}");
+
+    // `peakgate verdict` on the parent judges the steps again and rebuilds the same bytes.
+    let again = ws.dir.path().join("again");
+    peakgate()
+        .arg("verdict")
+        .arg(&parent)
+        .arg("--out")
+        .arg(&again)
+        .assert()
+        .code(0)
+        .stdout(contains("headroom (warn)"));
+    for f in [
+        "verdict.json",
+        "summary.md",
+        "x6/verdict.json",
+        "x1/junit.xml",
+    ] {
+        assert_eq!(
+            std::fs::read(again.join(f)).unwrap(),
+            std::fs::read(parent.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
 }
 
 #[test]

@@ -10,12 +10,9 @@ use super::judge::{exit_for_verdict, judge_and_write, verdict_line};
 use super::run::{bad_input, run_once};
 use super::{Exit, RunArgs};
 use crate::plan::Plan;
-use crate::plan::gate::Worse;
 use crate::report;
 use crate::result::{RunDir, RunResult, RunStatus, new_run_id, write_atomic};
-use crate::verdict::{
-    Check, Headroom, ScaleStep, Status, Verdict, describe_limits, fmt_num, round6,
-};
+use crate::verdict::{ScaleStep, fmt_num, headroom};
 
 pub fn run(args: &RunArgs, plan: Plan) -> Exit {
     let mut scales = args.scale.clone();
@@ -86,58 +83,17 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         if !args.quiet {
             eprintln!("peakgate: ×{}: {}", fmt_num(m), verdict_line(&v));
         }
-        let passed = passes(v.verdict, args.fail_on_warn);
-        steps.push(step_figures(m, &name, &result, &v));
+        let passed = headroom::passes(v.verdict, args.fail_on_warn);
+        steps.push(headroom::step_figures(m, &name, &result, &v));
         interrupted = result.status == RunStatus::Interrupted;
         runs.push(result);
         if interrupted || !passed {
             break;
         }
     }
-    let headroom = steps
-        .iter()
-        .filter(|s| passes(s.verdict, args.fail_on_warn))
-        .map(|s| s.scale)
-        .fold(0.0, f64::max);
-    let limits = gate.headroom();
-    let tried: Vec<String> = steps
-        .iter()
-        .map(|s| format!("×{} {}", fmt_num(s.scale), s.verdict))
-        .collect();
-    let stopped = match steps.last() {
-        Some(s) if !passes(s.verdict, args.fail_on_warn) => format!(
-            "; stopped after ×{}: {}",
-            fmt_num(s.scale),
-            s.not_passed.join(", ")
-        ),
-        _ if interrupted => "; interrupted".to_string(),
-        _ => "; every step passed".to_string(),
-    };
-    let check = Check::graded(
-        "headroom".into(),
-        headroom,
-        limits,
-        Worse::Lower,
-        format!(
-            "highest passing multiplier ×{} ({}){stopped}; {}",
-            fmt_num(headroom),
-            tried.join(", "),
-            describe_limits(limits, Worse::Lower, "")
-        ),
-    );
-    let mut verdict = Verdict::new(parent_id.clone(), vec![check]);
-    verdict.headroom = Some(Headroom {
-        multiplier: headroom,
-        steps,
-    });
-    // The figures shown beside the parent's verdict: the headroom step's, else the first's.
-    let shown = runs
-        .iter()
-        .zip(verdict.headroom.as_ref().map_or(&[][..], |h| &h.steps[..]))
-        .rfind(|(_, s)| s.scale == headroom)
-        .map(|(r, _)| r)
-        .or(runs.first());
-    let Some(shown) = shown else {
+    let verdict = headroom::verdict(&parent_id, steps, &gate, args.fail_on_warn, interrupted);
+    let headroom = verdict.headroom.as_ref().map_or(0.0, |h| h.multiplier);
+    let Some(shown) = runs.get(headroom::shown_step(&verdict)) else {
         return Exit::Stopped;
     };
     let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
@@ -164,39 +120,4 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         return Exit::Stopped;
     }
     exit_for_verdict(verdict.verdict, args.fail_on_warn)
-}
-
-fn passes(s: Status, fail_on_warn: bool) -> bool {
-    match s {
-        Status::Pass => true,
-        Status::Warn => !fail_on_warn,
-        Status::Fail => false,
-    }
-}
-
-/// A step's key figures for the headroom table.
-fn step_figures(scale: f64, dir: &str, r: &RunResult, v: &Verdict) -> ScaleStep {
-    let t = &r.totals;
-    let worst = r
-        .transactions
-        .iter()
-        .filter(|(name, _)| name.contains('/'))
-        .map(|(name, tx)| (name, tx.latency_ms.p95))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    ScaleStep {
-        scale,
-        dir: dir.to_string(),
-        verdict: v.verdict,
-        started_ratio: (t.planned > 0).then(|| round6(t.started as f64 / t.planned as f64)),
-        requests: t.requests,
-        error_rate: round6(t.errors as f64 / t.requests.max(1) as f64),
-        worst_p95_ms: worst.map_or(0.0, |w| w.1),
-        worst_p95_step: worst.map_or(String::new(), |w| w.0.clone()),
-        not_passed: v
-            .checks
-            .iter()
-            .filter(|c| c.status != Status::Pass)
-            .map(|c| c.name.clone())
-            .collect(),
-    }
 }

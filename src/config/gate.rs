@@ -158,9 +158,4 @@ impl GateSource {
             file: doc.gate,
         })
     }
-
-    /// A located error at a spanned value of this file.
-    pub fn error_at<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> ConfigError {
-        ConfigError::at(&self.path, &self.text, value.span().start, message)
-    }
 }

@@ -5,6 +5,7 @@
 pub mod abort;
 mod checks;
 pub mod compare;
+pub mod headroom;
 mod probes;
 pub mod stats;
 
@@ -46,10 +47,12 @@ impl std::fmt::Display for Status {
 /// One gate check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
+    /// What is checked and on what, e.g. `latency p95 pos_order_sync/*`; unique in a verdict.
     pub name: String,
     pub status: Status,
     /// The value judged (unit in the name or message); `null` when it could not be measured.
     pub observed: Option<f64>,
+    /// Thresholds, in the unit of `observed`; which side is worse depends on the check.
     pub warn: Option<f64>,
     pub fail: Option<f64>,
     /// The evidence, in a sentence.
@@ -96,8 +99,11 @@ pub struct ScaleStep {
     /// The step's run folder, relative to the parent's.
     pub dir: String,
     pub verdict: Status,
+    /// Journeys started / planned (`None` when none was planned).
     pub started_ratio: Option<f64>,
+    /// Requests finished, failed ones included.
     pub requests: u64,
+    /// Failed / finished requests (0..1).
     pub error_rate: f64,
     /// The slowest step's p95 and its name.
     pub worst_p95_ms: f64,
@@ -117,12 +123,18 @@ pub struct Headroom {
 /// `verdict.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
+    /// [`SCHEMA`].
     pub schema: String,
+    /// The run judged (the parent's id for a `--scale` run).
     pub run_id: String,
+    /// The worst status of `checks`.
     pub verdict: Status,
+    /// Every check, in a stable order: run, journeys, errors, latency, probes, comparisons.
     pub checks: Vec<Check>,
+    /// With `--baseline`: the statistics behind each `compare ...` check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparisons: Option<Comparisons>,
+    /// For a `--scale` parent: the headroom and each step's key figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headroom: Option<Headroom>,
 }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// A warn and a fail threshold. Which side is worse depends on the check.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
+    /// Beyond it the check warns; in the check's unit.
     pub warn: Option<f64>,
+    /// Beyond it the check fails.
     pub fail: Option<f64>,
 }
 
@@ -182,10 +184,15 @@ pub struct ProbeCheck {
 /// How a baseline comparison decides a regression. `None` fields take the defaults below.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Compare {
+    /// Family-wise significance level, split over the steps compared.
     pub alpha: Option<f64>,
+    /// Allowed candidate p95 / baseline p95.
     pub p95_ratio: Option<Limits>,
+    /// Allowed Hodges-Lehmann shift, ms.
     pub shift_ms: Option<Limits>,
+    /// Allowed error-rate increase (absolute, 0..1).
     pub error_rate_increase: Option<Limits>,
+    /// Requests a step needs on each side to be compared.
     pub min_count: Option<u64>,
 }
 
@@ -247,8 +254,11 @@ pub struct Gate {
     pub started_ratio: Option<Limits>,
     /// Journeys dropped at the in-flight cap.
     pub dropped: Option<Limits>,
+    /// Probe-derived checks by what they measure.
     pub probes: BTreeMap<ProbeMetric, ProbeCheck>,
+    /// How `--baseline` decides a regression.
     pub compare: Compare,
+    /// Conditions that stop the load while it runs.
     pub abort: Option<Abort>,
     /// Highest passing multiplier of a `--scale` run (lower is worse); default fail below 1.
     pub headroom: Option<Limits>,
