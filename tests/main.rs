@@ -8,6 +8,7 @@ mod check;
 mod coordinated_omission;
 mod gate;
 mod interrupt;
+mod pg_gate;
 mod pg_standin;
 mod probes_others;
 mod probes_postgres;

@@ -72,6 +72,8 @@ pub struct PgVariantFile {
     pub leak_rate: Option<f64>,
     /// How long a leaked connection stays idle in transaction, e.g. "4s".
     pub leak_hold: Option<String>,
+    /// ORM time spent per record read one at a time (`per_line` POS sync), e.g. "4ms".
+    pub record_cost: Option<String>,
     /// Whether the month-end report can use its index on journal lines.
     pub report_index: Option<bool>,
     /// Extra bytes every session carries (in Redis or in memory).
@@ -104,6 +106,7 @@ pub struct PgVariant {
     pub quant_lock_hold: Duration,
     pub leak_rate: f64,
     pub leak_hold: Duration,
+    pub record_cost: Duration,
     pub report_index: bool,
     pub session_payload_bytes: usize,
 }
@@ -307,6 +310,7 @@ impl StandinConfig {
             quant_lock_hold: dur("quant_lock_hold", &pgv.quant_lock_hold)?,
             leak_rate,
             leak_hold: dur("leak_hold", &pgv.leak_hold)?,
+            record_cost: dur("record_cost", &pgv.record_cost)?,
             report_index: pgv.report_index.unwrap_or(true),
             session_payload_bytes: pgv.session_payload_bytes.unwrap_or(0),
         };

@@ -6,15 +6,22 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-/// Base URL of the test PostgreSQL (no database), overridable with `PEAKGATE_TEST_PG_URL`.
-pub fn pg_base() -> String {
-    std::env::var("PEAKGATE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+pub use super::services::redis_url;
 
-/// The test Redis, overridable with `PEAKGATE_TEST_REDIS_URL`.
-pub fn redis_url() -> String {
-    std::env::var("PEAKGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+/// The test PostgreSQL's URL (`PEAKGATE_TEST_PG_URL`) with its database replaced by `db`.
+pub fn db_url(db: &str) -> String {
+    let url = super::services::pg_url();
+    let (url, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let base = match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    };
+    if query.is_empty() {
+        format!("{base}/{db}")
+    } else {
+        format!("{base}/{db}?{query}")
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -27,10 +34,9 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs `sql` on `db` and returns the rows as JSON arrays of text cells.
 pub fn query(db: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     runtime().block_on(async {
-        let (client, conn) =
-            tokio_postgres::connect(&format!("{}/{db}", pg_base()), tokio_postgres::NoTls)
-                .await
-                .expect("connect to PostgreSQL");
+        let (client, conn) = tokio_postgres::connect(&db_url(db), tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
         tokio::spawn(conn);
         let rows = client.simple_query(sql).await.expect("query runs");
         rows.into_iter()
@@ -74,7 +80,7 @@ impl PgStandin {
                 "127.0.0.1:0",
             ])
             .arg("--pg-url")
-            .arg(format!("{}/{db}", pg_base()))
+            .arg(db_url(&db))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -120,8 +126,7 @@ impl Drop for PgStandin {
         let db = self.db.clone();
         runtime().block_on(async move {
             if let Ok((client, conn)) =
-                tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls)
-                    .await
+                tokio_postgres::connect(&db_url("postgres"), tokio_postgres::NoTls).await
             {
                 tokio::spawn(conn);
                 let _ = client
@@ -129,5 +134,54 @@ impl Drop for PgStandin {
                     .await;
             }
         });
+    }
+}
+
+/// A Redis server of the test's own on a free loopback port, so memory figures are not
+/// disturbed by other tests; stopped when dropped.
+pub struct PrivateRedis {
+    pub url: String,
+    child: Child,
+}
+
+impl PrivateRedis {
+    pub fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .is_ok()
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        PrivateRedis { url, child }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

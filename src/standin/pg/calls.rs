@@ -457,6 +457,16 @@ async fn pos_order(
         PosSync::PerLine => {
             // The `pos-n-plus-one` release: the ORM reads and writes one record at a time.
             for ((product, qty), price) in products.iter().zip(&qtys).zip(&prices) {
+                // The ORM browses each record on its own (no prefetch) and, for each line,
+                // looks the product's past sales up on an unindexed column.
+                if !v.record_cost.is_zero() {
+                    tokio::time::sleep(v.record_cost).await;
+                }
+                tx.query_one(
+                    "SELECT count(*) FROM pos_order_line WHERE product_id = $1",
+                    &[product],
+                )
+                .await?;
                 tx.query_one(
                     "SELECT id, name, list_price, default_code FROM product_product WHERE id = $1",
                     &[product],
