@@ -12,6 +12,7 @@ mod pg_gate;
 mod pg_standin;
 mod probes_others;
 mod probes_postgres;
+mod report;
 mod run_smoke;
 mod standin;
 mod traffic;

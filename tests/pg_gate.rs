@@ -163,6 +163,12 @@ fn conn_leak_fails_the_idle_in_transaction_check_a_baseline_passes() {
         seen.push(idle);
         if expected == 1 {
             assert_eq!(status(&v, "probe pg_idle_in_transaction"), "fail");
+            // The report shows the evidence on the server side.
+            let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+            assert!(
+                html.contains("id=\"chart-postgres-connections\"")
+                    && html.contains("idle in transaction")
+            );
             // The leak grows over the run: more idle transactions late than at the first sample.
             let points = r["probes"]["postgres"]["series"]["connections_idle_in_transaction"]
                 .as_array()

@@ -39,6 +39,8 @@ pub fn judge_into(
     let v = verdict::judge(run, gate, latency.as_ref(), baseline);
     report::write_verdict(out, run, &v)
         .with_context(|| format!("writing the verdict into {}", out.display()))?;
+    report::write_report(out, run_dir, run, &v, baseline.map(|b| &b.latency))
+        .with_context(|| format!("writing report.html into {}", out.display()))?;
     Ok(v)
 }
 

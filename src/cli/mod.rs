@@ -59,6 +59,19 @@ pub enum Command {
     /// Build profiles from real traffic.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Regenerate a stored run's report.html (with its PNG charts) and summary.md from its
+    /// artifacts; verdict.json and junit.xml are left as they are.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run folder (reports/<run-id>).
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+    /// The baseline the run was compared with, to overlay its latency.
+    #[arg(long, value_name = "RUN")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +280,7 @@ pub fn main() -> ExitCode {
         Command::Verdict(args) => verdict::verdict(args),
         Command::Standin(args) => standin(args),
         Command::Profile(ProfileCommand::FromLog(args)) => from_log(args),
+        Command::Report(args) => report_cmd(args),
     };
     exit.into()
 }
@@ -304,6 +318,65 @@ fn check(args: CheckArgs) -> Exit {
         Exit::BadInput
     } else {
         Exit::Pass
+    }
+}
+
+fn report_cmd(args: ReportArgs) -> Exit {
+    use crate::report::Format;
+    let run = match crate::result::RunResult::load(&args.run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e} (a --scale parent's steps are in its x<multiplier>/ folders)");
+            return Exit::BadInput;
+        }
+    };
+    let gate = match judge::stored_gate(&args.run) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Exit::BadInput;
+        }
+    };
+    let baseline = match &args.baseline {
+        Some(dir) => match crate::verdict::Stored::load(dir) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: --baseline: {e}");
+                return Exit::BadInput;
+            }
+        },
+        None => None,
+    };
+    let latency = crate::verdict::load_latency(&args.run).ok();
+    let v = crate::verdict::judge(
+        &run,
+        &gate,
+        latency.as_ref().filter(|_| baseline.is_some()),
+        baseline.as_ref(),
+    );
+    let written = crate::report::SummaryMarkdown
+        .write_to(&args.run, &run, &v)
+        .and_then(|_| {
+            crate::report::write_report(
+                &args.run,
+                &args.run,
+                &run,
+                &v,
+                baseline.as_ref().map(|b| &b.latency),
+            )
+        });
+    match written {
+        Ok(()) => {
+            println!("{}", args.run.join("report.html").display());
+            Exit::Pass
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the report into {}: {e}",
+                args.run.display()
+            );
+            Exit::BadInput
+        }
     }
 }
 

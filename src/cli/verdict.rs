@@ -155,7 +155,14 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> Exit
         interrupted,
     );
     let shown = &runs[headroom::shown_step(&v)];
-    if let Err(e) = report::write_verdict(&out, shown, &v) {
+    let shown_dir = v
+        .headroom
+        .as_ref()
+        .and_then(|h| h.steps.get(headroom::shown_step(&v)))
+        .map_or_else(|| args.run.clone(), |s| args.run.join(&s.dir));
+    let written = report::write_verdict(&out, shown, &v)
+        .and_then(|_| report::write_report(&out, &shown_dir, shown, &v, None));
+    if let Err(e) = written {
         eprintln!(
             "error: cannot write the verdict into {}: {e}",
             out.display()

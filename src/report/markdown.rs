@@ -177,6 +177,15 @@ impl Format for SummaryMarkdown {
                 fmt_num(l.max)
             )?;
         }
+        // The charts written beside this file, for change requests that cannot show SVG.
+        writeln!(out, "\n## Charts\n")?;
+        for (id, file) in crate::report::html::PNG_CHARTS {
+            writeln!(out, "![{id}]({file})")?;
+        }
+        writeln!(
+            out,
+            "\nEvery chart, the server side and every step: `report.html`."
+        )?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! report: one writer per output format, each in its own file behind [`Format`]. Writers
 //! take the run and its verdict and write to any `impl Write`; they never see the engine.
 
+pub mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -11,6 +12,7 @@ use std::path::Path;
 use crate::result::{RunResult, write_atomic};
 use crate::verdict::Verdict;
 
+pub use html::HtmlReport;
 pub use json::VerdictJson;
 pub use junit::Junit;
 pub use markdown::SummaryMarkdown;
@@ -33,6 +35,26 @@ pub trait Format {
         self.write(run, verdict, &mut buf)?;
         write_atomic(&dir.join(Self::FILE), &buf)
     }
+}
+
+/// Writes `report.html` and its PNG charts into `dir`, with the run's histograms (read from
+/// `run_dir`'s `latency.hlog`, when there is one) and the baseline's.
+pub fn write_report(
+    dir: &Path,
+    run_dir: &Path,
+    run: &RunResult,
+    verdict: &Verdict,
+    baseline: Option<&std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>>,
+) -> std::io::Result<()> {
+    let latency = std::fs::read(run_dir.join("latency.hlog"))
+        .ok()
+        .and_then(|b| crate::metrics::hlog::read_merged(&b).ok());
+    HtmlReport {
+        latency: latency.as_ref(),
+        baseline,
+    }
+    .write_to(dir, run, verdict)?;
+    html::write_pngs(dir, run)
 }
 
 /// Writes `verdict.json`, `junit.xml` and `summary.md` into `dir`.

@@ -1,0 +1,577 @@
+//! The page, top to bottom: verdict, load, latency, errors, server side, scaling, steps.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+use super::charts::{self, Chart, Line};
+use crate::result::RunResult;
+use crate::verdict::{Status, Verdict};
+
+/// Steps drawn in the percentile spectrum: the busiest ones.
+const SPECTRUM_STEPS: usize = 6;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Stage boundaries on the run's clock, labelled when there are few enough to read.
+fn markers(run: &RunResult) -> Vec<(f64, String)> {
+    let stages = &run.plan.stages;
+    let label = stages.len() <= 8;
+    stages
+        .iter()
+        .skip(1)
+        .map(|s| {
+            (
+                s.start_s,
+                if label { s.name.clone() } else { String::new() },
+            )
+        })
+        .collect()
+}
+
+fn timeline(run: &RunResult, f: impl Fn(&crate::metrics::TimelineEntry) -> f64) -> Vec<(f64, f64)> {
+    run.timeline.iter().map(|e| (e.t as f64, f(e))).collect()
+}
+
+fn time_chart(run: &RunResult, id: &str, title: &str, y: &str, lines: Vec<Line>) -> Chart {
+    Chart {
+        id: id.into(),
+        title: title.into(),
+        x_label: "seconds since the start of the run".into(),
+        y_label: y.into(),
+        lines,
+        markers: markers(run),
+        percentile_axis: false,
+    }
+}
+
+/// The charts that have PNG copies.
+pub fn chart_by_id(run: &RunResult, id: &str) -> Option<Chart> {
+    match id {
+        "load" => Some(time_chart(
+            run,
+            "load",
+            "Journeys per second: planned, started, finished, dropped",
+            "journeys/s",
+            vec![
+                Line::new("planned", timeline(run, |e| e.planned as f64)).secondary(),
+                Line::new("started", timeline(run, |e| e.started as f64)),
+                Line::new("finished", timeline(run, |e| e.journeys as f64)),
+                Line::new("dropped", timeline(run, |e| e.dropped as f64)),
+            ],
+        )),
+        "latency" => Some(time_chart(
+            run,
+            "latency",
+            "Request latency over time, all steps (from the intended start)",
+            "ms",
+            vec![
+                Line::new("p50", timeline(run, |e| e.latency_ms.p50)),
+                Line::new("p95", timeline(run, |e| e.latency_ms.p95)),
+                Line::new("p99", timeline(run, |e| e.latency_ms.p99)),
+            ],
+        )),
+        _ => None,
+    }
+}
+
+fn in_flight(run: &RunResult) -> Chart {
+    time_chart(
+        run,
+        "in-flight",
+        "Journeys in flight",
+        "journeys",
+        vec![Line::new(
+            "in flight",
+            timeline(run, |e| e.in_flight as f64),
+        )],
+    )
+}
+
+fn scenario_p95(run: &RunResult) -> Chart {
+    let mut names: Vec<&String> = run
+        .timeline
+        .iter()
+        .flat_map(|e| e.scenarios.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    let lines = names
+        .into_iter()
+        .map(|n| {
+            Line::new(
+                format!("{n} p95"),
+                run.timeline
+                    .iter()
+                    .filter_map(|e| e.scenarios.get(n).map(|s| (e.t as f64, s.latency_ms.p95)))
+                    .collect(),
+            )
+        })
+        .collect();
+    time_chart(
+        run,
+        "scenario-latency",
+        "p95 latency per scenario",
+        "ms",
+        lines,
+    )
+}
+
+fn errors(run: &RunResult) -> Chart {
+    let mut kinds: Vec<&String> = run
+        .timeline
+        .iter()
+        .flat_map(|e| e.errors_by_kind.keys())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let lines = kinds
+        .into_iter()
+        .map(|k| {
+            Line::new(
+                k.clone(),
+                timeline(run, |e| *e.errors_by_kind.get(k).unwrap_or(&0) as f64),
+            )
+        })
+        .collect();
+    time_chart(
+        run,
+        "errors",
+        "Errors per second by kind",
+        "errors/s",
+        lines,
+    )
+}
+
+/// Percentile spectrum of the busiest steps, HdrHistogram-style: x is log10(1/(1-q)).
+fn spectrum(
+    latency: &BTreeMap<String, Histogram<u64>>,
+    baseline: Option<&BTreeMap<String, Histogram<u64>>>,
+) -> Chart {
+    let mut steps: Vec<(&String, &Histogram<u64>)> =
+        latency.iter().filter(|(_, h)| !h.is_empty()).collect();
+    steps.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    steps.truncate(SPECTRUM_STEPS);
+    let curve = |h: &Histogram<u64>| -> Vec<(f64, f64)> {
+        (0..=80)
+            .map(|i| {
+                let x = f64::from(i) * 0.05;
+                let q = (1.0 - 10f64.powf(-x)).min(0.99999);
+                (x, h.value_at_quantile(q) as f64 / 1000.0)
+            })
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for (name, h) in &steps {
+        lines.push(Line::new((*name).clone(), curve(h)));
+        if let Some(b) = baseline
+            .and_then(|b| b.get(*name))
+            .filter(|b| !b.is_empty())
+        {
+            lines.push(Line::new(format!("{name} (baseline)"), curve(b)).secondary());
+        }
+    }
+    Chart {
+        id: "spectrum".into(),
+        title: "Latency by percentile (busiest steps)".into(),
+        x_label: "percentile".into(),
+        y_label: "ms".into(),
+        lines,
+        markers: Vec::new(),
+        percentile_axis: true,
+    }
+}
+
+fn probe_series(probe: &Value, name: &str) -> Option<Vec<(f64, f64)>> {
+    let points = probe.get("series")?.get(name)?.as_array()?;
+    Some(
+        points
+            .iter()
+            .filter_map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
+            .collect(),
+    )
+}
+
+/// Lines from a probe's series: `(series, label, scale)`; absent series are left out.
+fn probe_lines(probe: &Value, wanted: &[(&str, &str, f64)]) -> Vec<Line> {
+    wanted
+        .iter()
+        .filter_map(|(s, label, scale)| {
+            probe_series(probe, s).map(|pts| {
+                Line::new(
+                    *label,
+                    pts.into_iter().map(|(t, v)| (t, v * scale)).collect(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Connections by state, stacked (each line adds the next state), against max_connections.
+fn pg_connections(run: &RunResult, name: &str, probe: &Value) -> Chart {
+    let states = [
+        ("connections_active", "active"),
+        ("connections_idle", "+ idle"),
+        ("connections_idle_in_transaction", "+ idle in transaction"),
+        (
+            "connections_idle_in_transaction_aborted",
+            "+ idle in transaction (aborted)",
+        ),
+    ];
+    let mut lines = Vec::new();
+    let mut acc: Vec<(f64, f64)> = Vec::new();
+    for (series, label) in states {
+        if let Some(pts) = probe_series(probe, series) {
+            acc = if acc.is_empty() {
+                pts
+            } else {
+                acc.iter()
+                    .zip(&pts)
+                    .map(|(a, b)| (a.0, a.1 + b.1))
+                    .collect()
+            };
+            lines.push(Line::new(label, acc.clone()));
+        }
+    }
+    lines.extend(
+        probe_lines(
+            probe,
+            &[
+                ("max_connections", "max_connections", 1.0),
+                ("connections_total", "all connections (server)", 1.0),
+            ],
+        )
+        .into_iter()
+        .map(Line::secondary),
+    );
+    time_chart(
+        run,
+        &format!("{name}-connections"),
+        &format!("PostgreSQL connections by state, stacked ({name})"),
+        "connections",
+        lines,
+    )
+}
+
+fn probe_charts(run: &RunResult) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (name, probe) in &run.probes {
+        let kind = probe.get("kind").and_then(Value::as_str).unwrap_or("");
+        let c = |id: &str, title: &str, y: &str, lines: Vec<Line>| {
+            time_chart(
+                run,
+                &format!("{name}-{id}"),
+                &format!("{title} ({name})"),
+                y,
+                lines,
+            )
+        };
+        match kind {
+            "postgres" => {
+                out.push(pg_connections(run, name, probe));
+                out.push(c(
+                    "workers",
+                    "Odoo worker backends and lock waits",
+                    "backends",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("odoo_backends", "Odoo backends", 1.0),
+                            ("lock_waits", "waiting on a lock", 1.0),
+                        ],
+                    ),
+                ));
+                out.push(c(
+                    "ages",
+                    "Oldest open transaction and cron lag",
+                    "seconds",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("oldest_xact_age_s", "oldest transaction", 1.0),
+                            ("cron_max_lag_s", "largest cron lag", 1.0),
+                        ],
+                    ),
+                ));
+                out.push(c(
+                    "rates",
+                    "Commits, rollbacks and deadlocks",
+                    "per second",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("commits_per_s", "commits", 1.0),
+                            ("rollbacks_per_s", "rollbacks", 1.0),
+                            ("deadlocks_per_s", "deadlocks", 1.0),
+                        ],
+                    ),
+                ));
+            }
+            "redis" => {
+                out.push(c(
+                    "memory",
+                    "Redis memory against maxmemory",
+                    "MiB",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("used_memory_bytes", "used_memory", 1.0 / 1048576.0),
+                            ("maxmemory_bytes", "maxmemory", 1.0 / 1048576.0),
+                        ],
+                    ),
+                ));
+                out.push(c(
+                    "clients",
+                    "Redis clients",
+                    "clients",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("connected_clients", "connected", 1.0),
+                            ("blocked_clients", "blocked", 1.0),
+                        ],
+                    ),
+                ));
+                out.push(c(
+                    "evictions",
+                    "Redis evictions and rejected connections",
+                    "per second",
+                    probe_lines(
+                        probe,
+                        &[
+                            ("evicted_keys_per_s", "evicted keys", 1.0),
+                            ("rejected_connections_per_s", "rejected connections", 1.0),
+                        ],
+                    ),
+                ));
+            }
+            "canary" => {
+                out.push(c(
+                    "latency",
+                    "Canary latency: the wait for a free Odoo worker",
+                    "ms",
+                    probe_lines(probe, &[("latency_ms", "canary", 1.0)]),
+                ));
+            }
+            _ => {
+                let series = probe.get("series").and_then(Value::as_object);
+                let lines: Vec<Line> = series
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, _)| probe_series(probe, k).map(|p| Line::new(k.clone(), p)))
+                    .collect();
+                out.push(c("series", "Prometheus series", "value", lines));
+            }
+        }
+    }
+    out.retain(|c| !c.lines.is_empty());
+    out
+}
+
+fn scale_chart(v: &Verdict) -> Option<Chart> {
+    let h = v.headroom.as_ref()?;
+    Some(Chart {
+        id: "scale".into(),
+        title: format!(
+            "Scaling: worst step p95 and error rate per load multiplier (headroom ×{})",
+            num(h.multiplier)
+        ),
+        x_label: "load multiplier".into(),
+        y_label: "ms / %".into(),
+        lines: vec![
+            Line::new(
+                "worst step p95 (ms)",
+                h.steps.iter().map(|s| (s.scale, s.worst_p95_ms)).collect(),
+            ),
+            Line::new(
+                "error rate (%)",
+                h.steps
+                    .iter()
+                    .map(|s| (s.scale, s.error_rate * 100.0))
+                    .collect(),
+            ),
+        ],
+        markers: vec![(h.multiplier, format!("headroom ×{}", num(h.multiplier)))],
+        percentile_axis: false,
+    })
+}
+
+fn section(out: &mut String, id: &str, title: &str, charts: &[Chart]) {
+    let _ = writeln!(out, "<section id=\"{id}\"><h2>{}</h2>", esc(title));
+    for c in charts {
+        let _ = writeln!(
+            out,
+            "<figure class=\"chart\" id=\"chart-{}\">{}</figure>",
+            esc(&c.id),
+            charts::svg(c)
+        );
+    }
+    let _ = writeln!(out, "</section>");
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
+h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}\
+table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid #ddd;padding:4px 6px;text-align:right}\
+th:first-child,td:first-child,td.text{text-align:left}.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}\
+.pass{background:#009E73}.warn{background:#E69F00}.fail{background:#D55E00}figure.chart{margin:12px 0}\
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:bold}";
+
+/// The whole page.
+pub fn render(
+    run: &RunResult,
+    v: &Verdict,
+    latency: Option<&BTreeMap<String, Histogram<u64>>>,
+    baseline: Option<&BTreeMap<String, Histogram<u64>>>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>peakgate {} {}</title><style>{STYLE}</style></head><body>",
+        esc(&run.profile.name),
+        esc(&v.run_id)
+    );
+    // 1. The verdict and what ran.
+    let _ = writeln!(
+        out,
+        "<section id=\"verdict\"><h1>peakgate: <span class=\"verdict {}\">{}</span></h1>",
+        v.verdict,
+        v.verdict.to_string().to_uppercase()
+    );
+    let _ = writeln!(out, "<dl>");
+    let target = match &run.target.standin_release {
+        Some(r) => format!("{} ({}, release {r})", run.target.url, run.target.kind),
+        None => format!("{} ({})", run.target.url, run.target.kind),
+    };
+    for (k, val) in [
+        (
+            "release",
+            run.release.clone().unwrap_or_else(|| "(unlabelled)".into()),
+        ),
+        (
+            "profile",
+            format!("{} — {}", run.profile.name, run.profile.description),
+        ),
+        ("target", target),
+        ("started", run.started_at.clone()),
+        (
+            "duration",
+            format!("{} s, {}", num(run.duration_s), run.status),
+        ),
+        ("run", v.run_id.clone()),
+        (
+            "journeys",
+            format!(
+                "{} planned, {} started, {} dropped",
+                run.totals.planned, run.totals.started, run.totals.dropped
+            ),
+        ),
+        (
+            "requests",
+            format!("{} ({} failed)", run.totals.requests, run.totals.errors),
+        ),
+    ] {
+        let _ = writeln!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&val));
+    }
+    let _ = writeln!(out, "</dl>");
+    let not_passed: Vec<_> = v
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    if not_passed.is_empty() {
+        let _ = writeln!(out, "<p>All {} checks passed.</p>", v.checks.len());
+    } else {
+        let _ = writeln!(
+            out,
+            "<table id=\"not-passed\"><tr><th>check</th><th>status</th><th>observed</th><th>warn</th><th>fail</th><th>evidence</th></tr>"
+        );
+        for c in not_passed {
+            let o = |x: Option<f64>| x.map_or_else(|| "—".into(), num);
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"text\"><span class=\"verdict {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+                esc(&c.name),
+                c.status,
+                c.status,
+                o(c.observed),
+                o(c.warn),
+                o(c.fail),
+                esc(&c.message)
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
+    let _ = writeln!(out, "</section>");
+    // 2-4. Load, latency, errors.
+    let load = chart_by_id(run, "load")
+        .into_iter()
+        .chain([in_flight(run)])
+        .collect::<Vec<_>>();
+    section(&mut out, "load", "Load", &load);
+    let mut lat = vec![
+        chart_by_id(run, "latency").expect("latency chart"),
+        scenario_p95(run),
+    ];
+    if let Some(l) = latency {
+        lat.push(spectrum(l, baseline));
+    }
+    section(&mut out, "latency", "Latency", &lat);
+    section(&mut out, "errors", "Errors", &[errors(run)]);
+    // 5. Server side.
+    let server = probe_charts(run);
+    if server.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"server\"><h2>Server side</h2><p>No probes ran: add <code>[probes.*]</code> to the profile to see PostgreSQL, Redis and worker saturation here.</p></section>"
+        );
+    } else {
+        section(&mut out, "server", "Server side", &server);
+    }
+    // 6. Scaling.
+    if let Some(c) = scale_chart(v) {
+        section(&mut out, "scale", "Scaling", &[c]);
+    }
+    // 7. Every step.
+    let _ = writeln!(
+        out,
+        "<section id=\"steps\"><h2>Steps</h2><table id=\"steps-table\"><tr><th>transaction</th><th>count</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>service p95 ms</th></tr>"
+    );
+    for (name, t) in &run.transactions {
+        let errors: u64 = t.errors.values().sum();
+        let rate = if t.count > 0 {
+            100.0 * errors as f64 / t.count as f64
+        } else {
+            0.0
+        };
+        let l = &t.latency_ms;
+        let _ = writeln!(
+            out,
+            "<tr data-name=\"{}\"><td>{}</td><td>{}</td><td>{rate:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            esc(name),
+            t.count,
+            l.p50,
+            l.p95,
+            l.p99,
+            l.max,
+            t.service_ms.p95
+        );
+    }
+    let _ = writeln!(out, "</table></section>\n</body></html>");
+    out
+}
