@@ -165,6 +165,7 @@ peakgate_run "$SOAK_RATE" "$SOAK" >/dev/null &
 SOAK_JOB=$!
 sleep 1
 SOAK_PID=$(pgrep -n -f "peakgate run --quiet --profile $WORK/bench.toml" || true)
+[ -n "$SOAK_PID" ] || echo "  (could not find the soak's process: no RSS samples)" >&2
 RSS_SAMPLES=()
 while kill -0 "$SOAK_JOB" 2>/dev/null; do
   if [ -n "$SOAK_PID" ] && [ -r "/proc/$SOAK_PID/status" ]; then
@@ -173,7 +174,7 @@ while kill -0 "$SOAK_JOB" 2>/dev/null; do
   sleep 5
 done
 wait "$SOAK_JOB" || true
-RSS=$(printf '%s\n' "${RSS_SAMPLES[@]}" | grep -E '^[0-9]+$' | python3 -c "
+RSS=$(printf '%s\n' "${RSS_SAMPLES[@]}" | { grep -E '^[0-9]+$' || true; } | python3 -c "
 import sys
 v = [int(x) for x in sys.stdin.read().split()]
 if len(v) < 3: print('not enough samples'); sys.exit()

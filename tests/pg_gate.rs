@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::pg::{PgStandin, PrivateRedis, db_url};
+use crate::common::pg::{PgStandin, PrivateRedis, db_url, hot_product_scenario};
 use crate::common::{Workspace, peakgate};
 
 /// Writes a profile: `load` TOML, `mix`, probes on the stand-in's database, and `gate`.
@@ -187,13 +187,7 @@ fn conn_leak_fails_the_idle_in_transaction_check_a_baseline_passes() {
 #[test]
 fn quant_lock_fails_the_serialization_and_lock_wait_checks() {
     let ws = Workspace::new();
-    ws.write("scenarios/data/one.csv", "id,list_price\n1,9.99\n");
-    ws.write("scenarios/data/pay.csv", "id\n1\n");
-    ws.write(
-        "scenarios/hot_sync.toml",
-        "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", products = \"one.csv\", payment_methods = \"pay.csv\", lines = [1, 1] }\n\
-         [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"]]\n",
-    );
+    hot_product_scenario(&ws);
     let s = PgStandin::start(
         "gate_quant",
         &[

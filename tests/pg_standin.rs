@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::pg::{PgStandin, query, redis_url, scalar};
+use crate::common::pg::{PgStandin, hot_product_scenario, query, redis_url, scalar};
 use crate::common::{Workspace, peakgate};
 
 /// A profile with a single stage of `rate` journeys/s for `secs` seconds on `mix`.
@@ -189,17 +189,6 @@ fn the_pool_bounds_backends_and_load_beyond_the_workers_queues() {
         "p95 {} ms under load vs {} ms light",
         p95(&heavy),
         p95(&light)
-    );
-}
-
-/// A scenario whose every order sells the one hot product.
-fn hot_product_scenario(ws: &Workspace) {
-    ws.write("scenarios/data/one.csv", "id,list_price\n1,9.99\n");
-    ws.write("scenarios/data/pay.csv", "id\n1\n");
-    ws.write(
-        "scenarios/hot_sync.toml",
-        "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", products = \"one.csv\", payment_methods = \"pay.csv\", lines = [1, 1] }\n\
-         [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"]]\n",
     );
 }
 

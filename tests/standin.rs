@@ -1,39 +1,14 @@
 //! `peakgate standin` as its own process, driven with `peakgate run --target`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use predicates::str::contains;
 
-use crate::common::{Workspace, peakgate, repo_file};
-
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::common::{StandinProcess, Workspace, peakgate, repo_file};
 
 #[test]
 fn a_run_against_a_separate_standin_uses_the_odoo_protocol_end_to_end() {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
-        .args(["standin", "--listen", "127.0.0.1:0", "--workers", "2"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("stand-in starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Server(child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("URL printed")
-        .to_string();
-    assert!(line.contains("2 workers"), "{line}");
+    let server = StandinProcess::start(&["--workers", "2"]);
+    let url = server.url.clone();
+    assert!(server.banner.contains("2 workers"), "{}", server.banner);
 
     let ws = Workspace::new();
     peakgate()
@@ -69,21 +44,8 @@ fn a_run_against_a_separate_standin_uses_the_odoo_protocol_end_to_end() {
 
 #[test]
 fn a_wrong_password_fails_the_logins_with_access_denied() {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
-        .args(["standin", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("stand-in starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Server(child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let server = StandinProcess::start::<&str>(&[]);
+    let url = server.url.clone();
     let ws = Workspace::new();
     let p = ws.profile("pos", "name = \"pos\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n[mix]\npos_order_sync = 1\n");
     peakgate()

@@ -143,6 +143,65 @@ pub fn error_envelope(id: &Value, code: i64, name: &str, message: &str) -> Reply
     }}))
 }
 
+/// `code` 100: the route needs a logged-in session.
+pub fn session_expired(id: &Value) -> Reply {
+    error_envelope(
+        id,
+        100,
+        "odoo.http.SessionExpiredException",
+        "Session expired",
+    )
+}
+
+/// Wrong database, login or password.
+pub fn access_denied(id: &Value) -> Reply {
+    error_envelope(id, 200, "odoo.exceptions.AccessDenied", "Access Denied")
+}
+
+/// A model method call, from `call_kw` params or `execute_kw` arguments.
+#[derive(Debug, Clone)]
+pub struct ModelCall {
+    pub model: String,
+    pub method: String,
+    pub args: Value,
+    pub kwargs: Value,
+}
+
+impl ModelCall {
+    /// `{model, method, args, kwargs}` of `/web/dataset/call_kw`.
+    pub fn from_call_kw(params: &Value) -> ModelCall {
+        let text = |k: &str| {
+            params
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        ModelCall {
+            model: text("model"),
+            method: text("method"),
+            args: params.get("args").cloned().unwrap_or_else(|| json!([])),
+            kwargs: params.get("kwargs").cloned().unwrap_or_else(|| json!({})),
+        }
+    }
+
+    /// `[db, uid, password, model, method, args, kwargs]` of `object.execute_kw`.
+    pub fn from_execute_kw(args: &[Value]) -> ModelCall {
+        let text = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        ModelCall {
+            model: text(3),
+            method: text(4),
+            args: args.get(5).cloned().unwrap_or_else(|| json!([])),
+            kwargs: args.get(6).cloned().unwrap_or_else(|| json!({})),
+        }
+    }
+}
+
 /// A JSON-RPC success envelope.
 pub fn result(id: &Value, v: Value) -> Reply {
     if v.is_null() {
@@ -260,7 +319,7 @@ impl Odoo {
                 && params.get("login").and_then(Value::as_str) == Some(c.login.as_str())
                 && params.get("password").and_then(Value::as_str) == Some(c.password.as_str());
             if !ok {
-                return error_envelope(id, 200, "odoo.exceptions.AccessDenied", "Access Denied");
+                return access_denied(id);
             }
             let sid = uuid::Uuid::new_v4().simple().to_string();
             self.sessions().insert(
@@ -292,18 +351,9 @@ impl Odoo {
         let logged_in =
             sid.is_some_and(|s| self.sessions().get(s).is_some_and(|s| s.uid.is_some()));
         if !logged_in {
-            return error_envelope(
-                id,
-                100,
-                "odoo.http.SessionExpiredException",
-                "Session expired",
-            );
+            return session_expired(id);
         }
-        let model = params.get("model").and_then(Value::as_str).unwrap_or("");
-        let method = params.get("method").and_then(Value::as_str).unwrap_or("");
-        let args = params.get("args").cloned().unwrap_or_else(|| json!([]));
-        let kwargs = params.get("kwargs").cloned().unwrap_or_else(|| json!({}));
-        self.call(id, model, method, &args, &kwargs)
+        self.call(id, &ModelCall::from_call_kw(params))
     }
 
     pub fn version(&self) -> Value {
@@ -339,23 +389,14 @@ impl Odoo {
                 },
             ),
             ("common", "authenticate") if !creds_ok(args.first(), args.get(1), args.get(2)) => {
-                error_envelope(id, 200, "odoo.exceptions.AccessDenied", "Access Denied")
+                access_denied(id)
             }
             ("common", "authenticate") => result(id, json!(2)),
             ("object", "execute_kw") => {
                 if !creds_ok(args.first(), args.get(1), args.get(2)) {
-                    return error_envelope(
-                        id,
-                        200,
-                        "odoo.exceptions.AccessDenied",
-                        "Access Denied",
-                    );
+                    return access_denied(id);
                 }
-                let model = args.get(3).and_then(Value::as_str).unwrap_or("");
-                let method = args.get(4).and_then(Value::as_str).unwrap_or("");
-                let a = args.get(5).cloned().unwrap_or_else(|| json!([]));
-                let k = args.get(6).cloned().unwrap_or_else(|| json!({}));
-                self.call(id, model, method, &a, &k)
+                self.call(id, &ModelCall::from_execute_kw(&args))
             }
             _ => error_envelope(
                 id,
@@ -399,14 +440,13 @@ impl Odoo {
     }
 
     /// A model method, as the ORM would answer it.
-    pub fn call(
-        &self,
-        id: &Value,
-        model: &str,
-        method: &str,
-        args: &Value,
-        kwargs: &Value,
-    ) -> Reply {
+    pub fn call(&self, id: &Value, call: &ModelCall) -> Reply {
+        let (model, method, args, kwargs) = (
+            call.model.as_str(),
+            call.method.as_str(),
+            &call.args,
+            &call.kwargs,
+        );
         let v = match (model, method) {
             ("pos.order", "create_from_ui") | ("pos.order", "sync_from_ui") => {
                 let Some(orders) = args.get(0).and_then(Value::as_array) else {

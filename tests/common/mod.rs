@@ -75,3 +75,48 @@ impl Workspace {
         serde_json::from_str(&text).expect("run.json is JSON")
     }
 }
+
+/// A `peakgate standin` process on a free loopback port, stopped when dropped.
+pub struct StandinProcess {
+    /// Its base URL, from the line it prints on start.
+    pub url: String,
+    /// That line.
+    pub banner: String,
+    child: std::process::Child,
+}
+
+impl StandinProcess {
+    /// Starts `peakgate standin --listen 127.0.0.1:0` with `args`.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> StandinProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
+            .args(["standin", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("stand-in starts");
+        let mut banner = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut banner)
+            .unwrap();
+        let url = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+            .to_string();
+        StandinProcess { url, banner, child }
+    }
+
+    /// Stops the process now.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for StandinProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,7 +1,6 @@
 //! A PostgreSQL-backed stand-in started as its own process on a database of its own, dropped
 //! when the test ends; plus small SQL and Redis helpers for assertions.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -63,39 +62,22 @@ pub fn scalar(db: &str, sql: &str) -> f64 {
 pub struct PgStandin {
     pub url: String,
     pub db: String,
-    child: Child,
+    process: super::StandinProcess,
 }
 
 impl PgStandin {
     /// Starts `peakgate standin --backend postgres` on database `peakgate_t_<name>_<pid>`.
     pub fn start(name: &str, extra: &[&str]) -> PgStandin {
         let db = format!("peakgate_t_{name}_{}", std::process::id());
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
-            .args([
-                "standin",
-                "--backend",
-                "postgres",
-                "--reset",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--pg-url")
-            .arg(db_url(&db))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("stand-in starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        PgStandin { url, db, child }
+        let url_arg = db_url(&db);
+        let mut args = vec!["--backend", "postgres", "--reset", "--pg-url", &url_arg];
+        args.extend_from_slice(extra);
+        let process = super::StandinProcess::start(&args);
+        PgStandin {
+            url: process.url.clone(),
+            db,
+            process,
+        }
     }
 
     /// The stand-in's counters.
@@ -121,8 +103,7 @@ fn http_get_json(url: &str, path: &str) -> Value {
 
 impl Drop for PgStandin {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
         let db = self.db.clone();
         runtime().block_on(async move {
             if let Ok((client, conn)) =
@@ -184,4 +165,15 @@ impl Drop for PrivateRedis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A scenario (`hot_sync`) whose every order sells the one hottest product, for contention.
+pub fn hot_product_scenario(ws: &super::Workspace) {
+    ws.write("scenarios/data/one.csv", "id,list_price\n1,9.99\n");
+    ws.write("scenarios/data/pay.csv", "id\n1\n");
+    ws.write(
+        "scenarios/hot_sync.toml",
+        "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", products = \"one.csv\", payment_methods = \"pay.csv\", lines = [1, 1] }\n\
+         [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"]]\n",
+    );
 }

@@ -22,7 +22,9 @@ use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
 use super::config::StandinConfig;
-use super::odoo::{Incoming, Odoo, Reply, error_envelope, result};
+use super::odoo::{
+    Incoming, ModelCall, Odoo, Reply, access_denied, error_envelope, result, session_expired,
+};
 use super::sessions::{SessionData, SessionStore};
 use calls::{CallError, SqlCall};
 
@@ -247,12 +249,7 @@ impl PgBackend {
                     || text("login") != c.login
                     || text("password") != c.password
                 {
-                    return error_envelope(
-                        id,
-                        200,
-                        "odoo.exceptions.AccessDenied",
-                        "Access Denied",
-                    );
+                    return access_denied(id);
                 }
                 let uid = match self
                     .transact(
@@ -266,12 +263,7 @@ impl PgBackend {
                 {
                     Ok(Value::Number(n)) => n.as_i64(),
                     Ok(_) => {
-                        return error_envelope(
-                            id,
-                            200,
-                            "odoo.exceptions.AccessDenied",
-                            "Access Denied",
-                        );
+                        return access_denied(id);
                     }
                     Err(reply) => return reply,
                 };
@@ -343,18 +335,10 @@ impl PgBackend {
                 let creds_ok = args.first().and_then(Value::as_str) == Some(c.database.as_str())
                     && args.get(2).and_then(Value::as_str) == Some(c.password.as_str());
                 if !creds_ok {
-                    return error_envelope(
-                        id,
-                        200,
-                        "odoo.exceptions.AccessDenied",
-                        "Access Denied",
-                    );
+                    return access_denied(id);
                 }
-                let model = args.get(3).and_then(Value::as_str).unwrap_or("");
-                let method = args.get(4).and_then(Value::as_str).unwrap_or("");
-                let a = args.get(5).cloned().unwrap_or_else(|| json!([]));
-                let k = args.get(6).cloned().unwrap_or_else(|| json!({}));
-                self.model_call(worker, id, model, method, &a, &k).await
+                self.model_call(worker, id, &ModelCall::from_execute_kw(&args))
+                    .await
             }
             p if p.starts_with("/web/dataset/call_") => {
                 let logged_in = match sid {
@@ -365,18 +349,9 @@ impl PgBackend {
                     None => false,
                 };
                 if !logged_in {
-                    return error_envelope(
-                        id,
-                        100,
-                        "odoo.http.SessionExpiredException",
-                        "Session expired",
-                    );
+                    return session_expired(id);
                 }
-                let model = params.get("model").and_then(Value::as_str).unwrap_or("");
-                let method = params.get("method").and_then(Value::as_str).unwrap_or("");
-                let args = params.get("args").cloned().unwrap_or_else(|| json!([]));
-                let kwargs = params.get("kwargs").cloned().unwrap_or_else(|| json!({}));
-                self.model_call(worker, id, model, method, &args, &kwargs)
+                self.model_call(worker, id, &ModelCall::from_call_kw(params))
                     .await
             }
             _ => self.memory.answer(
@@ -391,15 +366,13 @@ impl PgBackend {
     }
 
     /// A model method: real SQL for the ones the scenarios use, the memory answer otherwise.
-    async fn model_call(
-        &self,
-        worker: usize,
-        id: &Value,
-        model: &str,
-        method: &str,
-        args: &Value,
-        kwargs: &Value,
-    ) -> Reply {
+    async fn model_call(&self, worker: usize, id: &Value, call: &ModelCall) -> Reply {
+        let (model, method, args, kwargs) = (
+            call.model.as_str(),
+            call.method.as_str(),
+            &call.args,
+            &call.kwargs,
+        );
         let ids = |v: &Value| -> Vec<i64> {
             match v.get(0) {
                 Some(Value::Array(a)) => a.iter().filter_map(Value::as_i64).collect(),
@@ -470,7 +443,7 @@ impl PgBackend {
                 let (from, to) = date_range(args.get(0).or_else(|| kwargs.get("domain")));
                 SqlCall::Report { from, to }
             }
-            _ => return self.memory.call(id, model, method, args, kwargs),
+            _ => return self.memory.call(id, call),
         };
         self.transact(worker, id, call)
             .await
