@@ -3,6 +3,7 @@
 //! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; the `cli` wires
 //! them together, and `standin` is the built-in Odoo-compatible target.
 
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod engine;
