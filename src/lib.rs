@@ -10,4 +10,5 @@ pub mod engine;
 pub mod metrics;
 pub mod plan;
 pub mod result;
+pub mod simulate;
 pub mod standin;

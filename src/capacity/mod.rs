@@ -3,4 +3,7 @@
 //! runs. Reads `RunResult`s only; never sees the engine.
 
 pub mod erlang;
+pub mod markdown;
+pub mod report;
+pub mod slo;
 pub mod usl;

@@ -219,6 +219,7 @@ async fn drive(
         transactions: figures.transactions,
         timeline: figures.timeline,
         probes: Default::default(),
+        simulation: None,
     };
     let json = match serde_json::to_vec_pretty(&result) {
         Ok(j) => j,
@@ -257,7 +258,7 @@ fn step_scenarios(plan: &Plan) -> Vec<Option<usize>> {
 }
 
 /// The end-of-run table on stdout.
-fn summary(r: &RunResult, dir: &RunDir) -> String {
+pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
     use std::fmt::Write;
     let t = &r.totals;
     let mut out = String::new();
