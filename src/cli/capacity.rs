@@ -95,10 +95,8 @@ fn size(args: &SizeArgs) -> Result<(), String> {
         args.target_wait.as_secs_f64(),
     );
     let need = erlang::servers_needed(rate, s, wait, args.service_level);
-    let from = need
-        .saturating_sub(2)
-        .max((rate * s).floor() as u32 + 1)
-        .max(1);
+    // Counts below the offered load are listed too: they show why they cannot do.
+    let from = need.saturating_sub(2).max(1);
     let rows: Vec<erlang::Queue> = (from..=need + 2)
         .map(|c| erlang::queue(c, rate, s, wait))
         .collect();
