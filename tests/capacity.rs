@@ -379,13 +379,13 @@ fn simulation_calibrated_from_a_light_run_predicts_real_runs_below_and_above_sat
 fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     let ws = capacity_workspace();
     let cal = run(&profile(&ws, "calibrate", 20.0, 5, 16), &ws.out(), &[]);
-    // Six loads on 4 workers, simulated from the calibration: a scalability curve.
+    // Six loads on 4 workers, simulated from the calibration into one folder: the layout of a
+    // stepped run (a parent folder whose sub-folders are runs).
     let p4 = profile(&ws, "w4", 20.0, 20, 4);
-    let steps = ws.dir.path().join("stepped");
+    let stepped = ws.dir.path().join("stepped");
     let mut dirs = Vec::new();
     for scale in ["0.25", "0.5", "0.75", "1", "1.5", "2"] {
-        let sub = steps.join(format!("x{scale}"));
-        dirs.push(simulate(&p4, &cal, &sub, &["--rate-scale", scale]));
+        dirs.push(simulate(&p4, &cal, &stepped, &["--rate-scale", scale]));
     }
     // Give the lightest run a PostgreSQL probe series: 2 connections active on average.
     let light = &dirs[0];
@@ -394,10 +394,9 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "series": {"connections_active": [[0, 1.0], [1, 3.0]]}});
     std::fs::write(light.join("run.json"), serde_json::to_vec(&r).unwrap()).unwrap();
 
-    let args: Vec<PathBuf> = dirs.clone();
     let out = peakgate()
         .args(["capacity", "--json", "--at-scale", "3", "--slo", "p95=1s"])
-        .args(&args)
+        .arg(&stepped)
         .assert()
         .success()
         .get_output()
@@ -458,11 +457,11 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
             && rec.contains(&format!("max_connections ≥ {maxconn}")),
         "{rec}"
     );
-    // capacity.md in the first folder, saying what is missing.
-    let md = std::fs::read_to_string(dirs[0].join("capacity.md")).unwrap();
+    // capacity.md in the folder given, saying what is missing.
+    let md = std::fs::read_to_string(stepped.join("capacity.md")).unwrap();
     assert!(md.contains("MISSING: no run has a Redis probe"), "{md}");
     assert!(md.contains("Little's law"));
-    assert!(dirs[0].join("capacity.json").is_file());
+    assert!(stepped.join("capacity.json").is_file());
 
     // Without a probe the hold time is said to be missing.
     let out = peakgate()

@@ -154,18 +154,18 @@ fn slo_workers(
         }
     };
     // The profile as the runs ran it (a simulated run names the simulated profile).
-    let light = &runs[0].0;
+    let first = &runs[0].0;
     let overrides = Overrides {
         rate_scale: Some(at_scale),
-        seed: Some(light.plan.seed),
+        seed: Some(first.plan.seed),
         ..Overrides::default()
     };
-    let plan = match Plan::load(Path::new(&light.profile.path), &overrides) {
+    let plan = match Plan::load(Path::new(&first.profile.path), &overrides) {
         Ok(p) => p,
         Err(e) => {
             return fail(format!(
                 "the profile {} no longer loads: {e}",
-                light.profile.path
+                first.profile.path
             ));
         }
     };
@@ -190,7 +190,7 @@ fn slo_workers(
         let Ok(sim) = des::run::<std::io::Sink>(&plan, &laws, server, None) else {
             return fail("the profile cannot be simulated (closed model)".into());
         };
-        let mut r = light.clone();
+        let mut r = first.clone();
         r.transactions = sim.figures.transactions;
         if slo::passes(&slo::check(objectives, &r)) {
             workers = Some(n);
@@ -202,7 +202,7 @@ fn slo_workers(
         workers,
         basis: format!(
             "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s latency.hlog (peakgate simulate --sweep)",
-            light.profile.path, cal.run_id
+            first.profile.path, cal.run_id
         ),
     }
 }
