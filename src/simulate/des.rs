@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use rand::distr::Distribution;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -79,10 +80,6 @@ pub struct Simulated {
 /// Why a plan cannot be simulated.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SimulateError {
-    #[error(
-        "the simulator runs open-model profiles only (journeys started per second); this profile is closed-model"
-    )]
-    ClosedModel,
     #[error("--workers must be at least 1")]
     NoWorkers,
     #[error(
@@ -98,6 +95,8 @@ enum Ev {
     Send(usize),
     /// Journey slot's request finished service.
     Done(usize),
+    /// Closed model: terminal ready to start its next journey (or to check it is open).
+    Terminal(usize),
 }
 
 struct Journey {
@@ -109,6 +108,8 @@ struct Journey {
     /// The journey's planned start: its latency counts from here.
     arrival_s: f64,
     has_session: bool,
+    /// The closed-model terminal running it (`None`: an open-model arrival).
+    terminal: Option<usize>,
 }
 
 const LOGIN: usize = usize::MAX;
@@ -128,9 +129,6 @@ pub fn run<W: Write>(
     server: Server,
     hlog: Option<HlogWriter<W>>,
 ) -> Result<Simulated, SimulateError> {
-    if plan.load.model == ModelKind::Closed {
-        return Err(SimulateError::ClosedModel);
-    }
     if server.workers == 0 {
         return Err(SimulateError::NoWorkers);
     }
@@ -178,6 +176,7 @@ pub fn run<W: Write>(
         second: (0, 0, 0),
         events: 0,
         timeout_s: plan.load.timeout_ms as f64 / 1000.0,
+        terminal_sessions: Vec::new(),
     };
     sim.waits.auto(true);
     let mut arrivals = Arrivals::new(
@@ -186,9 +185,18 @@ pub fn run<W: Write>(
         plan.mix.clone(),
         plan.seed,
     );
-    let mut next_arrival = arrivals.next();
+    let closed = plan.load.model == ModelKind::Closed;
+    let mut next_arrival = if closed { None } else { arrivals.next() };
     if let Some(a) = &next_arrival {
         sim.push(a.at_s, Ev::Arrival);
+    }
+    if closed {
+        // Terminal i runs while the curve's level is above i, as in the engine.
+        let terminals = plan.load.curve.peak().ceil() as usize;
+        sim.terminal_sessions = vec![false; terminals];
+        for i in 0..terminals {
+            sim.push(0.0, Ev::Terminal(i));
+        }
     }
     let mut now = 0.0;
     while let Some(Reverse((t, _, EvKey(ev)))) = sim.heap.pop() {
@@ -200,7 +208,7 @@ pub fn run<W: Write>(
                 let a = next_arrival
                     .take()
                     .expect("an arrival event has its arrival");
-                sim.arrive(a.scenario, a.at_s, &mut recorder);
+                sim.arrive(a.scenario, a.at_s, None, &mut recorder);
                 in_flight.store(sim.journeys_in_flight, Ordering::Relaxed);
                 next_arrival = arrivals.next();
                 if let Some(a) = &next_arrival {
@@ -208,6 +216,20 @@ pub fn run<W: Write>(
                 }
             }
             Ev::Send(j) => sim.send(j, now),
+            Ev::Terminal(i) => {
+                let curve = &plan.load.curve;
+                if now >= curve.duration_s() {
+                    continue;
+                }
+                if curve.level_at(now) <= i as f64 {
+                    // Not this terminal's turn yet: the store has not opened this till.
+                    sim.push(now + 0.1, Ev::Terminal(i));
+                } else {
+                    let scenario = plan.mix.sample(&mut sim.rng);
+                    sim.arrive(scenario, now, Some(i), &mut recorder);
+                    in_flight.store(sim.journeys_in_flight, Ordering::Relaxed);
+                }
+            }
             Ev::Done(j) => {
                 sim.done(j, now, &mut recorder);
                 in_flight.store(sim.journeys_in_flight, Ordering::Relaxed);
@@ -271,6 +293,8 @@ struct Sim<'a> {
     second: (u64, usize, usize),
     events: u64,
     timeout_s: f64,
+    /// Closed model: whether each terminal holds a logged-in session of its own.
+    terminal_sessions: Vec<bool>,
 }
 
 /// An event in the heap, ordered by (time, sequence) only.
@@ -322,8 +346,15 @@ impl Sim<'_> {
         self.q.peak_connections = self.q.peak_connections.max(self.busy_connections);
     }
 
-    fn arrive<W: Write>(&mut self, scenario: usize, at: f64, recorder: &mut Recorder<W>) {
-        let started = self.journeys_in_flight < self.plan.load.max_in_flight;
+    fn arrive<W: Write>(
+        &mut self,
+        scenario: usize,
+        at: f64,
+        terminal: Option<usize>,
+        recorder: &mut Recorder<W>,
+    ) {
+        // Terminals are never dropped: they wait for their previous journey.
+        let started = terminal.is_some() || self.journeys_in_flight < self.plan.load.max_in_flight;
         recorder.record(Event::Arrival {
             at: dur(at),
             started,
@@ -339,9 +370,15 @@ impl Sim<'_> {
             sent_s: at,
             arrival_s: at,
             has_session: false,
+            terminal,
         };
         if self.logs_in[scenario] {
-            if self.sessions > 0 {
+            if let Some(i) = terminal {
+                j.has_session = self.terminal_sessions[i];
+                if !j.has_session {
+                    j.step = LOGIN;
+                }
+            } else if self.sessions > 0 {
                 self.sessions -= 1;
                 j.has_session = true;
             } else {
@@ -467,15 +504,24 @@ impl Sim<'_> {
                 }
             }
             None => {
-                if ok && journey.has_session {
-                    self.sessions += 1;
-                }
                 recorder.record(Event::Journey {
                     scenario: journey.scenario,
                     intended: dur(journey.arrival_s),
                     end: dur(end),
                     ok,
                 });
+                let (terminal, has_session) = (journey.terminal, journey.has_session);
+                match terminal {
+                    Some(i) => {
+                        // The terminal keeps its session and starts again after its pacing
+                        // (from now at the earliest: a timed-out request ended in the past).
+                        self.terminal_sessions[i] |= has_session;
+                        let pacing_s = self.plan.load.pacing_ms as f64 / 1000.0;
+                        self.push(end.max(now) + pacing_s, Ev::Terminal(i));
+                    }
+                    None if ok && has_session => self.sessions += 1,
+                    None => {}
+                }
                 self.journeys_in_flight -= 1;
                 self.free_slots.push(j);
             }
@@ -491,6 +537,13 @@ mod tests {
 
     /// A plan of one single-request scenario at `rate` journeys/s (Poisson) for `seconds`.
     fn plan(rate: f64, seconds: u32) -> (tempfile::TempDir, Plan) {
+        plan_with(&format!(
+            "arrivals = \"poisson\"\nmax_in_flight = 100000\ntimeout = \"1h\"\n[[load.stage]]\nduration = \"{seconds}s\"\nrate = {rate}\n"
+        ))
+    }
+
+    /// A plan of one single-request scenario with this `[load]` body.
+    fn plan_with(load: &str) -> (tempfile::TempDir, Plan) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
         std::fs::write(
@@ -502,9 +555,7 @@ mod tests {
         let profile = dir.path().join("profiles/p.toml");
         std::fs::write(
             &profile,
-            format!(
-                "name = \"mmc\"\nenvironment = \"test\"\n[load]\narrivals = \"poisson\"\nmax_in_flight = 100000\ntimeout = \"1h\"\n[[load.stage]]\nduration = \"{seconds}s\"\nrate = {rate}\n[mix]\npage = 1\n"
-            ),
+            format!("name = \"mmc\"\nenvironment = \"test\"\n[load]\n{load}[mix]\npage = 1\n"),
         )
         .unwrap();
         let plan = Plan::load(&profile, &Overrides::default()).unwrap();
@@ -588,6 +639,39 @@ mod tests {
         let mean_wait_s = sim.queueing.wait_ms.mean / 1000.0;
         assert!((mean_wait_s - 0.1).abs() < 0.012, "mean wait {mean_wait_s}");
         assert_eq!(sim.queueing.peak_connections, 1);
+    }
+
+    #[test]
+    fn closed_terminals_follow_the_machine_repairman_model() {
+        // 4 terminals, 200 ms pacing, one worker with 100 ms exponential service: the finite-
+        // source queue M/M/1//4 (insensitive to the pacing's law). With r = S/Z = 0.5,
+        // P0 = 1 / Σₖ 4!/(4−k)! rᵏ = 1/10.5, X = (1 − P0)/S, R = N/X − Z.
+        let (_dir, plan) = plan_with(
+            "model = \"closed\"\npacing = \"200ms\"\ntimeout = \"1h\"\n[[load.stage]]\nduration = \"3000s\"\nterminals = 4\n",
+        );
+        let sim = run::<std::io::Sink>(
+            &plan,
+            &laws(&plan, 0.1),
+            Server {
+                workers: 1,
+                db_connections: None,
+            },
+            None,
+        )
+        .unwrap();
+        let x_expected = (1.0 - 1.0 / 10.5) / 0.1;
+        let r_expected = 4.0 / x_expected - 0.2;
+        let x = sim.figures.totals.journeys as f64 / sim.duration_s;
+        let r = sim.figures.transactions["page"].latency_ms.mean / 1000.0;
+        assert!(
+            (x - x_expected).abs() / x_expected < 0.03,
+            "X {x} vs {x_expected}"
+        );
+        assert!(
+            (r - r_expected).abs() / r_expected < 0.05,
+            "R {r} vs {r_expected}"
+        );
+        assert_eq!(sim.figures.totals.dropped, 0);
     }
 
     #[test]
