@@ -187,8 +187,9 @@ fn slo_workers(
             workers: n,
             db_connections: None,
         };
-        let Ok(sim) = des::run::<std::io::Sink>(&plan, &laws, server, None) else {
-            return fail("the profile cannot be simulated (closed model)".into());
+        let sim = match des::run::<std::io::Sink>(&plan, &laws, server, None) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("the profile cannot be simulated: {e}")),
         };
         let mut r = first.clone();
         r.transactions = sim.figures.transactions;
