@@ -259,19 +259,19 @@ fn p95(run: &Value, tx: &str) -> f64 {
         .unwrap()
 }
 
-/// Predicted against measured p95: the journey's within 15% (what the test pins), each step's
-/// reported beside it.
-fn compare(label: &str, predicted: &Value, measured: &Value) -> f64 {
+/// Predicted against measured p95: returns the journey's relative error (pinned within 15%) and
+/// the worst step's (each step's p95 rests on a few hundred samples on either side, so it is
+/// held to a looser 25%).
+fn compare(label: &str, predicted: &Value, measured: &Value) -> (f64, f64) {
+    let mut worst_step = 0.0f64;
     for tx in ["browse/shop", "browse/cart"] {
-        eprintln!(
-            "{label}: {tx} p95 predicted {:.0} ms, measured {:.0} ms",
-            p95(predicted, tx),
-            p95(measured, tx)
-        );
+        let (p, m) = (p95(predicted, tx), p95(measured, tx));
+        eprintln!("{label}: {tx} p95 predicted {p:.0} ms, measured {m:.0} ms");
+        worst_step = worst_step.max((p - m).abs() / m);
     }
     let (p, m) = (p95(predicted, "browse"), p95(measured, "browse"));
     eprintln!("{label}: journey p95 predicted {p:.0} ms, measured {m:.0} ms");
-    (p - m).abs() / m
+    ((p - m).abs() / m, worst_step)
 }
 
 #[test]
