@@ -292,11 +292,16 @@ fn simulation_calibrated_from_a_light_run_predicts_real_runs_below_and_above_sat
     assert!(sim.get("simulation").is_some() && real.get("simulation").is_none());
     // Same plan, same seed: the simulator replays the run's own arrivals.
     assert_eq!(sim["totals"]["planned"], real["totals"]["planned"]);
-    let below = compare("×1.25 on 16 workers", &sim, &real);
+    let (below, step) = compare("×1.25 on 16 workers", &sim, &real);
     assert!(
         below < 0.15,
         "below saturation: off by {:.0}%",
         below * 100.0
+    );
+    assert!(
+        step < 0.25,
+        "below saturation: a step off by {:.0}%",
+        step * 100.0
     );
     // Its interval log reads back like a run's, one histogram per step.
     let log = std::fs::read(sim_dir.join("latency.hlog")).unwrap();
@@ -317,11 +322,16 @@ fn simulation_calibrated_from_a_light_run_predicts_real_runs_below_and_above_sat
         "4 workers should be saturated: {}",
         p95(&real, "browse/shop")
     );
-    let above = compare("×1 on 4 workers", &sim, &real);
+    let (above, step) = compare("×1 on 4 workers", &sim, &real);
     assert!(
         above < 0.15,
         "above saturation: off by {:.0}%",
         above * 100.0
+    );
+    assert!(
+        step < 0.25,
+        "above saturation: a step off by {:.0}%",
+        step * 100.0
     );
     let q = &sim["probes"]["simulator"]["summary"];
     assert!(q["worker_utilization"].as_f64().unwrap() > 0.9, "{q}");
