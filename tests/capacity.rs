@@ -497,3 +497,74 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
             .contains("only 5 points")
     );
 }
+
+#[test]
+fn simulate_refuses_bad_input_and_exits_1_on_an_unmet_objective() {
+    let ws = capacity_workspace();
+    let cal = run(&profile(&ws, "calibrate", 10.0, 2, 8), &ws.out(), &[]);
+    let p = profile(&ws, "p", 10.0, 5, 8);
+    let sims = ws.dir.path().join("sims");
+    let sim = |extra: &[&str]| {
+        let mut c = peakgate();
+        c.args(["simulate", "--profile"])
+            .arg(&p)
+            .arg("--from")
+            .arg(&cal)
+            .arg("--out")
+            .arg(&sims)
+            .args(extra);
+        c
+    };
+    sim(&["--sweep", "workers=8..2"])
+        .assert()
+        .code(2)
+        .stderr(contains("must start at 1 or more and not run backwards"));
+    sim(&["--sweep", "cpus=1..4"])
+        .assert()
+        .code(2)
+        .stderr(contains("workers=FROM..TO"));
+    sim(&["--sweep", "workers=1..4"])
+        .assert()
+        .code(2)
+        .stderr(contains("needs at least one --slo"));
+    sim(&["--slo", "p97=1s"])
+        .assert()
+        .code(2)
+        .stderr(contains("`p97` is not one of"));
+    // 1 ms at p50 cannot be met by 80 ms pages; a selector that matches nothing fails too.
+    sim(&["--slo", "browse/shop:p50=1ms"])
+        .assert()
+        .code(1)
+        .stdout(contains("objective browse/shop p50 ≤ 1 ms: FAIL"));
+    sim(&["--slo", "no_such/step:p95=1s"]).assert().code(1);
+    sim(&["--slo", "browse:p95=30s"])
+        .assert()
+        .success()
+        .stdout(contains("objective browse p95 ≤ 30000 ms: pass"))
+        .stdout(contains("events/s"));
+    // A profile whose steps the calibration run never measured.
+    let smoke = crate::common::repo_file("profiles/smoke.toml");
+    peakgate()
+        .args(["simulate", "--workers", "4", "--profile"])
+        .arg(&smoke)
+        .arg("--from")
+        .arg(&cal)
+        .arg("--out")
+        .arg(&sims)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "has no measurements of step(s) backoffice_sale/find_customer,",
+        ))
+        .stderr(contains(
+            "pos_order_sync/create_from_ui: calibrate from a run",
+        ));
+    peakgate()
+        .args(["simulate", "--profile"])
+        .arg(&p)
+        .arg("--from")
+        .arg(ws.dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("run.json"));
+}
