@@ -402,6 +402,11 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     let mut r = load(light);
     let x = r["totals"]["requests"].as_f64().unwrap() / r["duration_s"].as_f64().unwrap();
     r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "series": {"connections_active": [[0, 1.0], [1, 3.0]]}});
+    // And a Redis probe: 9 clients at most, used_memory grown by 1 MB over the run.
+    r["probes"]["redis"] = serde_json::json!({"kind": "redis", "series": {
+        "connected_clients": [[0, 5.0], [1, 9.0], [2, 7.0]],
+        "used_memory_bytes": [[0, 1.0e6], [1, 1.5e6], [2, 2.0e6]]}});
+    let visitors = r["totals"]["started"].as_f64().unwrap();
     std::fs::write(light.join("run.json"), serde_json::to_vec(&r).unwrap()).unwrap();
 
     let out = peakgate()
@@ -454,7 +459,10 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     let maxconn = c["connections"]["max_connections"].as_u64().unwrap() as u32;
     let db = c["connections"]["db_maxconn"].as_u64().unwrap() as u32;
     assert_eq!(maxconn, (((need * db + 2) as f64) * 1.25).ceil() as u32);
-    assert!(c["redis"].is_null());
+    let redis = &c["redis"];
+    assert_eq!(redis["peak_clients_measured"], 9.0);
+    let per = redis["bytes_per_session"].as_f64().unwrap();
+    assert!((per - 1.0e6 / visitors).abs() < 1e-6, "{redis}");
     let slo_workers = c["slo"]["workers"].as_u64().unwrap();
     // Near the offered load: a 20 s profile lets a slightly overloaded pool meet p95 ≤ 1 s.
     assert!(
@@ -469,7 +477,10 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     );
     // capacity.md in the folder given, saying what is missing.
     let md = std::fs::read_to_string(stepped.join("capacity.md")).unwrap();
-    assert!(md.contains("MISSING: no run has a Redis probe"), "{md}");
+    assert!(
+        md.contains("bytes per session = used_memory growth 1000000 B"),
+        "{md}"
+    );
     assert!(md.contains("Little's law"));
     assert!(stepped.join("capacity.json").is_file());
 
@@ -484,6 +495,9 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
         .clone();
     let c: Value = serde_json::from_slice(&out).unwrap();
     assert!(c["connections"]["hold_time_ms"].is_null());
+    assert!(c["redis"].is_null());
+    let md = std::fs::read_to_string(dirs[1].join("capacity.md")).unwrap();
+    assert!(md.contains("MISSING: no run has a Redis probe"), "{md}");
     assert!(
         c["connections"]["basis"][0]
             .as_str()

@@ -91,7 +91,8 @@ pub struct Connections {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Redis {
     pub peak_clients_measured: Option<f64>,
-    /// Growth of `used_memory` per login over the run, bytes.
+    /// Growth of `used_memory` per session made in the run (per login, or per visitor journey
+    /// when nobody logged in), bytes.
     pub bytes_per_session: Option<f64>,
     /// Projected growth per hour at the sized peak, bytes.
     pub growth_per_hour_at_peak_bytes: Option<f64>,
@@ -264,7 +265,7 @@ pub fn build(
         .map(|f| f.max_throughput_per_s / rate_all.max(1e-9))
         .filter(|h| h.is_finite());
     let connections = connections(runs, &total, o);
-    let redis = redis(runs, rate_all, light);
+    let redis = redis(runs, rate_all);
     let recommendation = recommend(o, &total, &connections, headroom, rate_all);
     CapacityReport {
         schema: SCHEMA.into(),
@@ -356,11 +357,7 @@ fn connections(
     }
 }
 
-fn redis(
-    runs: &[(RunResult, String, Option<String>)],
-    peak_rate: f64,
-    light: &RunResult,
-) -> Option<Redis> {
+fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option<Redis> {
     let (r, _, _) = runs
         .iter()
         .find(|(r, _, _)| r.probes.contains_key("redis"))?;
@@ -373,29 +370,35 @@ fn redis(
         ));
         peak
     });
+    // Sessions made in the run: logins, or (none logged in) one per visitor journey.
     let logins = r
         .transactions
         .get(crate::plan::AUTH_STEP)
         .map_or(0, |t| t.count);
+    let (sessions, what) = if logins > 0 {
+        (logins, "logins")
+    } else {
+        (
+            r.totals.started,
+            "journeys (no logins: a session per visitor)",
+        )
+    };
     let per_session = series(r, "redis", "used_memory_bytes").and_then(|s| {
         let growth = s.last()?.1 - s.first()?.1;
-        (logins > 0).then(|| {
-            let b = growth / logins as f64;
+        (sessions > 0).then(|| {
+            let b = growth / sessions as f64;
             basis.push(format!(
-                "bytes per session = used_memory growth {growth:.0} B / {logins} logins = {b:.0} B (run {})",
+                "bytes per session = used_memory growth {growth:.0} B / {sessions} {what} = {b:.0} B (run {})",
                 r.run_id
             ));
             b
         })
     });
     let growth = per_session.map(|b| {
-        let logins_per_request = light
-            .transactions
-            .get(crate::plan::AUTH_STEP)
-            .map_or(0.0, |t| t.count as f64 / light.totals.requests.max(1) as f64);
-        let g = b * logins_per_request * peak_rate * 3600.0;
+        let per_request = sessions as f64 / r.totals.requests.max(1) as f64;
+        let g = b * per_request * peak_rate * 3600.0;
         basis.push(format!(
-            "growth per hour at peak = {b:.0} B × {logins_per_request:.3} logins per request × {peak_rate:.1} requests/s × 3600 s"
+            "growth per hour at peak = {b:.0} B × {per_request:.3} sessions per request × {peak_rate:.1} requests/s × 3600 s = {g:.0} B (until sessions expire: 7 days for users, 3 hours for visitors in session_redis)"
         ));
         g
     });
