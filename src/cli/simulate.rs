@@ -62,6 +62,12 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
             "the calibration run's worker count is unknown (give --calibration-workers N): its queueing could not be estimated; calibrate from a light run".into(),
         ),
     }
+    if calibration.run.simulation.is_some() {
+        warnings.push(format!(
+            "{} is itself a simulated run: its histograms are predictions, not measurements",
+            calibration.run_id
+        ));
+    }
     for w in &warnings {
         eprintln!("warning: {w}");
     }
