@@ -5,6 +5,7 @@
 //! `RunResult`. The `cli` wires them together, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles.
 
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod plan;
 pub mod probes;
 pub mod report;
 pub mod result;
+pub mod simulate;
 pub mod standin;
 pub mod traffic;
 pub mod verdict;

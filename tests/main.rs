@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod capacity;
 mod check;
 mod coordinated_omission;
 mod gate;

@@ -1,10 +1,13 @@
 //! cli: command-line flags turned into typed options once, and the commands that wire the
 //! stages together. Exit codes follow DESIGN.md.
 
+mod capacity;
+mod capacity_report;
 mod judge;
 mod progress;
 mod run;
 mod scale;
+mod simulate;
 mod verdict;
 
 use std::net::SocketAddr;
@@ -62,6 +65,11 @@ pub enum Command {
     /// Regenerate a stored run's report.html (with its PNG charts) and summary.md from its
     /// artifacts; verdict.json and junit.xml are left as they are.
     Report(ReportArgs),
+    /// Capacity planning: a report over measured runs, or the USL fit and Erlang C sizing on
+    /// numbers from anywhere.
+    Capacity(CapacityArgs),
+    /// Run a profile against a simulated Odoo calibrated from a measured run.
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +109,197 @@ pub struct FromLogArgs {
     /// Written as the profile's `scenarios_dir` (default: `../scenarios` next to it).
     #[arg(long, value_name = "DIR")]
     pub scenarios_dir: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CapacityArgs {
+    #[command(subcommand)]
+    pub command: Option<CapacityCommand>,
+    #[command(flatten)]
+    pub report: CapacityReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CapacityCommand {
+    /// Fit the Universal Scalability Law to `concurrency,throughput` points from a CSV file.
+    Fit(FitArgs),
+    /// Erlang C: the workers an arrival rate and service time need for a target wait.
+    Size(SizeArgs),
+}
+
+/// `peakgate capacity RUN...`: the report over measured runs.
+#[derive(Debug, Args)]
+pub struct CapacityReportArgs {
+    /// Run folders: a stepped run (sub-folders with run.json), or several runs of one profile at
+    /// different loads. capacity.json and capacity.md go to the first.
+    #[arg(value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Size for this multiple of the profile's load (default: the heaviest run's rate scale).
+    #[arg(long, value_name = "X", value_parser = parse_scale)]
+    pub at_scale: Option<f64>,
+    /// Erlang C target: requests wait at most this long for a worker...
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub target_wait: Duration,
+    /// ...with at least this probability.
+    #[arg(long, value_name = "P", default_value_t = 0.95, value_parser = parse_probability)]
+    pub service_level: f64,
+    /// Safety margin on connections and clients (0.25 = 25% above the computed need).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.25)]
+    pub margin: f64,
+    /// Latency objectives the profile's peak must meet (`[SELECTOR:]STAT=DURATION`): the workers
+    /// for them come from a simulation sweep calibrated from the lightest run.
+    #[arg(long, value_name = "OBJECTIVE")]
+    pub slo: Vec<crate::capacity::slo::Slo>,
+    /// Print capacity.json on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// CSV with a header naming `concurrency` and `throughput` (per second).
+    #[arg(long, value_name = "FILE")]
+    pub points: PathBuf,
+    /// Where to write the fit (default: FILE with extension .usl.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the fit as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Requests per second: `12`, `12/s`, `720/min`, `43200/h`.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub arrival_rate: f64,
+    /// Mean service time of a request (e.g. 250ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub service_time: Duration,
+    /// The wait a request may have for a worker (e.g. 1s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub target_wait: Duration,
+    /// The share of requests that must wait at most --target-wait (0 < P < 1).
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub service_level: f64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let (n, per) = s.split_once('/').unwrap_or((s, "s"));
+    let div = match per.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `/{other}` (use /s, /min or /h)"
+            ));
+        }
+    };
+    match n.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x / div),
+        _ => Err(format!("`{s}` is not a rate above 0 (e.g. 12/s)")),
+    }
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
+        _ => Err(format!(
+            "`{s}` must be a probability between 0 and 1 (e.g. 0.9)"
+        )),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The profile to simulate (its stages, mix, seed and limits).
+    #[arg(long, short, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// The measured run whose per-step histograms (latency.hlog) give the service times.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Odoo HTTP workers to simulate (default: the profile's stand-in workers).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), )]
+    pub workers: Option<u32>,
+    /// Database connections the workers share (default: never short).
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_maxconn: Option<u32>,
+    /// Workers of the calibration run, to estimate the queueing inside its figures
+    /// (default: the profile's stand-in workers).
+    #[arg(long, value_name = "N")]
+    pub calibration_workers: Option<usize>,
+    /// Find the smallest value meeting every --slo: `workers=4..32` or `db-maxconn=2..16`.
+    #[arg(long, value_name = "KEY=FROM..TO", value_parser = parse_sweep)]
+    pub sweep: Option<Sweep>,
+    /// A latency objective `[SELECTOR:]STAT=DURATION` (selector: a step, a scenario, or `*` for
+    /// every step, the default), e.g. `p95=800ms`. Repeatable.
+    #[arg(long, value_name = "OBJECTIVE")]
+    pub slo: Vec<crate::capacity::slo::Slo>,
+    /// Folder the simulated run's folder is created in.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub out: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the run folder's path on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What a sweep varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKey {
+    Workers,
+    DbMaxconn,
+}
+
+impl SweepKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepKey::Workers => "workers",
+            SweepKey::DbMaxconn => "db-maxconn",
+        }
+    }
+}
+
+/// `--sweep KEY=FROM..TO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    pub key: SweepKey,
+    pub from: usize,
+    pub to: usize,
+}
+
+fn parse_sweep(s: &str) -> Result<Sweep, String> {
+    let bad = || {
+        format!("`{s}`: a sweep reads workers=FROM..TO or db-maxconn=FROM..TO, e.g. workers=4..32")
+    };
+    let (key, range) = s.split_once('=').ok_or_else(bad)?;
+    let key = match key.trim() {
+        "workers" => SweepKey::Workers,
+        "db-maxconn" | "db_maxconn" => SweepKey::DbMaxconn,
+        _ => return Err(bad()),
+    };
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let from: usize = a.trim().parse().map_err(|_| bad())?;
+    let to: usize = b
+        .trim()
+        .trim_start_matches('=')
+        .parse()
+        .map_err(|_| bad())?;
+    if from == 0 || to < from {
+        return Err(format!(
+            "`{s}`: the range must start at 1 or more and not run backwards"
+        ));
+    }
+    Ok(Sweep { key, from, to })
 }
 
 /// Flags that change a profile's plan.
@@ -281,6 +480,8 @@ pub fn main() -> ExitCode {
         Command::Standin(args) => standin(args),
         Command::Profile(ProfileCommand::FromLog(args)) => from_log(args),
         Command::Report(args) => report_cmd(args),
+        Command::Capacity(args) => capacity::capacity(args),
+        Command::Simulate(args) => simulate::simulate(args),
     };
     exit.into()
 }

@@ -345,6 +345,7 @@ async fn drive(
                     .collect()
             })
             .unwrap_or_default(),
+        simulation: None,
     };
     if let Some(f) = &probed {
         eprint!("{}", probe_summary(f));

@@ -61,6 +61,29 @@ pub struct RunResult {
     /// Probe time series by probe name (empty when the profile has no probes).
     #[serde(default)]
     pub probes: BTreeMap<String, serde_json::Value>,
+    /// Present only when `peakgate simulate` made this run: nothing here was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<SimulationInfo>,
+}
+
+/// How a simulated run was made, so every figure in it can be traced to its calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimulationInfo {
+    /// Run id and folder of the measured run the service times were drawn from.
+    pub calibration_run: String,
+    pub calibration_dir: String,
+    /// Where the service-time laws came from (`latency.hlog`: per-step HDR histograms).
+    pub service_source: String,
+    /// Odoo HTTP workers simulated.
+    pub workers: usize,
+    /// Database connections shared by the workers (`null`: never short).
+    pub db_connections: Option<usize>,
+    /// Events the simulation processed, the wall-clock seconds it took, and their ratio.
+    pub events: u64,
+    pub wall_s: f64,
+    pub events_per_s: f64,
+    /// Cautions about the calibration (e.g. queueing in the calibration run).
+    pub warnings: Vec<String>,
 }
 
 /// The profile that ran.

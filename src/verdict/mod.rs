@@ -412,6 +412,7 @@ pub(crate) mod fixture {
             transactions,
             timeline,
             probes: BTreeMap::new(),
+            simulation: None,
         }
     }
 }

@@ -1,0 +1,209 @@
+//! `peakgate capacity RUN...`: finds the runs (a stepped run's sub-folders, or the folders
+//! given), builds the capacity report, sizes workers for the objectives by simulation, and
+//! writes `capacity.json` and `capacity.md` into the first folder.
+
+use std::path::{Path, PathBuf};
+
+use super::CapacityReportArgs;
+use crate::capacity::report::{self, Options, SloSizing};
+use crate::capacity::{markdown, slo};
+use crate::plan::{Overrides, Plan};
+use crate::result::{RunResult, write_atomic};
+use crate::simulate::calibrate::Calibration;
+use crate::simulate::des::{self, Laws, Server};
+
+/// Largest worker count a sweep for the objectives tries.
+const MAX_WORKERS: usize = 512;
+
+/// A folder with run.json is a run; otherwise its sub-folders with run.json are (a stepped run).
+fn find_runs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for d in dirs {
+        if d.join("run.json").is_file() {
+            out.push(d.clone());
+            continue;
+        }
+        let entries =
+            std::fs::read_dir(d).map_err(|e| format!("{}: cannot read: {e}", d.display()))?;
+        let mut subs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("run.json").is_file())
+            .collect();
+        if subs.is_empty() {
+            return Err(format!(
+                "{}: neither a run folder (run.json) nor a stepped run (sub-folders with run.json)",
+                d.display()
+            ));
+        }
+        subs.sort();
+        out.extend(subs);
+    }
+    Ok(out)
+}
+
+fn verdict_of(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("verdict.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("verdict")?.as_str().map(str::to_string)
+}
+
+pub fn report(args: &CapacityReportArgs) -> Result<(), String> {
+    if args.runs.is_empty() {
+        return Err("name at least one run folder: peakgate capacity reports/<run> [more runs...] (or `capacity fit`, `capacity size`)".into());
+    }
+    if !(0.0..=10.0).contains(&args.margin) {
+        return Err(format!("--margin {} must be between 0 and 10", args.margin));
+    }
+    let dirs = find_runs(&args.runs)?;
+    let mut runs = Vec::new();
+    for d in &dirs {
+        let r = RunResult::load(d).map_err(|e| e.to_string())?;
+        runs.push((r, d.display().to_string(), verdict_of(d)));
+    }
+    let profiles: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .map(|(r, _, _)| r.profile.name.as_str())
+        .collect();
+    if profiles.len() > 1 {
+        return Err(format!(
+            "the runs are of different profiles ({}): a capacity report compares one profile at different loads",
+            profiles.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let at_scale = args.at_scale.unwrap_or_else(|| {
+        runs.iter()
+            .map(|(r, _, _)| r.plan.rate_scale)
+            .fold(0.0, f64::max)
+    });
+    let options = Options {
+        at_scale,
+        target_wait_s: args.target_wait.as_secs_f64(),
+        service_level: args.service_level,
+        margin: args.margin,
+    };
+    let calibration = calibration_of(&runs);
+    let mut rep = report::build(&runs, calibration.as_ref().map(|c| &c.run), &options);
+    if !args.slo.is_empty() {
+        rep.slo = Some(slo_workers(&runs, &dirs, calibration, &args.slo, at_scale));
+    }
+    if let Some(s) = &rep.slo {
+        if let Some(w) = s.workers {
+            rep.recommendation.push_str(&format!(
+                "; the latency objectives need {w} workers (simulated)"
+            ));
+        }
+    }
+    let out = &args.runs[0];
+    let json = serde_json::to_vec_pretty(&rep).map_err(|e| e.to_string())?;
+    write_atomic(&out.join("capacity.json"), &json)
+        .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.json").display()))?;
+    write_atomic(&out.join("capacity.md"), markdown::render(&rep).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.md").display()))?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&json));
+    } else {
+        print!("{}", markdown::render(&rep));
+        println!(
+            "\nwritten: {} and capacity.md",
+            out.join("capacity.json").display()
+        );
+    }
+    Ok(())
+}
+
+/// When every run is simulated, the measured run they were calibrated from.
+fn calibration_of(runs: &[(RunResult, String, Option<String>)]) -> Option<Calibration> {
+    if runs.iter().any(|(r, _, _)| r.simulation.is_none()) {
+        return None;
+    }
+    let dir = &runs[0].0.simulation.as_ref()?.calibration_dir;
+    Calibration::load(Path::new(dir)).ok()
+}
+
+/// The smallest worker count whose simulated run of the profile at `at_scale` meets the
+/// objectives, calibrated from the lightest measured run (or the simulated runs' calibration).
+fn slo_workers(
+    runs: &[(RunResult, String, Option<String>)],
+    dirs: &[PathBuf],
+    calibration: Option<Calibration>,
+    objectives: &[slo::Slo],
+    at_scale: f64,
+) -> SloSizing {
+    let names = objectives.iter().map(ToString::to_string).collect();
+    let fail = |basis: String| SloSizing {
+        objectives: objectives.iter().map(ToString::to_string).collect(),
+        workers: None,
+        basis,
+    };
+    let cal = match calibration {
+        Some(c) => c,
+        None => {
+            let Some(i) = (0..runs.len())
+                .filter(|i| runs[*i].0.simulation.is_none())
+                .min_by(|a, b| {
+                    let x = |r: &RunResult| r.totals.requests as f64 / r.duration_s.max(1e-9);
+                    x(&runs[*a].0).total_cmp(&x(&runs[*b].0))
+                })
+            else {
+                return fail("no measured run to calibrate from".into());
+            };
+            match Calibration::load(&dirs[i]) {
+                Ok(c) => c,
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+    };
+    // The profile as the runs ran it (a simulated run names the simulated profile).
+    let first = &runs[0].0;
+    let overrides = Overrides {
+        rate_scale: Some(at_scale),
+        seed: Some(first.plan.seed),
+        ..Overrides::default()
+    };
+    let plan = match Plan::load(Path::new(&first.profile.path), &overrides) {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(format!(
+                "the profile {} no longer loads: {e}",
+                first.profile.path
+            ));
+        }
+    };
+    let service = match cal.laws_for(&plan.step_names) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let laws = Laws {
+        service,
+        failures: plan
+            .step_names
+            .iter()
+            .map(|s| cal.failures.get(s).cloned())
+            .collect(),
+    };
+    let mut workers = None;
+    for n in 1..=MAX_WORKERS {
+        let server = Server {
+            workers: n,
+            db_connections: None,
+        };
+        let sim = match des::run::<std::io::Sink>(&plan, &laws, server, None) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("the profile cannot be simulated: {e}")),
+        };
+        let mut r = first.clone();
+        r.transactions = sim.figures.transactions;
+        if slo::passes(&slo::check(objectives, &r)) {
+            workers = Some(n);
+            break;
+        }
+    }
+    SloSizing {
+        objectives: names,
+        workers,
+        basis: format!(
+            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s latency.hlog (peakgate simulate --sweep)",
+            first.profile.path, cal.run_id
+        ),
+    }
+}

@@ -1,0 +1,356 @@
+//! `peakgate simulate`: a profile against a simulated Odoo calibrated from a measured run;
+//! one configuration, or a sweep for the smallest one that meets the latency objectives.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use super::{Exit, SimulateArgs, Sweep, SweepKey};
+use crate::capacity::slo::{self, SloCheck};
+use crate::metrics::hlog::HlogWriter;
+use crate::plan::{Plan, Target};
+use crate::result::{
+    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SimulationInfo, TargetInfo,
+    new_run_id, write_atomic,
+};
+use crate::simulate::calibrate::Calibration;
+use crate::simulate::des::{self, Laws, Server, Simulated};
+use crate::standin::StandinConfig;
+
+/// Runs `peakgate simulate`.
+pub fn simulate(args: SimulateArgs) -> Exit {
+    match simulate_inner(&args) {
+        Ok(exit) => exit,
+        Err(message) => {
+            eprintln!("error: {message}");
+            Exit::BadInput
+        }
+    }
+}
+
+fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
+    let plan = Plan::load(&args.profile, &args.plan.overrides(None)).map_err(|e| e.to_string())?;
+    let calibration = Calibration::load(&args.from).map_err(|e| e.to_string())?;
+    let laws = Laws {
+        service: calibration
+            .laws_for(&plan.step_names)
+            .map_err(|e| e.to_string())?,
+        failures: plan
+            .step_names
+            .iter()
+            .map(|s| calibration.failures.get(s).cloned())
+            .collect(),
+    };
+    let profile_workers = standin_workers(&plan);
+    let workers = args.workers.map(|w| w as usize).or(profile_workers).ok_or(
+        "no worker count: give --workers N (the profile's target is not the stand-in, whose config would say)",
+    )?;
+    let mut warnings = Vec::new();
+    let calibration_workers = args
+        .calibration_workers
+        .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));
+    match calibration.queueing_hint(calibration_workers) {
+        Some(q) if q.p_wait > 0.05 => warnings.push(format!(
+            "the calibration run kept {:.0}% of {} workers busy: about {:.0}% of its requests waited (Erlang C), so its histograms include queueing and predictions err high; calibrate from a lighter run",
+            q.occupancy * 100.0,
+            q.servers,
+            q.p_wait * 100.0
+        )),
+        Some(_) => {}
+        None => warnings.push(
+            "the calibration run's worker count is unknown (give --calibration-workers N): its queueing could not be estimated; calibrate from a light run".into(),
+        ),
+    }
+    if calibration.run.simulation.is_some() {
+        warnings.push(format!(
+            "{} is itself a simulated run: its histograms are predictions, not measurements",
+            calibration.run_id
+        ));
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let server = Server {
+        workers,
+        db_connections: args.db_maxconn.map(|m| m as usize),
+    };
+
+    if let Some(sweep) = &args.sweep {
+        if args.slo.is_empty() {
+            return Err(
+                "--sweep needs at least one --slo objective to pass (e.g. --slo p95=800ms)".into(),
+            );
+        }
+        return run_sweep(args, &plan, &laws, &calibration, server, sweep, warnings);
+    }
+    let (result, dir) = write_run(args, &plan, &laws, &calibration, server, warnings)?;
+    let checks = slo::check(&args.slo, &result);
+    if args.json {
+        let v = serde_json::json!({"run_dir": dir.path, "run": result, "slo": checks});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else if args.quiet {
+        println!("{}", dir.path.display());
+    } else {
+        print!("{}", super::run::summary(&result, &dir));
+        print_simulation(&result);
+        print_checks(&checks);
+    }
+    Ok(if slo::passes(&checks) {
+        Exit::Pass
+    } else {
+        Exit::GateFailed
+    })
+}
+
+/// The stand-in's worker count when the plan's target is the built-in stand-in.
+pub(super) fn standin_workers(plan: &Plan) -> Option<usize> {
+    match &plan.target {
+        Target::StandIn {
+            workers,
+            release,
+            config,
+        } => StandinConfig::load(config.as_deref(), release.as_deref(), *workers)
+            .ok()
+            .map(|c| c.workers),
+        Target::Odoo { .. } => None,
+    }
+}
+
+/// The stand-in's worker count of the profile at `path`, when it still loads.
+pub(super) fn standin_workers_of(path: &Path) -> Option<usize> {
+    let plan = Plan::load(path, &crate::plan::Overrides::default()).ok()?;
+    standin_workers(&plan)
+}
+
+/// Simulates one configuration without artifacts (for a sweep).
+fn dry(plan: &Plan, laws: &Laws, server: Server) -> Result<Simulated, String> {
+    des::run::<std::io::Sink>(plan, laws, server, None).map_err(|e| e.to_string())
+}
+
+fn run_sweep(
+    args: &SimulateArgs,
+    plan: &Plan,
+    laws: &Laws,
+    calibration: &Calibration,
+    base: Server,
+    sweep: &Sweep,
+    warnings: Vec<String>,
+) -> Result<Exit, String> {
+    let mut rows = Vec::new();
+    let mut chosen = None;
+    for n in sweep.from..=sweep.to {
+        let server = match sweep.key {
+            SweepKey::Workers => Server { workers: n, ..base },
+            SweepKey::DbMaxconn => Server {
+                db_connections: Some(n),
+                ..base
+            },
+        };
+        let sim = dry(plan, laws, server)?;
+        let result = result_of(plan, calibration, server, &sim, 0.0, Vec::new());
+        let checks = slo::check(&args.slo, &result);
+        let pass = slo::passes(&checks);
+        let worst = checks
+            .iter()
+            .map(|c| c.observed_ms / c.threshold_ms)
+            .fold(0.0, f64::max);
+        if !args.quiet && !args.json {
+            eprintln!(
+                "{}={n:<4} {} (worst objective at {:.0}% of its threshold; p95 wait {:.1} ms, utilization {:.0}%)",
+                sweep.key.name(),
+                if pass { "pass" } else { "fail" },
+                worst * 100.0,
+                sim.queueing.wait_ms.p95,
+                sim.queueing.worker_utilization * 100.0
+            );
+        }
+        rows.push(serde_json::json!({
+            sweep.key.name(): n, "pass": pass, "checks": checks,
+            "wait_p95_ms": sim.queueing.wait_ms.p95,
+            "worker_utilization": sim.queueing.worker_utilization,
+        }));
+        if pass {
+            chosen = Some(server);
+            break;
+        }
+    }
+    let Some(server) = chosen else {
+        let msg = format!(
+            "no {} in {}..{} meets the objectives",
+            sweep.key.name(),
+            sweep.from,
+            sweep.to
+        );
+        if args.json {
+            println!("{}", serde_json::json!({"smallest": null, "sweep": rows}));
+        } else {
+            println!("{msg}");
+        }
+        return Ok(Exit::GateFailed);
+    };
+    let (result, dir) = write_run(args, plan, laws, calibration, server, warnings)?;
+    let n = match sweep.key {
+        SweepKey::Workers => server.workers,
+        SweepKey::DbMaxconn => server.db_connections.unwrap_or(0),
+    };
+    let summary = serde_json::json!({
+        "key": sweep.key.name(), "smallest": n, "slo": args.slo, "sweep": rows,
+        "run_dir": dir.path,
+    });
+    let text = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
+    write_atomic(&dir.file("sweep.json"), &text)
+        .map_err(|e| format!("cannot write {}: {e}", dir.file("sweep.json").display()))?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&text));
+    } else {
+        println!(
+            "smallest {} meeting {}: {n} (simulated run in {})",
+            sweep.key.name(),
+            args.slo
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            dir.path.display()
+        );
+        if !args.quiet {
+            print_checks(&slo::check(&args.slo, &result));
+        }
+    }
+    Ok(Exit::Pass)
+}
+
+/// Simulates `server` and writes `run.json` and `latency.hlog` to a new run folder.
+fn write_run(
+    args: &SimulateArgs,
+    plan: &Plan,
+    laws: &Laws,
+    calibration: &Calibration,
+    server: Server,
+    warnings: Vec<String>,
+) -> Result<(RunResult, RunDir), String> {
+    let started_at = SystemTime::now();
+    let run_id = new_run_id(&format!("{}-sim", plan.name), started_at);
+    let dir = RunDir::create(&args.out, &run_id).map_err(|e| {
+        format!(
+            "cannot create the run folder in {}: {e}",
+            args.out.display()
+        )
+    })?;
+    let path = dir.file("latency.hlog");
+    let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let clock = Instant::now();
+    let sim = des::run(
+        plan,
+        laws,
+        server,
+        Some(HlogWriter::new(BufWriter::new(file), started_at)),
+    )
+    .map_err(|e| e.to_string())?;
+    let wall_s = clock.elapsed().as_secs_f64();
+    let mut result = result_of(plan, calibration, server, &sim, wall_s, warnings);
+    result.run_id = run_id;
+    result.started_at = humantime::format_rfc3339_millis(started_at).to_string();
+    let json = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
+    write_atomic(&dir.file("run.json"), &json)
+        .map_err(|e| format!("cannot write {}: {e}", dir.file("run.json").display()))?;
+    Ok((result, dir))
+}
+
+fn result_of(
+    plan: &Plan,
+    calibration: &Calibration,
+    server: Server,
+    sim: &Simulated,
+    wall_s: f64,
+    warnings: Vec<String>,
+) -> RunResult {
+    let q = &sim.queueing;
+    let simulator = serde_json::json!({
+        "kind": "simulator",
+        "target": "simulation",
+        "interval_s": 1.0,
+        "coverage": 1.0,
+        "gaps": [],
+        "missing": [],
+        "series": {"worker_queue_max": q.queue_series, "busy_workers_max": q.busy_series},
+        "summary": {
+            "wait_ms": q.wait_ms, "waited_share": q.waited_share, "max_queue": q.max_queue,
+            "worker_utilization": q.worker_utilization, "peak_connections": q.peak_connections,
+        },
+    });
+    let f = &sim.figures;
+    RunResult {
+        schema: SCHEMA.into(),
+        run_id: String::new(),
+        status: RunStatus::Completed,
+        profile: ProfileInfo::from_plan(plan),
+        release: calibration.run.release.clone(),
+        target: TargetInfo {
+            kind: "simulation".into(),
+            url: format!("simulation calibrated from {}", calibration.run_id),
+            database: None,
+            standin_release: calibration.run.target.standin_release.clone(),
+        },
+        started_at: String::new(),
+        duration_s: (sim.duration_s * 1000.0).round() / 1000.0,
+        plan: PlanInfo::from_plan(plan),
+        totals: f.totals.clone(),
+        transactions: f.transactions.clone(),
+        timeline: f.timeline.clone(),
+        probes: [("simulator".to_string(), simulator)].into(),
+        simulation: Some(SimulationInfo {
+            calibration_run: calibration.run_id.clone(),
+            calibration_dir: calibration.dir.display().to_string(),
+            service_source: "latency.hlog".into(),
+            workers: server.workers,
+            db_connections: server.db_connections,
+            events: sim.events,
+            wall_s: (wall_s * 1000.0).round() / 1000.0,
+            events_per_s: if wall_s > 0.0 {
+                (sim.events as f64 / wall_s).round()
+            } else {
+                0.0
+            },
+            warnings,
+        }),
+    }
+}
+
+fn print_simulation(r: &RunResult) {
+    if let Some(s) = &r.simulation {
+        println!(
+            "simulated {} workers{}: {} events in {:.3} s of wall time ({:.0} events/s), calibrated from {}",
+            s.workers,
+            s.db_connections
+                .map_or(String::new(), |m| format!(", {m} database connections")),
+            s.events,
+            s.wall_s,
+            s.events_per_s,
+            s.calibration_run
+        );
+    }
+    if let Some(q) = r.probes.get("simulator").and_then(|p| p.get("summary")) {
+        println!(
+            "queueing: {:.0}% of requests waited, p95 wait {} ms, longest queue {}, worker utilization {:.0}%",
+            q["waited_share"].as_f64().unwrap_or(0.0) * 100.0,
+            q["wait_ms"]["p95"],
+            q["max_queue"],
+            q["worker_utilization"].as_f64().unwrap_or(0.0) * 100.0
+        );
+    }
+}
+
+fn print_checks(checks: &[SloCheck]) {
+    for c in checks {
+        println!(
+            "objective {} {} ≤ {} ms: {} ({:.1} ms)",
+            c.transaction,
+            c.stat,
+            c.threshold_ms,
+            if c.pass { "pass" } else { "FAIL" },
+            c.observed_ms
+        );
+    }
+}
