@@ -238,3 +238,47 @@ fn a_real_browser_shows_the_report_with_no_console_error_and_no_request() {
     );
     eprintln!("screenshot saved to {}", shot.display());
 }
+
+#[test]
+fn a_capacity_report_adds_its_section_to_the_run_page() {
+    let ws = Workspace::new();
+    let mut dirs = Vec::new();
+    for (i, scale) in ["0.5", "1"].iter().enumerate() {
+        let out = ws.dir.path().join(format!("r{i}"));
+        peakgate()
+            .args(["run", "--quiet", "--duration", "4s", "--rate-scale", scale])
+            .arg("--profile")
+            .arg(repo_file("profiles/smoke.toml"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        dirs.push(
+            std::fs::read_dir(&out)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        );
+    }
+    let before = String::from_utf8(read(&dirs[0].join("report.html"))).unwrap();
+    assert!(!before.contains("<section id=\"capacity\">"));
+    peakgate().arg("capacity").args(&dirs).assert().success();
+    let html = String::from_utf8(read(&dirs[0].join("report.html"))).unwrap();
+    let cap: Value = serde_json::from_slice(&read(&dirs[0].join("capacity.json"))).unwrap();
+    assert!(
+        html.contains("<section id=\"capacity\">"),
+        "no capacity section"
+    );
+    assert!(html.contains(&html_escape(cap["recommendation"].as_str().unwrap())));
+    assert!(html.contains("<table id=\"flows-table\">"));
+}
+
+/// The page escapes text the way report.html does.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -99,6 +99,11 @@ pub fn report(args: &CapacityReportArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.json").display()))?;
     write_atomic(&out.join("capacity.md"), markdown::render(&rep).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.md").display()))?;
+    // The run's page gains a capacity section (a single run folder; a --scale parent's page
+    // is rebuilt by `peakgate verdict` on it).
+    if out.join("run.json").exists() && out.join("report.html").exists() {
+        super::regenerate_report(out, None)?;
+    }
     if args.json {
         println!("{}", String::from_utf8_lossy(&json));
     } else {

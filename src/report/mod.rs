@@ -49,9 +49,15 @@ pub fn write_report(
     let latency = std::fs::read(run_dir.join("latency.hlog"))
         .ok()
         .and_then(|b| crate::metrics::hlog::read_merged(&b).ok());
+    // `peakgate capacity` leaves its report in the folder: the page then shows it too.
+    let capacity: Option<crate::capacity::report::CapacityReport> =
+        std::fs::read(dir.join("capacity.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
     HtmlReport {
         latency: latency.as_ref(),
         baseline,
+        capacity: capacity.as_ref(),
     }
     .write_to(dir, run, verdict)?;
     html::write_pngs(dir, run)

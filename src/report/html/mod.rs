@@ -25,6 +25,8 @@ pub struct HtmlReport<'a> {
     pub latency: Option<&'a BTreeMap<String, Histogram<u64>>>,
     /// The same for the baseline, when the run was compared with one.
     pub baseline: Option<&'a BTreeMap<String, Histogram<u64>>>,
+    /// The capacity report of this folder (`capacity.json`), when `peakgate capacity` wrote one.
+    pub capacity: Option<&'a crate::capacity::report::CapacityReport>,
 }
 
 impl Format for HtmlReport<'_> {
@@ -36,7 +38,9 @@ impl Format for HtmlReport<'_> {
         verdict: &Verdict,
         out: &mut impl Write,
     ) -> std::io::Result<()> {
-        out.write_all(page::render(run, verdict, self.latency, self.baseline).as_bytes())
+        out.write_all(
+            page::render(run, verdict, self.latency, self.baseline, self.capacity).as_bytes(),
+        )
     }
 }
 

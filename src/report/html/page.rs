@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use serde_json::Value;
 
 use super::charts::{self, Chart, Line};
+use crate::capacity::report::CapacityReport;
 use crate::result::RunResult;
 use crate::verdict::{Status, Verdict};
 
@@ -431,12 +432,96 @@ th:first-child,td:first-child,td.text{text-align:left}.verdict{display:inline-bl
 .pass{background:#009E73}.warn{background:#E69F00}.fail{background:#D55E00}figure.chart{margin:12px 0}\
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:bold}";
 
+/// The USL fit over the measured runs, with the measurements.
+fn usl_chart(cap: &CapacityReport) -> Option<Chart> {
+    let fit = cap.usl.as_ref()?;
+    let mut measured: Vec<(f64, f64)> = cap
+        .runs
+        .iter()
+        .map(|r| (r.concurrency, r.throughput_per_s))
+        .collect();
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let top = measured
+        .iter()
+        .map(|p| p.0)
+        .fold(0.0, f64::max)
+        .max(fit.peak_concurrency.unwrap_or(0.0))
+        * 1.3;
+    let curve = (0..=60)
+        .map(|i| {
+            let n = top * f64::from(i) / 60.0;
+            (
+                n,
+                crate::capacity::usl::throughput(
+                    fit.lambda_per_s.value,
+                    fit.sigma.value,
+                    fit.kappa.value,
+                    n,
+                ),
+            )
+        })
+        .collect();
+    Some(Chart {
+        id: "usl".into(),
+        title: "Throughput against concurrency: measured runs and the USL fit".into(),
+        x_label: "concurrency (requests in flight)".into(),
+        y_label: "requests/s".into(),
+        lines: vec![
+            Line::new("USL fit", curve).secondary(),
+            Line::new("measured", measured),
+        ],
+        markers: fit
+            .peak_concurrency
+            .map(|n| (n, format!("N* = {n:.0}")))
+            .into_iter()
+            .collect(),
+        percentile_axis: false,
+    })
+}
+
+fn capacity_section(out: &mut String, cap: &CapacityReport) {
+    let _ = writeln!(
+        out,
+        "<section id=\"capacity\"><h2>Capacity</h2><p><strong>{}</strong></p>",
+        esc(&cap.recommendation)
+    );
+    if let Some(c) = usl_chart(cap) {
+        let _ = writeln!(
+            out,
+            "<figure class=\"chart\" id=\"chart-{}\">{}</figure>",
+            c.id,
+            charts::svg(&c)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<table id=\"flows-table\"><tr><th>flow</th><th>peak journeys/s</th><th>requests/s</th><th>mean service ms</th><th>offered erlangs</th><th>workers needed</th></tr>"
+    );
+    for f in cap.flows.iter().chain([&cap.total]) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&f.flow),
+            num(f.peak_journeys_per_s),
+            num(f.request_rate_per_s),
+            num(f.mean_service_ms),
+            num(f.offered_erlangs),
+            f.workers_needed
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table><p>Details and the formula behind every figure: <code>capacity.md</code>.</p></section>"
+    );
+}
+
 /// The whole page.
 pub fn render(
     run: &RunResult,
     v: &Verdict,
     latency: Option<&BTreeMap<String, Histogram<u64>>>,
     baseline: Option<&BTreeMap<String, Histogram<u64>>>,
+    capacity: Option<&CapacityReport>,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -545,6 +630,9 @@ pub fn render(
     // 6. Scaling.
     if let Some(c) = scale_chart(v) {
         section(&mut out, "scale", "Scaling", &[c]);
+    }
+    if let Some(cap) = capacity {
+        capacity_section(&mut out, cap);
     }
     // 7. Every step.
     let _ = writeln!(
