@@ -5,6 +5,7 @@
 //! `postgres` (real SQL on a retail schema, sessions in Redis).
 
 pub mod config;
+mod memory;
 pub mod odoo;
 pub mod pg;
 mod server;

@@ -4,6 +4,7 @@
 
 pub mod charts;
 mod page;
+mod server;
 
 use std::collections::BTreeMap;
 use std::io::Write;

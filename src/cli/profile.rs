@@ -1,0 +1,63 @@
+//! `peakgate profile from-log`: a profile from an access log.
+
+use super::{Exit, FromLogArgs};
+
+pub fn from_log(args: FromLogArgs) -> Exit {
+    let (requests, bad) = match crate::traffic::read_log(&args.log, args.format) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInput;
+        }
+    };
+    for (line, reason) in bad.iter().take(5) {
+        eprintln!("warning: {}:{line}: skipped: {reason}", args.log.display());
+    }
+    if bad.len() > 5 {
+        eprintln!("warning: {} more lines skipped", bad.len() - 5);
+    }
+    let demand = crate::traffic::Demand::from_requests(&requests);
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.out
+            .file_stem()
+            .map_or_else(|| "from-log".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let mut text = demand.to_profile(&name, &args.log.display().to_string(), args.scale);
+    if let Some(dir) = &args.scenarios_dir {
+        text = text.replacen(
+            "environment = \"staging\"",
+            &format!("environment = \"staging\"\nscenarios_dir = {dir:?}"),
+            1,
+        );
+    }
+    if let Err(e) = crate::result::write_atomic(&args.out, text.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", args.out.display());
+        return Exit::BadInput;
+    }
+    let totals = demand.totals();
+    let peak = demand
+        .minutes
+        .iter()
+        .map(|m| m.values().sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{}: {} requests read ({} skipped), {} minutes, {} journeys (peak {peak}/min), {} requests matched no flow",
+        args.log.display(),
+        requests.len(),
+        bad.len(),
+        demand.minutes.len(),
+        totals.values().sum::<u64>(),
+        demand.unclassified
+    );
+    for (flow, n) in &totals {
+        println!("  {flow:<22} {n:>8} journeys");
+    }
+    println!(
+        "wrote {} (demand ×{}); check it with: peakgate check {}",
+        args.out.display(),
+        args.scale,
+        args.out.display()
+    );
+    Exit::Pass
+}
