@@ -43,6 +43,25 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The async runtime a command runs on; failing to start it is reported, not a panic.
+fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        Exit::BadInput
+    })
+}
+
+/// Creates the run folder `out/<id>/` before any work, so a late failure loses nothing.
+fn create_run_dir(out: &std::path::Path, id: &str) -> Result<crate::result::RunDir, Exit> {
+    crate::result::RunDir::create(out, id).map_err(|e| {
+        eprintln!(
+            "error: cannot create the run folder in {}: {e}",
+            out.display()
+        );
+        Exit::BadInput
+    })
+}
+
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -54,22 +54,13 @@ pub fn run(args: RunArgs) -> Exit {
     };
     let started_at = SystemTime::now();
     let run_id = new_run_id(&plan.name, started_at);
-    let dir = match RunDir::create(&args.out, &run_id) {
+    let dir = match super::create_run_dir(&args.out, &run_id) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "error: cannot create the run folder in {}: {e}",
-                args.out.display()
-            );
-            return Exit::BadInput;
-        }
+        Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::BadInput;
-        }
+        Err(exit) => return exit,
     };
     let gate = plan.gate.clone();
     if let Err(exit) = runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, &args)) {

@@ -21,22 +21,13 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
     let base = args.plan.rate_scale.unwrap_or(1.0);
     let gate = plan.gate.clone();
     let parent_id = new_run_id(&plan.name, SystemTime::now());
-    let parent = match RunDir::create(&args.out, &parent_id) {
+    let parent = match super::create_run_dir(&args.out, &parent_id) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "error: cannot create the run folder in {}: {e}",
-                args.out.display()
-            );
-            return Exit::BadInput;
-        }
+        Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::BadInput;
-        }
+        Err(exit) => return exit,
     };
     let mut steps: Vec<ScaleStep> = Vec::new();
     let mut runs: Vec<RunResult> = Vec::new();

@@ -21,12 +21,9 @@ pub fn standin(args: StandinArgs) -> Exit {
         }
         return Exit::Pass;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::BadInput;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();

@@ -6,6 +6,7 @@
 
 mod calls;
 mod cron;
+mod pos;
 mod routes;
 mod schema;
 
