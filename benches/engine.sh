@@ -158,8 +158,10 @@ WRK=$(taskset -c "$CORE_LOAD" wrk -t1 -c64 -d"${TRIAL}s" -s "$WORK/post.lua" "$U
 
 echo "p99 at 5,000 journeys/s:" >&2
 P99_DIR=$(peakgate_run 5000)
+echo "  wrk closed loop: $WRK requests/s" >&2
 P99=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['transactions']['rpc/version_info']['latency_ms']['p99'])" "$P99_DIR/run.json")
 
+echo "  p99 $P99 ms" >&2
 echo "RSS over a ${SOAK}s soak at ${SOAK_RATE}/s:" >&2
 peakgate_run "$SOAK_RATE" "$SOAK" >/dev/null &
 SOAK_JOB=$!
@@ -182,12 +184,13 @@ warm = v[1:]
 print(f'{len(v)} samples, after warm-up {warm[0]/1024:.1f} MiB, end {warm[-1]/1024:.1f} MiB, max {max(warm)/1024:.1f} MiB, growth {100*(warm[-1]-warm[0])/warm[0]:+.1f}%')
 ")
 
+echo "  $RSS" >&2
 GOOSE_LINE="not measured (GOOSE=1 to build and run it)"
 if [ "${GOOSE:-0}" = 1 ]; then
   (cd "$ROOT/benches/goose" && cargo build --release -q)
   GOOSE_RPS=$(taskset -c "$CORE_LOAD" "$ROOT/benches/goose/target/release/goose-bench" --host "$URL" \
-      --users 64 --hatch-rate 64 --run-time "${TRIAL}s" --quiet --no-reset-metrics 2>/dev/null \
-    | awk '/Aggregated/ {print; exit}' | awk '{for (i = NF; i > 0; i--) if ($i ~ /^[0-9.]+$/) {print $i; exit}}')
+      --users 64 --increase-rate 64 --run-time "${TRIAL}s" --no-reset-metrics 2>/dev/null \
+    | awk '/Aggregated/ {print; exit}' | awk '{for (i = NF; i > 0; i--) if ($i ~ /^[0-9.]+$/) {print $i; exit}}' || true)
   GOOSE_LINE="${GOOSE_RPS:-?} requests/s (closed model, 64 users)"
 fi
 
