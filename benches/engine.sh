@@ -190,7 +190,7 @@ if [ "${GOOSE:-0}" = 1 ]; then
   (cd "$ROOT/benches/goose" && cargo build --release -q)
   GOOSE_RPS=$(taskset -c "$CORE_LOAD" "$ROOT/benches/goose/target/release/goose-bench" --host "$URL" \
       --users 64 --increase-rate 64 --run-time "${TRIAL}s" --no-reset-metrics 2>/dev/null \
-    | awk '/Aggregated/ {print; exit}' | awk '{for (i = NF; i > 0; i--) if ($i ~ /^[0-9.]+$/) {print $i; exit}}' || true)
+    | awk -F'|' '/# reqs/ {t = 1; next} t && /^ *-+ *$/ {next} t {gsub(/[ ,]/, "", $4); print $4; exit}' || true)
   GOOSE_LINE="${GOOSE_RPS:-?} requests/s (closed model, 64 users)"
 fi
 
