@@ -32,14 +32,16 @@ pub fn judge_into(
     gate: &Gate,
     baseline: Option<&Stored>,
 ) -> anyhow::Result<Verdict> {
+    // Read once: the comparison needs it (then it must be there), the report draws it.
     let latency = match baseline {
         Some(_) => Some(verdict::load_latency(run_dir).context("reading the candidate's latency")?),
-        None => None,
+        None => verdict::load_latency(run_dir).ok(),
     };
-    let v = verdict::judge(run, gate, latency.as_ref(), baseline);
+    let compared = latency.as_ref().filter(|_| baseline.is_some());
+    let v = verdict::judge(run, gate, compared, baseline);
     report::write_verdict(out, run, &v)
         .with_context(|| format!("writing the verdict into {}", out.display()))?;
-    report::write_report(out, run_dir, run, &v, baseline.map(|b| &b.latency))
+    report::write_report(out, run, &v, latency.as_ref(), baseline.map(|b| &b.latency))
         .with_context(|| format!("writing report.html into {}", out.display()))?;
     Ok(v)
 }

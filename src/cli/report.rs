@@ -39,7 +39,13 @@ pub(crate) fn regenerate_report(
     crate::report::SummaryMarkdown
         .write_to(dir, &run, &v)
         .and_then(|_| {
-            crate::report::write_report(dir, dir, &run, &v, baseline.as_ref().map(|b| &b.latency))
+            crate::report::write_report(
+                dir,
+                &run,
+                &v,
+                latency.as_ref(),
+                baseline.as_ref().map(|b| &b.latency),
+            )
         })
         .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))
 }

@@ -88,14 +88,10 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         return Exit::Stopped;
     };
     let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
-    let shown_dir = verdict
-        .headroom
-        .as_ref()
-        .and_then(|h| h.steps.get(headroom::shown_step(&verdict)))
-        .map_or_else(|| parent.path.clone(), |s| parent.path.join(&s.dir));
+    let latency = crate::verdict::load_latency(&headroom::shown_dir(&verdict, &parent.path)).ok();
     let written = write_atomic(&parent.file("gate.json"), &gate_json)
         .and_then(|_| report::write_verdict(&parent.path, shown, &verdict))
-        .and_then(|_| report::write_report(&parent.path, &shown_dir, shown, &verdict, None));
+        .and_then(|_| report::write_report(&parent.path, shown, &verdict, latency.as_ref(), None));
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the verdict into {}: {e}",

@@ -155,13 +155,9 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> Exit
         interrupted,
     );
     let shown = &runs[headroom::shown_step(&v)];
-    let shown_dir = v
-        .headroom
-        .as_ref()
-        .and_then(|h| h.steps.get(headroom::shown_step(&v)))
-        .map_or_else(|| args.run.clone(), |s| args.run.join(&s.dir));
+    let latency = crate::verdict::load_latency(&headroom::shown_dir(&v, &args.run)).ok();
     let written = report::write_verdict(&out, shown, &v)
-        .and_then(|_| report::write_report(&out, &shown_dir, shown, &v, None));
+        .and_then(|_| report::write_report(&out, shown, &v, latency.as_ref(), None));
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the verdict into {}: {e}",

@@ -11,7 +11,6 @@ use tokio::time::Instant;
 
 use super::client::{OdooClient, RpcOutcome, envelope, read_rpc};
 use super::sample::{ErrorKind, Event, Sample};
-use crate::config::scenario::SessionKind;
 use crate::plan::generator::JourneyRng;
 use crate::plan::scenario::{SLOT_DB, SLOT_LOGIN, SLOT_UID};
 use crate::plan::{Call, Credentials, Scenario, Step};
@@ -73,8 +72,7 @@ pub async fn run(
     for (i, (_, generator)) in scenario.vars.iter().enumerate() {
         slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut rng, seq);
     }
-    let needs_user = scenario.session == SessionKind::User
-        || scenario.steps.iter().any(|s| s.call.needs_password());
+    let needs_user = scenario.needs_login;
     let mut owned_tmp = None;
     let (session, pooled) = match slot {
         SessionSlot::Owned(s) => (s, false),

@@ -28,7 +28,7 @@ pub use scenario::{Call, Scenario, Step};
 use crate::config::ConfigError;
 use crate::config::gate::GateSource;
 use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse_duration};
-use crate::config::scenario::{ScenarioSource, SessionKind};
+use crate::config::scenario::ScenarioSource;
 
 /// Environment names peakgate drives without `--allow-production`.
 pub const PRE_PRODUCTION: &[&str] = &[
@@ -219,11 +219,7 @@ impl Plan {
                 None => stage_mix.push(mix.clone()),
             }
         }
-        let needs_user = scenarios.iter().any(|s| s.session == SessionKind::User);
-        let needs_password = needs_user
-            || scenarios
-                .iter()
-                .any(|s| s.steps.iter().any(|st| st.call.needs_password()));
+        let needs_password = scenarios.iter().any(|s| s.needs_login);
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
         let probes = probes::build(src)?;

@@ -34,6 +34,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Total number of value slots a journey needs.
     pub slots: usize,
+    /// Whether a journey must log in first: a `user` session, or an `execute_kw` step that
+    /// sends the password with the user id.
+    pub needs_login: bool,
 }
 
 /// A compiled step.
@@ -144,7 +147,10 @@ pub fn compile(
             format!("no step runs on Odoo {odoo_major} (see each step's `odoo` list)"),
         ));
     }
+    let needs_login = src.file.session == SessionKind::User
+        || steps.iter().any(|s: &Step| s.call.needs_password());
     Ok(Scenario {
+        needs_login,
         name: src.name.clone(),
         description: src.file.description.clone(),
         session: src.file.session,

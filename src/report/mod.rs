@@ -37,25 +37,25 @@ pub trait Format {
     }
 }
 
-/// Writes `report.html` and its PNG charts into `dir`, with the run's histograms (read from
-/// `run_dir`'s `latency.hlog`, when there is one) and the baseline's.
+/// Step → merged latency histogram (µs), as read from a run's `latency.hlog`.
+pub type Latency = std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>;
+
+/// Writes `report.html` and its PNG charts into `dir`, with the run's histograms and the
+/// baseline's (when there are any).
 pub fn write_report(
     dir: &Path,
-    run_dir: &Path,
     run: &RunResult,
     verdict: &Verdict,
-    baseline: Option<&std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>>,
+    latency: Option<&Latency>,
+    baseline: Option<&Latency>,
 ) -> std::io::Result<()> {
-    let latency = std::fs::read(run_dir.join("latency.hlog"))
-        .ok()
-        .and_then(|b| crate::metrics::hlog::read_merged(&b).ok());
     // `peakgate capacity` leaves its report in the folder: the page then shows it too.
     let capacity: Option<crate::capacity::report::CapacityReport> =
         std::fs::read(dir.join("capacity.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
     HtmlReport {
-        latency: latency.as_ref(),
+        latency,
         baseline,
         capacity: capacity.as_ref(),
     }

@@ -90,6 +90,14 @@ pub fn verdict(
     v
 }
 
+/// The folder of the step run a `--scale` parent shows (the parent itself when it has none).
+pub fn shown_dir(v: &Verdict, parent: &std::path::Path) -> std::path::PathBuf {
+    v.headroom
+        .as_ref()
+        .and_then(|h| h.steps.get(shown_step(v)))
+        .map_or_else(|| parent.to_path_buf(), |s| parent.join(&s.dir))
+}
+
 /// Which step's run the parent's summary shows: the headroom step's, else the first.
 pub fn shown_step(v: &Verdict) -> usize {
     v.headroom
