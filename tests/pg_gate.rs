@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::pg::{PgStandin, PrivateRedis, db_url, hot_product_scenario};
-use crate::common::{Workspace, peakgate};
+use crate::common::Workspace;
+use crate::common::pg::{PgStandin, PrivateRedis, QUANT_LOCK, db_url, hot_product_scenario};
 
 /// Writes a profile: `load` TOML, `mix`, probes on the stand-in's database, and `gate`.
 fn profile(
@@ -26,28 +26,6 @@ fn profile(
             s.db
         ),
     )
-}
-
-/// Runs `profile` against the stand-in; returns the run folder and the exit code.
-fn run(ws: &Workspace, s: &PgStandin, profile: &Path, extra: &[&str]) -> (PathBuf, i32) {
-    let out = ws.dir.path().join("reports");
-    let o = peakgate()
-        .args(["run", "--quiet", "--target", &s.url])
-        .env("ODOO_PASSWORD", "admin")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
-    let dir = String::from_utf8(o.stdout).unwrap().trim().to_string();
-    assert!(
-        !dir.is_empty(),
-        "no run folder: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (PathBuf::from(dir), o.status.code().unwrap())
 }
 
 fn json(p: &Path) -> Value {
@@ -90,11 +68,10 @@ fn two_seeds_of_baseline_pass_and_pos_n_plus_one_fails_the_pos_sync_comparison()
         ],
     );
     let p = profile(&ws, "pos", &base, POS_LOAD, "pos_order_sync = 1", "");
-    let (accepted, code) = run(&ws, &base, &p, &["--seed", "1"]);
+    let (accepted, code) = base.run(&ws, &p, &["--seed", "1"]);
     assert_eq!(code, 0);
-    let (aa, code) = run(
+    let (aa, code) = base.run(
         &ws,
-        &base,
         &p,
         &["--seed", "2", "--baseline", accepted.to_str().unwrap()],
     );
@@ -119,9 +96,8 @@ fn two_seeds_of_baseline_pass_and_pos_n_plus_one_fails_the_pos_sync_comparison()
         ],
     );
     let p = profile(&ws, "pos_n1", &n1, POS_LOAD, "pos_order_sync = 1", "");
-    let (candidate, code) = run(
+    let (candidate, code) = n1.run(
         &ws,
-        &n1,
         &p,
         &["--seed", "3", "--baseline", accepted.to_str().unwrap()],
     );
@@ -155,7 +131,7 @@ fn conn_leak_fails_the_idle_in_transaction_check_a_baseline_passes() {
             ],
         );
         let p = profile(&ws, &format!("leak_{expected}"), &s, load, mix, gate);
-        let (dir, code) = run(&ws, &s, &p, &[]);
+        let (dir, code) = s.run(&ws, &p, &[]);
         let v = json(&dir.join("verdict.json"));
         let r = json(&dir.join("run.json"));
         assert_eq!(code, expected, "{release}: {v:#}");
@@ -188,21 +164,7 @@ fn conn_leak_fails_the_idle_in_transaction_check_a_baseline_passes() {
 fn quant_lock_fails_the_serialization_and_lock_wait_checks() {
     let ws = Workspace::new();
     hot_product_scenario(&ws);
-    let s = PgStandin::start(
-        "gate_quant",
-        &[
-            "--release",
-            "quant-lock",
-            "--workers",
-            "8",
-            "--db-maxconn",
-            "2",
-            "--max-cron-threads",
-            "0",
-            "--retry-backoff-scale",
-            "0.01",
-        ],
-    );
+    let s = PgStandin::start("gate_quant", &QUANT_LOCK);
     let gate = "[gate.errors.\"*/*\"]\nkinds.\"psycopg2.errors.SerializationFailure\" = { warn = 0.0001, fail = 0.001 }\n\
                 [gate.probes]\npg_lock_waits = { warn = 0, fail = 1 }";
     let text = format!(
@@ -212,7 +174,7 @@ fn quant_lock_fails_the_serialization_and_lock_wait_checks() {
         s.db
     );
     let p = ws.write("profiles/hot.toml", &text);
-    let (dir, code) = run(&ws, &s, &p, &[]);
+    let (dir, code) = s.run(&ws, &p, &[]);
     let v = json(&dir.join("verdict.json"));
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(
@@ -252,7 +214,7 @@ fn session_bloat_shows_in_the_redis_probe_as_growing_memory() {
             "ecommerce_cart = 3\npos_order_sync = 1",
             &redis_probe,
         );
-        let (dir, code) = run(&ws, &s, &p, &[]);
+        let (dir, code) = s.run(&ws, &p, &[]);
         assert_eq!(code, 0);
         let r = json(&dir.join("run.json"));
         let points = r["probes"]["redis"]["series"]["used_memory_bytes"]

@@ -8,35 +8,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::pg::{PgStandin, hot_product_scenario, query, redis_url, scalar};
-use crate::common::{Workspace, peakgate};
+use crate::common::Workspace;
+use crate::common::pg::{
+    PgStandin, QUANT_LOCK, hot_product_scenario, one_stage, query, redis_url, scalar,
+};
 
 /// A profile with a single stage of `rate` journeys/s for `secs` seconds on `mix`.
 fn profile(ws: &Workspace, name: &str, rate: f64, secs: u32, mix: &str) -> std::path::PathBuf {
-    ws.profile(
-        name,
-        &format!("name = \"{name}\"\nenvironment = \"test\"\n[load]\narrivals = \"uniform\"\ntimeout = \"60s\"\n[[load.stage]]\nduration = \"{secs}s\"\nrate = {rate}\n[mix]\n{mix}\n"),
-    )
+    ws.profile(name, &one_stage(name, rate, secs, mix))
 }
 
-/// Runs `profile` against the stand-in and returns its run.json.
-fn run(ws: &Workspace, standin: &PgStandin, profile: &std::path::Path, out: &str) -> Value {
-    let out = ws.dir.path().join(out);
-    peakgate()
-        .args(["run", "--quiet", "--target", &standin.url])
-        .env("ODOO_PASSWORD", "admin")
-        .arg("--profile")
-        .arg(profile)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+/// Runs `profile` against the stand-in; returns its run.json.
+fn run(ws: &Workspace, standin: &PgStandin, profile: &std::path::Path) -> Value {
+    let (dir, code) = standin.run(ws, profile, &[]);
+    assert_eq!(code, 0);
     serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }
 
@@ -114,7 +99,7 @@ fn baseline_orders_and_stock_quants_match_what_the_run_sold() {
     let before = scalar(&s.db, "SELECT sum(quantity) FROM stock_quant");
     let ws = Workspace::new();
     let p = profile(&ws, "pos", 10.0, 3, "pos_order_sync = 1");
-    let r = run(&ws, &s, &p, "r");
+    let r = run(&ws, &s, &p);
     let synced = ok_count(&r, "pos_order_sync/create_from_ui");
     assert!(synced >= 25, "synced {synced}");
     assert_eq!(
@@ -163,7 +148,6 @@ fn the_pool_bounds_backends_and_load_beyond_the_workers_queues() {
         &ws,
         &s,
         &profile(&ws, "light", 4.0, 3, "pos_order_sync = 1"),
-        "light",
     );
     let watch = Watch::start(&s.db);
     // Two workers serve ~40 ms POS syncs: about 50/s at best; offer 80/s.
@@ -171,7 +155,6 @@ fn the_pool_bounds_backends_and_load_beyond_the_workers_queues() {
         &ws,
         &s,
         &profile(&ws, "heavy", 80.0, 3, "pos_order_sync = 1"),
-        "heavy",
     );
     let seen = watch.finish();
     assert!(seen.max_backends >= 1, "{seen:?}");
@@ -195,36 +178,17 @@ fn the_pool_bounds_backends_and_load_beyond_the_workers_queues() {
 fn own_profile(ws: &Workspace, name: &str, rate: f64, secs: u32, mix: &str) -> std::path::PathBuf {
     ws.write(
         &format!("profiles/{name}.toml"),
-        &format!("name = \"{name}\"\nenvironment = \"test\"\n[load]\narrivals = \"uniform\"\ntimeout = \"60s\"\n[[load.stage]]\nduration = \"{secs}s\"\nrate = {rate}\n[mix]\n{mix}\n"),
+        &one_stage(name, rate, secs, mix),
     )
 }
 
 #[test]
 fn quant_lock_makes_hot_product_syncs_wait_retry_and_fail_with_serialization_errors() {
-    let s = PgStandin::start(
-        "quantlock",
-        &[
-            "--release",
-            "quant-lock",
-            "--workers",
-            "8",
-            "--db-maxconn",
-            "2",
-            "--max-cron-threads",
-            "0",
-            "--retry-backoff-scale",
-            "0.01",
-        ],
-    );
+    let s = PgStandin::start("quantlock", &QUANT_LOCK);
     let ws = Workspace::new();
     hot_product_scenario(&ws);
     let watch = Watch::start(&s.db);
-    let r = run(
-        &ws,
-        &s,
-        &own_profile(&ws, "hot", 80.0, 4, "hot_sync = 1"),
-        "r",
-    );
+    let r = run(&ws, &s, &own_profile(&ws, "hot", 80.0, 4, "hot_sync = 1"));
     let seen = watch.finish();
     let stats = s.stats();
     assert!(seen.max_lock_waits > 0, "no lock waits seen: {seen:?}");
@@ -271,7 +235,6 @@ fn conn_leak_leaves_connections_idle_in_transaction() {
             4,
             "pos_order_sync = 1\nbackoffice_sale = 1",
         ),
-        "r",
     );
     let seen = watch.finish();
     assert!(seen.max_idle_in_transaction >= 2, "{seen:?}");
@@ -346,7 +309,6 @@ fn session_bloat_grows_redis_memory_much_more_than_baseline() {
                 3,
                 "ecommerce_cart = 3\npos_order_sync = 1",
             ),
-            release,
         );
         // What this run's sessions hold in used_memory: the drop when they are deleted
         // (other tests share the server, so a before/after difference would be noisy).
@@ -382,7 +344,6 @@ fn slow_report_loses_its_index_and_takes_longer() {
             &ws,
             &s,
             &profile(&ws, release, 4.0, 3, "month_end_report = 1"),
-            release,
         );
         let t = &r["transactions"]["month_end_report/general_ledger"];
         assert_eq!(t["errors"].as_object().map_or(0, |e| e.len()), 0, "{t}");

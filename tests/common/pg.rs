@@ -80,6 +80,33 @@ impl PgStandin {
         }
     }
 
+    /// Runs `profile` against this stand-in (ODOO_PASSWORD=admin) into `<ws>/reports`;
+    /// returns the run folder and the exit code.
+    pub fn run(
+        &self,
+        ws: &super::Workspace,
+        profile: &std::path::Path,
+        extra: &[&str],
+    ) -> (std::path::PathBuf, i32) {
+        let o = super::peakgate()
+            .args(["run", "--quiet", "--target", &self.url])
+            .env("ODOO_PASSWORD", "admin")
+            .arg("--profile")
+            .arg(profile)
+            .arg("--out")
+            .arg(ws.out())
+            .args(extra)
+            .output()
+            .unwrap();
+        let dir = String::from_utf8(o.stdout).unwrap().trim().to_string();
+        assert!(
+            !dir.is_empty(),
+            "no run folder: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (std::path::PathBuf::from(dir), o.status.code().unwrap())
+    }
+
     /// The stand-in's counters.
     pub fn stats(&self) -> Value {
         http_get_json(&self.url, "/peakgate/standin/stats")
@@ -176,4 +203,26 @@ pub fn hot_product_scenario(ws: &super::Workspace) {
         "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", products = \"one.csv\", payment_methods = \"pay.csv\", lines = [1, 1] }\n\
          [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"]]\n",
     );
+}
+
+/// Stand-in flags for hot-product contention under the `quant-lock` release.
+pub const QUANT_LOCK: [&str; 10] = [
+    "--release",
+    "quant-lock",
+    "--workers",
+    "8",
+    "--db-maxconn",
+    "2",
+    "--max-cron-threads",
+    "0",
+    "--retry-backoff-scale",
+    "0.01",
+];
+
+/// A profile body: one uniform stage of `rate` journeys/s for `secs` seconds on `mix`.
+pub fn one_stage(name: &str, rate: f64, secs: u32, mix: &str) -> String {
+    format!(
+        "name = \"{name}\"\nenvironment = \"test\"\n[load]\narrivals = \"uniform\"\ntimeout = \"60s\"\n\
+         [[load.stage]]\nduration = \"{secs}s\"\nrate = {rate}\n[mix]\n{mix}\n"
+    )
 }
