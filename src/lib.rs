@@ -1,6 +1,7 @@
 //! peakgate: load tests and capacity simulation for retail Odoo releases.
 //!
-//! Data flows one way: `config` → `plan` → `engine` → `metrics` → `result`; `probes` run
+//! Data flows one way: `config` → `target` (preflight and the target's data) → `plan` →
+//! `engine` → `metrics` → `result`; `odoo` is the protocol they all speak; `probes` run
 //! beside the engine on the same clock; `verdict` and `report` work from a stored or fresh
 //! `RunResult`. The `cli` wires them together, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles.
@@ -10,11 +11,13 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod metrics;
+pub mod odoo;
 pub mod plan;
 pub mod probes;
 pub mod report;
 pub mod result;
 pub mod simulate;
 pub mod standin;
+pub mod target;
 pub mod traffic;
 pub mod verdict;

@@ -296,6 +296,10 @@ pub struct PlanArgs {
     /// A file with a `[gate]` section merged over the profile's (same-named checks replace).
     #[arg(long, value_name = "FILE")]
     pub gate: Option<PathBuf>,
+    /// The Odoo database to log in to, over the profile's `[target] database` (default: the
+    /// one database the server lists).
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -435,6 +439,8 @@ impl PlanArgs {
             allow_production: self.allow_production,
             standin_release: self.standin_release.clone(),
             gate: self.gate.clone(),
+            database: self.database.clone(),
+            server_version: None,
         }
     }
 }

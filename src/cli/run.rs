@@ -1,4 +1,5 @@
-//! `peakgate run`: plan → (stand-in) → engine + recorder + progress → RunResult → artifacts.
+//! `peakgate run`: profile → (stand-in) → preflight and target data → plan → engine + recorder
+//! + progress → RunResult → artifacts; the POS sessions it sold into are closed at the end.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -12,17 +13,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Exit, RunArgs, progress};
 use crate::config::ConfigError;
+use crate::config::profile::ProfileSource;
 use crate::engine::{self, Connection, Ending, Wiring};
 use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder, TimelineEntry};
+use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
-use crate::plan::{Credentials, Plan, Secret, Target};
+use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
     PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
     write_atomic,
 };
 use crate::standin::{self, StandinConfig};
+use crate::target::data::DataSets;
+use crate::target::{Login, Prepared};
 use crate::verdict::Stored;
 use crate::verdict::abort::AbortWatch;
 
@@ -63,7 +68,7 @@ pub fn run(args: RunArgs) -> Exit {
         Err(exit) => return exit,
     };
     let gate = plan.gate.clone();
-    if let Err(exit) = runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, &args)) {
+    if let Err(exit) = runtime.block_on(run_once(&overrides, &dir, run_id, started_at, &args)) {
         return exit;
     }
     let (result, verdict) = match super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())
@@ -88,102 +93,170 @@ pub(super) fn bad_input(e: &ConfigError) -> Exit {
     Exit::BadInput
 }
 
-/// Loads the stand-in's config (when it is the target) and drives one run into `dir`:
-/// gate.json first, then latency.hlog as it goes and run.json at the end. The caller judges
-/// the run from what was written.
+/// Drives one run of the profile into `dir`: the target is started (the built-in stand-in)
+/// or reached, checked and prepared (`target-data.json`), then gate.json is written, then
+/// latency.hlog as the load goes and run.json at the end; the POS sessions the run sold into
+/// are closed after the load. The caller judges the run from what was written. A target that
+/// fails its preflight leaves no run folder and exits 2.
 pub(super) async fn run_once(
-    plan: Arc<Plan>,
+    overrides: &Overrides,
     dir: &RunDir,
     run_id: String,
     started_at: SystemTime,
     args: &RunArgs,
 ) -> Result<(), Exit> {
-    let standin_config = match &plan.target {
+    let src = ProfileSource::read(&args.profile).map_err(|e| bad_input(&e))?;
+    let draft = Plan::build(&src, overrides, &DataSets::offline()).map_err(|e| bad_input(&e))?;
+    let standin_stop = CancellationToken::new();
+    let (client, login, database, standin) = match &draft.target {
         Target::StandIn {
             workers,
             release,
             config,
-        } => match StandinConfig::load(config.as_deref(), release.as_deref(), *workers) {
-            Ok(c) => Some(c),
-            Err(e) => return Err(bad_input(&e)),
-        },
-        Target::Odoo { .. } => None,
+        } => {
+            let config = StandinConfig::load(config.as_deref(), release.as_deref(), *workers)
+                .map_err(|e| bad_input(&e))?;
+            let login = Login {
+                login: config.login.clone(),
+                password: Secret::new(config.password.clone()),
+                password_env: "the stand-in's config".into(),
+            };
+            let database = config.database.clone();
+            let listen = ([127, 0, 0, 1], 0).into();
+            let s = standin::start(config, listen, standin_stop.clone())
+                .await
+                .map_err(|e| {
+                    eprintln!("error: cannot start the built-in stand-in: {e}");
+                    Exit::BadInput
+                })?;
+            let url = parse_target(&s.url()).map_err(|e| {
+                eprintln!("error: the stand-in's address: {e}");
+                Exit::BadInput
+            })?;
+            (
+                client_for(&draft, &url),
+                Some(login),
+                Some(database),
+                Some(s),
+            )
+        }
+        Target::Odoo {
+            url,
+            database,
+            login,
+            password,
+            password_env,
+        } => {
+            let url = parse_target(url).map_err(|e| {
+                eprintln!("error: --target: {e}");
+                Exit::BadInput
+            })?;
+            let login = password.clone().map(|password| Login {
+                login: login.clone(),
+                password,
+                password_env: password_env.clone(),
+            });
+            (client_for(&draft, &url), login, database.clone(), None)
+        }
     };
-    // The gate the run is judged by, stored first: `peakgate verdict` reads it back.
-    let gate_json = serde_json::to_vec_pretty(&plan.gate).map_err(|e| {
-        eprintln!("error: cannot serialize the gate: {e}");
-        Exit::BadInput
-    })?;
-    if let Err(e) = write_atomic(&dir.file("gate.json"), &gate_json) {
+    let stop_standin = |s: Option<standin::RunningStandin>| async {
+        if let Some(s) = s {
+            standin_stop.cancel();
+            s.wait().await;
+        }
+    };
+    if !args.quiet {
         eprintln!(
-            "error: cannot write {}: {e}",
-            dir.file("gate.json").display()
+            "peakgate: preflight of {}",
+            client.base().as_str().trim_end_matches('/')
         );
+    }
+    let prepared = Prepared::prepare(
+        &client,
+        &src,
+        overrides,
+        draft.declared_version.as_deref(),
+        database.as_deref(),
+        login.as_ref(),
+    )
+    .await;
+    let (plan, mut prepared) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            stop_standin(standin).await;
+            // Nothing was measured or judged: leave no run folder behind.
+            let _ = std::fs::remove_dir_all(&dir.path);
+            return Err(Exit::BadInput);
+        }
+    };
+    if !args.quiet {
+        let t = &prepared.target_data;
+        eprintln!(
+            "peakgate: Odoo {} ({}), database {:?}; read {} data set(s) in {} call(s), {} ms",
+            t.odoo_version,
+            t.server_version,
+            t.database,
+            t.datasets.len(),
+            t.discovery_calls,
+            t.discovery_ms
+        );
+        for a in &t.preparation {
+            eprintln!("peakgate: {}: {}", a.action, a.detail);
+        }
+    }
+    let plan = Arc::new(plan);
+    let stored = write_json(&dir.file("target-data.json"), &prepared.target_data)
+        // The gate the run is judged by, stored first: `peakgate verdict` reads it back.
+        .and_then(|_| write_json(&dir.file("gate.json"), &plan.gate));
+    if let Err(e) = stored {
+        eprintln!("error: {e}");
+        prepared.clean_up(&client).await;
+        stop_standin(standin).await;
         return Err(Exit::BadInput);
     }
-    drive(plan, standin_config, dir, run_id, started_at, args)
-        .await
-        .map(|_| ())
+    let conn = Connection {
+        client: client.clone(),
+        credentials: prepared.credentials.clone(),
+        sessions: prepared.login_session().into_iter().collect(),
+    };
+    let driven = drive(plan, conn, dir, run_id, started_at, args).await;
+    // The POS sessions are closed whatever happened to the load: their orders get posted.
+    for a in prepared.clean_up(&client).await {
+        eprintln!(
+            "peakgate: {}: {}{}",
+            a.action,
+            if a.ok { "" } else { "FAILED: " },
+            a.detail
+        );
+    }
+    if let Err(e) = write_json(&dir.file("target-data.json"), &prepared.target_data) {
+        eprintln!("error: {e}");
+    }
+    stop_standin(standin).await;
+    driven.map(|_| ())
+}
+
+/// A client for the run: its timeout, and idle connections for the in-flight cap.
+fn client_for(plan: &Plan, url: &url::Url) -> OdooClient {
+    OdooClient::http(url, plan.load.timeout(), plan.load.max_in_flight.min(4096))
+}
+
+/// Writes `value` as pretty JSON, atomically; the error names the file.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| format!("cannot serialize {}: {e}", path.display()))?;
+    write_atomic(path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 async fn drive(
     plan: Arc<Plan>,
-    standin_config: Option<StandinConfig>,
+    conn: Connection,
     dir: &RunDir,
     run_id: String,
     started_at: SystemTime,
     args: &RunArgs,
 ) -> Result<RunResult, Exit> {
-    // The target: the in-process stand-in on a free loopback port, or the given Odoo.
-    let standin_stop = CancellationToken::new();
-    let (conn, standin) = match (&plan.target, standin_config) {
-        (Target::StandIn { .. }, Some(config)) => {
-            let credentials = Credentials {
-                database: config.database.clone(),
-                login: config.login.clone(),
-                password: Secret::new(config.password.clone()),
-            };
-            let listen = ([127, 0, 0, 1], 0).into();
-            match standin::start(config, listen, standin_stop.clone()).await {
-                Ok(s) => (
-                    Connection {
-                        base_url: s.url(),
-                        credentials: Some(credentials),
-                    },
-                    Some(s),
-                ),
-                Err(e) => {
-                    eprintln!("error: cannot start the built-in stand-in: {e}");
-                    return Err(Exit::BadInput);
-                }
-            }
-        }
-        (
-            Target::Odoo {
-                url,
-                database,
-                login,
-                password,
-            },
-            _,
-        ) => {
-            let credentials = password.clone().map(|password| Credentials {
-                database: database.clone(),
-                login: login.clone(),
-                password,
-            });
-            (
-                Connection {
-                    base_url: url.clone(),
-                    credentials,
-                },
-                None,
-            )
-        }
-        (Target::StandIn { .. }, None) => {
-            unreachable!("the stand-in config is loaded for stand-in targets")
-        }
-    };
     // Probes connect before the load: a required one that cannot is bad input, named.
     let in_flight = Arc::new(AtomicUsize::new(0));
     let mut probes = if plan.probes.is_empty() {
@@ -193,7 +266,13 @@ async fn drive(
             in_flight: in_flight.clone(),
             odoo_backends: Default::default(),
         };
-        match ProbeSet::connect(plan.probes.clone(), conn.base_url.clone(), shared).await {
+        let target_url = conn
+            .client
+            .base()
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        match ProbeSet::connect(plan.probes.clone(), target_url, shared).await {
             Ok(p) => Some(p),
             Err(e) => {
                 match &e {
@@ -201,10 +280,6 @@ async fn drive(
                         eprintln!("error: {e} (mark a probe `optional = true` to run without it)")
                     }
                     StartError::Thread(_) => eprintln!("error: {e}"),
-                }
-                if let Some(s) = standin {
-                    standin_stop.cancel();
-                    s.wait().await;
                 }
                 // Nothing was measured: leave no run folder behind (gate.json may be in it).
                 let _ = std::fs::remove_dir_all(&dir.path);
@@ -226,7 +301,7 @@ async fn drive(
         eprintln!(
             "peakgate: run {run_id}: profile {} against {} for {}",
             plan.name,
-            conn.base_url,
+            conn.client.base().as_str().trim_end_matches('/'),
             humantime::format_duration(plan.duration())
         );
     }
@@ -281,6 +356,7 @@ async fn drive(
         })
     };
     let wiring = Wiring {
+        run_nonce: rand::random(),
         events: events_tx,
         in_flight,
         stop,
@@ -304,10 +380,6 @@ async fn drive(
     if let Ok(bar) = display.await {
         bar.finish_and_clear();
     }
-    if let Some(s) = standin {
-        standin_stop.cancel();
-        s.wait().await;
-    }
 
     let status = match ending {
         Ending::Completed => RunStatus::Completed,
@@ -320,7 +392,7 @@ async fn drive(
         status,
         profile: ProfileInfo::from_plan(&plan),
         release: plan.release.clone(),
-        target: TargetInfo::from_plan(&plan, &conn.base_url),
+        target: TargetInfo::from_plan(&plan, conn.client.base().as_str().trim_end_matches('/')),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         duration_s: (duration_s * 1000.0).round() / 1000.0,
         plan: PlanInfo::from_plan(&plan),

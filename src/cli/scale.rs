@@ -3,7 +3,6 @@
 //! folder holds one sub-folder per step (`x0.5/`, `x1/`, ...) and its own verdict.json,
 //! junit.xml and summary.md whose one check is the headroom.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::judge::{exit_for_verdict, judge_and_write, verdict_line};
@@ -59,9 +58,8 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         }
         let run_id = format!("{parent_id}-{name}");
         let started_at = SystemTime::now();
-        if let Err(exit) =
-            runtime.block_on(run_once(Arc::new(plan), &dir, run_id, started_at, args))
-        {
+        drop(plan);
+        if let Err(exit) = runtime.block_on(run_once(&overrides, &dir, run_id, started_at, args)) {
             return exit;
         }
         let (result, v) = match judge_and_write(&dir.path, &gate, None) {

@@ -56,6 +56,17 @@ impl DataTable {
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
+
+    /// Row `i` as an object, column → cell.
+    pub fn row_object(&self, i: usize) -> Value {
+        Value::Object(
+            self.columns
+                .iter()
+                .cloned()
+                .zip(self.rows[i].iter().cloned())
+                .collect(),
+        )
+    }
 }
 
 /// A CSV cell as JSON: integers and decimals become numbers, everything else a string.

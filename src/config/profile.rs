@@ -25,9 +25,10 @@ pub struct ProfileFile {
     pub environment: Spanned<String>,
     /// Where scenario files live, relative to the profile file (default `../scenarios`).
     pub scenarios_dir: Option<String>,
-    /// Odoo version of the target (`"16.0"`, `"17.0"`, `"18.0"`): picks version-specific steps.
-    #[serde(default = "default_odoo_version")]
-    pub odoo_version: Spanned<String>,
+    /// Odoo version the profile is written for (`"16.0"`, `"17.0"`, `"18.0"`). Absent: the
+    /// target's own version (read before the load) picks the version-specific steps; present:
+    /// a target of another version is refused before the load.
+    pub odoo_version: Option<Spanned<String>>,
     /// The Odoo to drive; absent means the built-in stand-in.
     pub target: Option<TargetFile>,
     /// Settings for the built-in stand-in when it is the target.
@@ -45,6 +46,10 @@ pub struct ProfileFile {
     /// Probes that watch the servers while the load runs.
     #[serde(default)]
     pub probes: super::probes::ProbesFile,
+    /// Target data sets replaced by CSV files (relative to this file): data set name → file,
+    /// with the data set's columns in its header.
+    #[serde(default)]
+    pub data: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[target]`: a real Odoo.
@@ -53,9 +58,9 @@ pub struct ProfileFile {
 pub struct TargetFile {
     /// Base URL, e.g. `https://staging.example.com` (no credentials in it).
     pub url: Spanned<String>,
-    /// Odoo database name sent with `/web/session/authenticate`.
-    #[serde(default = "default_database")]
-    pub database: String,
+    /// Odoo database name sent with `/web/session/authenticate` (`--database` overrides it).
+    /// Absent: the one database the server lists.
+    pub database: Option<String>,
     /// Login of the load-test user.
     #[serde(default = "default_login")]
     pub login: String,
@@ -216,12 +221,6 @@ pub enum ArrivalKind {
     Uniform,
 }
 
-fn default_odoo_version() -> Spanned<String> {
-    Spanned::new(0..0, "17.0".into())
-}
-fn default_database() -> String {
-    "retail".into()
-}
 fn default_login() -> String {
     "admin".into()
 }

@@ -51,8 +51,11 @@ pub struct StepFile {
     pub execute_kw: Option<ModelMethod>,
     /// Path of any JSON-RPC route, e.g. `/shop/cart/update_json`.
     pub jsonrpc: Option<String>,
-    /// Path of a page to GET, e.g. `/shop`.
+    /// Path of a page to load, e.g. `/shop`; a GET, or a form POST with `form`. Redirects are
+    /// followed as a browser follows them.
     pub http: Option<String>,
+    /// For `http` steps: form fields to POST (`application/x-www-form-urlencoded`).
+    pub form: Option<BTreeMap<String, String>>,
     /// Positional arguments of a model method.
     pub args: Option<toml::Value>,
     /// Keyword arguments of a model method.
@@ -64,8 +67,20 @@ pub struct StepFile {
     /// Values to keep for later steps: name → JSON pointer into the result.
     #[serde(default)]
     pub save: BTreeMap<String, String>,
+    /// For `http` steps: values to keep from the page, name → a regular expression whose first
+    /// group is the value (e.g. the form's `csrf_token`).
+    #[serde(default)]
+    pub extract: BTreeMap<String, String>,
     /// For `http` steps: text the page must contain.
     pub expect_text: Option<String>,
+    /// For JSON results: JSON pointer → the value it must hold (e.g. `"/successful" = true`).
+    #[serde(default)]
+    pub expect: BTreeMap<String, toml::Value>,
+    /// What to do when Odoo answers a wizard (a window action) of a model: the wizard's button
+    /// to press (`"process"`), or `"accept"` to take the action itself as the result. Any other
+    /// wizard is a failure of kind `wizard`: the work was not done.
+    #[serde(default)]
+    pub on_wizard: BTreeMap<String, String>,
     /// Odoo major versions this step runs on (e.g. `["16", "17"]`); absent: all. The
     /// profile's `odoo_version` picks, so one scenario serves 16, 17 and 18.
     pub odoo: Option<Vec<String>>,
@@ -99,23 +114,23 @@ pub enum GeneratorFile {
         values: Vec<toml::Value>,
         weights: Option<Vec<f64>>,
     },
-    /// A value from a column of a CSV data file; `skew` > 0 makes earlier rows hot (Zipf).
+    /// A row of a data set read from the target (`from`, e.g. `"shop_products"`) or of a CSV
+    /// file (`data`): one `column` of it, or the whole row as an object; `skew` > 0 makes
+    /// earlier rows hot (Zipf).
     Pick {
-        data: String,
-        column: String,
+        data: Option<String>,
+        from: Option<String>,
+        column: Option<String>,
         #[serde(default)]
         skew: f64,
     },
-    /// An Odoo POS order (`create_from_ui` / `sync_from_ui` shape) built from data files:
-    /// lines from `products` (Zipf-skewed by `skew`), paid by `payment_methods`.
+    /// A paid POS order in the target version's sync shape, on one of the POS sessions the
+    /// run opened: lines from the target's POS products (Zipf-skewed by `skew`), priced with
+    /// their taxes, paid in full.
     PosOrder {
-        products: String,
-        payment_methods: String,
         lines: [u32; 2],
         #[serde(default)]
         skew: f64,
-        #[serde(default = "one")]
-        pos_session_id: i64,
     },
     /// The journey's sequence number in the run.
     Sequence,
@@ -125,9 +140,6 @@ pub enum GeneratorFile {
 
 fn two() -> u32 {
     2
-}
-fn one() -> i64 {
-    1
 }
 
 /// A scenario file read and parsed.

@@ -9,29 +9,32 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::client::{OdooClient, RpcOutcome, envelope, read_rpc};
-use super::sample::{ErrorKind, Event, Sample};
-use crate::plan::generator::JourneyRng;
-use crate::plan::scenario::{SLOT_DB, SLOT_LOGIN, SLOT_UID};
+use super::sample::{Event, Sample};
+use crate::odoo::wire::{WindowAction, window_action};
+use crate::odoo::{
+    ErrorKind, Failure, MAX_REDIRECTS, OdooClient, PageRequest, RpcExchange, RpcOutcome,
+    UserSession,
+};
+use crate::plan::generator::{Draw, JourneyRng};
+use crate::plan::scenario::{SLOT_DB, SLOT_LOGIN, SLOT_UID, WizardAnswer};
 use crate::plan::{Call, Credentials, Scenario, Step};
 
-/// A logged-in Odoo session: its cookie and user id.
-#[derive(Debug, Clone)]
-pub struct UserSession {
-    pub cookie: String,
-    pub uid: Value,
-}
+/// Wizards one step may answer in a row before it gives up (a wizard leading to a wizard).
+const MAX_WIZARDS: usize = 5;
 
 /// What every journey of a run shares.
 pub struct JourneyContext {
     pub client: OdooClient,
     /// Login for `session = "user"` scenarios and `execute_kw` steps.
     pub credentials: Option<Credentials>,
-    /// Sessions not in use: an open-model journey borrows one, as a returning user would.
+    /// Logged-in sessions not in use: an open-model journey borrows one, as a returning user
+    /// would, and gives it back whatever happened, unless it expired.
     pub sessions: SegQueue<UserSession>,
     pub events: mpsc::UnboundedSender<Event>,
     pub t0: Instant,
     pub seed: u64,
+    /// Differs on every run: ids the target must never see twice (POS order references).
+    pub run_nonce: u64,
 }
 
 impl JourneyContext {
@@ -69,16 +72,20 @@ pub async fn run(
         slots[SLOT_DB] = Value::String(c.database.clone());
         slots[SLOT_LOGIN] = Value::String(c.login.clone());
     }
+    let mut draw = Draw {
+        rng: &mut rng,
+        seq,
+        run_nonce: ctx.run_nonce,
+    };
     for (i, (_, generator)) in scenario.vars.iter().enumerate() {
-        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut rng, seq);
+        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut draw);
     }
-    let needs_user = scenario.needs_login;
-    let mut owned_tmp = None;
+    let mut borrowed = None;
     let (session, pooled) = match slot {
         SessionSlot::Owned(s) => (s, false),
         SessionSlot::Pooled => {
-            owned_tmp = ctx.sessions.pop();
-            (&mut owned_tmp, true)
+            borrowed = ctx.sessions.pop();
+            (&mut borrowed, true)
         }
     };
     let mut vu = VirtualUser {
@@ -87,7 +94,7 @@ pub async fn run(
         next_intended: intended,
     };
     let mut ok = true;
-    if needs_user {
+    if scenario.needs_login {
         if session.is_none() {
             *session = vu.authenticate().await;
         }
@@ -101,16 +108,18 @@ pub async fn run(
     }
     if ok {
         for step in &scenario.steps {
-            if !vu.step(step, &mut slots, session, needs_user).await {
+            if !vu
+                .step(step, &mut slots, session, scenario.needs_login)
+                .await
+            {
                 ok = false;
                 break;
             }
         }
     }
-    if pooled
-        && ok
-        && let Some(s) = owned_tmp.take()
-    {
+    // A failed journey keeps its login: only an expired session is thrown away, so an error
+    // storm never turns into a login storm.
+    if pooled && let Some(s) = borrowed.take() {
         ctx.sessions.push(s);
     }
     ctx.emit(Event::Journey {
@@ -131,6 +140,14 @@ struct VirtualUser<'a> {
     next_intended: Instant,
 }
 
+/// What a step's request came back with.
+enum Outcome {
+    Json(Value),
+    Page { body: String },
+    Expired,
+    Failed(Failure),
+}
+
 impl VirtualUser<'_> {
     /// Logs in through `/web/session/authenticate`, measured as the `session/authenticate` step.
     async fn authenticate(&mut self) -> Option<UserSession> {
@@ -140,36 +157,26 @@ impl VirtualUser<'_> {
             crate::plan::AUTH_STEP_ID,
             sent,
             outcome.as_ref().err().cloned(),
-        )
-        .await;
+            0,
+        );
         outcome.ok()
     }
 
     /// The login request itself.
-    async fn login(&self) -> Result<UserSession, ErrorKind> {
-        let creds = self.ctx.credentials.as_ref().ok_or(ErrorKind::Check)?;
-        let body = envelope(
-            json!({"db": creds.database, "login": creds.login, "password": creds.password.expose()}),
-            0,
-        );
-        let a = self
-            .ctx
+    async fn login(&self) -> Result<UserSession, Failure> {
+        let creds = self.ctx.credentials.as_ref().ok_or_else(|| {
+            Failure::new(
+                ErrorKind::Check,
+                "the scenario logs in but the run has no login",
+            )
+        })?;
+        self.ctx
             .client
-            .post_json("/web/session/authenticate", body, None)
-            .await?;
-        match (read_rpc(&a), a.session_cookie) {
-            (RpcOutcome::Result(r), Some(cookie)) if r.get("uid").is_some_and(|u| u.is_i64()) => {
-                Ok(UserSession {
-                    cookie,
-                    uid: r["uid"].clone(),
-                })
-            }
-            (RpcOutcome::Error(e), _) => Err(e),
-            _ => Err(ErrorKind::Check),
-        }
+            .authenticate(&creds.database, &creds.login, creds.password.expose())
+            .await
     }
 
-    async fn record(&mut self, step: usize, sent: Instant, error: Option<ErrorKind>) {
+    fn record(&mut self, step: usize, sent: Instant, error: Option<Failure>, redirects: u32) {
         let end = Instant::now();
         let sample = Sample {
             step,
@@ -177,6 +184,7 @@ impl VirtualUser<'_> {
             sent: self.ctx.since_t0(sent),
             end: self.ctx.since_t0(end),
             error,
+            redirects,
         };
         self.next_intended = end;
         self.ctx.emit(Event::Step(sample));
@@ -195,7 +203,7 @@ impl VirtualUser<'_> {
             tokio::time::sleep(wait).await;
         }
         let sent = Instant::now();
-        let mut outcome = self.send(step, slots).await;
+        let (mut outcome, mut redirects) = self.send(step, slots).await;
         if matches!(outcome, Outcome::Expired) && has_user {
             self.ctx.emit(Event::Reauthenticated);
             // A re-login inside a step: its time belongs to the step that needed it.
@@ -203,28 +211,33 @@ impl VirtualUser<'_> {
             if let Some(s) = session {
                 self.cookie = Some(s.cookie.clone());
                 slots[SLOT_UID] = s.uid.clone();
-                outcome = self.send(step, slots).await;
+                (outcome, redirects) = self.send(step, slots).await;
             }
         }
         let error = match outcome {
-            Outcome::Json(result) => save(step, &result, slots).err(),
-            Outcome::Page(body) => match &step.expect_text {
-                Some(text) if !body.contains(text.as_str()) => Some(ErrorKind::Check),
-                _ => None,
+            Outcome::Json(result) => match self.answer_wizards(step, result).await {
+                Ok(result) => check_json(step, &result, slots).err(),
+                Err(f) => Some(f),
             },
-            Outcome::Expired => Some(ErrorKind::SessionExpired),
-            Outcome::Failed(e) => Some(e),
+            Outcome::Page { body } => check_page(step, &body, slots).err(),
+            Outcome::Expired => Some(Failure::new(
+                ErrorKind::SessionExpired,
+                "the session expired and logging in again did not help",
+            )),
+            Outcome::Failed(f) => Some(f),
         };
         let ok = error.is_none();
-        self.record(step.id, sent, error).await;
+        self.record(step.id, sent, error, redirects);
         self.next_intended += step.think;
         ok
     }
 
-    async fn send(&mut self, step: &Step, slots: &[Value]) -> Outcome {
+    /// Sends the step's request; returns the outcome and the redirects a page followed.
+    async fn send(&mut self, step: &Step, slots: &[Value]) -> (Outcome, u32) {
         let client = &self.ctx.client;
         let cookie = self.cookie.as_deref();
-        let answer = match &step.call {
+        let id = step.id as u64;
+        let exchange = match &step.call {
             Call::CallKw {
                 path,
                 model,
@@ -233,9 +246,7 @@ impl VirtualUser<'_> {
                 kwargs,
             } => {
                 let params = json!({"model": model, "method": method, "args": args.render(slots), "kwargs": kwargs.render(slots)});
-                client
-                    .post_json(path, envelope(params, step.id as u64), cookie)
-                    .await
+                client.rpc(path, &params, id, cookie).await
             }
             Call::ExecuteKw {
                 model,
@@ -251,48 +262,126 @@ impl VirtualUser<'_> {
                 let params = json!({"service": "object", "method": "execute_kw", "args": [
                     slots[SLOT_DB], slots[SLOT_UID], password, model, method, args.render(slots), kwargs.render(slots)
                 ]});
-                client
-                    .post_json("/jsonrpc", envelope(params, step.id as u64), cookie)
-                    .await
+                client.rpc("/jsonrpc", &params, id, cookie).await
             }
             Call::JsonRpc { path, params } => {
                 client
-                    .post_json(
+                    .rpc(
                         &path.render_string(slots),
-                        envelope(params.render(slots), step.id as u64),
+                        &params.render(slots),
+                        id,
                         cookie,
                     )
                     .await
             }
-            Call::Http { path } => {
-                return match client.get(&path.render_string(slots), cookie).await {
-                    Ok(a) => {
-                        self.keep_cookie(a.session_cookie);
-                        if (200..400).contains(&a.status) {
-                            Outcome::Page(String::from_utf8_lossy(&a.body).into_owned())
-                        } else {
-                            Outcome::Failed(ErrorKind::Http(a.status))
-                        }
-                    }
-                    Err(e) => Outcome::Failed(e),
+            Call::Http { path, form } => {
+                let req = PageRequest {
+                    path: path.render_string(slots),
+                    form: form.as_ref().map(|fields| {
+                        fields
+                            .iter()
+                            .map(|(k, t)| (k.clone(), t.render_string(slots)))
+                            .collect()
+                    }),
                 };
+                let page = client.page(&req, cookie, MAX_REDIRECTS).await;
+                self.keep_cookie(page.session_cookie);
+                let outcome = match page.outcome {
+                    Ok(p) => Outcome::Page {
+                        body: String::from_utf8_lossy(&p.body).into_owned(),
+                    },
+                    Err(f) => Outcome::Failed(f),
+                };
+                return (outcome, page.redirects);
             }
         };
-        match answer {
-            Ok(a) => {
-                let outcome = read_rpc(&a);
-                self.keep_cookie(a.session_cookie);
-                match outcome {
-                    RpcOutcome::Result(v) => Outcome::Json(v),
-                    RpcOutcome::SessionExpired => Outcome::Expired,
-                    RpcOutcome::Error(e) => Outcome::Failed(e),
-                }
-            }
-            Err(e) => Outcome::Failed(e),
+        (self.read(exchange), 0)
+    }
+
+    fn read(&mut self, exchange: RpcExchange) -> Outcome {
+        self.keep_cookie(exchange.session_cookie);
+        match exchange.outcome {
+            RpcOutcome::Result(v) => Outcome::Json(v),
+            RpcOutcome::SessionExpired => Outcome::Expired,
+            RpcOutcome::Failed(f) => Outcome::Failed(f),
         }
     }
 
-    /// A public visitor keeps the session the server gives it (e.g. for its cart).
+    /// Answers the wizards Odoo opens the way the step says a user would, until Odoo answers
+    /// something that is not a wizard. A wizard the step does not know means the work was not
+    /// done: a failure of kind `wizard`.
+    async fn answer_wizards(&mut self, step: &Step, mut result: Value) -> Result<Value, Failure> {
+        for _ in 0..MAX_WIZARDS {
+            let Some(wizard) = window_action(&result) else {
+                return Ok(result);
+            };
+            match step.on_wizard.iter().find(|(m, _)| *m == wizard.res_model) {
+                None => {
+                    return Err(Failure::new(
+                        ErrorKind::Wizard,
+                        format!(
+                            "Odoo answered the wizard {:?} ({}) instead of doing the work",
+                            wizard.name, wizard.res_model
+                        ),
+                    ));
+                }
+                Some((_, WizardAnswer::Accept)) => return Ok(result),
+                Some((_, WizardAnswer::Press(button))) => {
+                    result = self.press(&wizard, button).await?;
+                }
+            }
+        }
+        Err(Failure::new(
+            ErrorKind::Wizard,
+            format!("more than {MAX_WIZARDS} wizards in a row"),
+        ))
+    }
+
+    /// What the web client does with a wizard: creates its record with the action's context
+    /// (unless Odoo already did), then presses the button, sending the context back.
+    async fn press(&mut self, wizard: &WindowAction, button: &str) -> Result<Value, Failure> {
+        let client = self.ctx.client.clone();
+        let context = json!({"context": wizard.context});
+        let id = match wizard.res_id {
+            Some(id) => json!(id),
+            None => {
+                let created = client
+                    .call_kw(
+                        &wizard.res_model,
+                        "create",
+                        json!([{}]),
+                        context.clone(),
+                        self.cookie.as_deref(),
+                    )
+                    .await;
+                match self.read(created) {
+                    Outcome::Json(id) if id.is_i64() => id,
+                    Outcome::Json(other) => {
+                        return Err(Failure::new(
+                            ErrorKind::Check,
+                            format!("creating the wizard {} answered {other}", wizard.res_model),
+                        ));
+                    }
+                    other => return Err(failure_of(other)),
+                }
+            }
+        };
+        let pressed = client
+            .call_button(
+                &wizard.res_model,
+                button,
+                json!([[id]]),
+                context,
+                self.cookie.as_deref(),
+            )
+            .await;
+        match self.read(pressed) {
+            Outcome::Json(v) => Ok(v),
+            other => Err(failure_of(other)),
+        }
+    }
+
+    /// A visitor keeps the session the server gives it (e.g. for its cart).
     fn keep_cookie(&mut self, cookie: Option<String>) {
         if let Some(c) = cookie {
             self.cookie = Some(c);
@@ -300,20 +389,70 @@ impl VirtualUser<'_> {
     }
 }
 
-enum Outcome {
-    Json(Value),
-    Page(String),
-    Expired,
-    Failed(ErrorKind),
+fn failure_of(outcome: Outcome) -> Failure {
+    match outcome {
+        Outcome::Failed(f) => f,
+        Outcome::Expired => Failure::new(ErrorKind::SessionExpired, "the session expired"),
+        Outcome::Json(_) | Outcome::Page { .. } => {
+            Failure::new(ErrorKind::Check, "unexpected answer")
+        }
+    }
 }
 
-/// Keeps the values a step saves; a missing one fails the step's check.
-fn save(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), ErrorKind> {
+/// Checks a JSON result against the step's `expect` and keeps its `save`d values.
+fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Failure> {
+    for (pointer, want) in &step.expect {
+        let got = result.pointer(pointer).unwrap_or(&Value::Null);
+        if got != want {
+            return Err(Failure::new(
+                ErrorKind::Check,
+                format!("expected {pointer} = {want}, the answer has {}", short(got)),
+            ));
+        }
+    }
     for (slot, pointer) in &step.save {
         match result.pointer(pointer) {
             Some(v) => slots[*slot] = v.clone(),
-            None => return Err(ErrorKind::Check),
+            None => {
+                return Err(Failure::new(
+                    ErrorKind::Check,
+                    format!("the answer has nothing at {pointer:?}: {}", short(result)),
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// Checks a page's body for the step's `expect_text` and keeps what `extract` finds.
+fn check_page(step: &Step, body: &str, slots: &mut [Value]) -> Result<(), Failure> {
+    if let Some(text) = &step.expect_text
+        && !body.contains(text.as_str())
+    {
+        return Err(Failure::new(
+            ErrorKind::Check,
+            format!("the page does not contain {text:?}"),
+        ));
+    }
+    for (slot, re) in &step.extract {
+        match re.captures(body).and_then(|c| c.get(1)) {
+            Some(m) => slots[*slot] = Value::String(m.as_str().to_string()),
+            None => {
+                return Err(Failure::new(
+                    ErrorKind::Check,
+                    format!("the page has no match for {:?}", re.as_str()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A value cut to 120 characters, for messages.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
 }

@@ -2,7 +2,6 @@
 //! journeys run as tasks and report [`Event`]s over a channel. The engine keeps no
 //! measurements: the recorder in `metrics` owns them.
 
-pub mod client;
 pub mod journey;
 pub mod sample;
 pub mod scheduler;
@@ -18,20 +17,22 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use sample::{ErrorKind, Event, Sample};
+pub use sample::{ErrorKind, Event, Failure, Sample};
 
 use crate::config::profile::ModelKind;
+use crate::odoo::OdooClient;
 use crate::plan::generator::JourneyRng;
 use crate::plan::{Credentials, Plan};
-use client::OdooClient;
 use journey::{JourneyContext, SessionSlot};
 use scheduler::{Arrival, Arrivals};
 
 /// The resolved target: where to send, and who to log in as.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Connection {
-    pub base_url: String,
+    pub client: OdooClient,
     pub credentials: Option<Credentials>,
+    /// Logged-in sessions to start with (the preflight's login), shared by open-model journeys.
+    pub sessions: Vec<crate::odoo::UserSession>,
 }
 
 /// What the engine shares with the rest of the run.
@@ -49,6 +50,8 @@ pub struct Wiring {
     pub grace: Duration,
     /// Cancelled to abandon in-flight journeys at once (the grace ran out, or a second ctrl-c).
     pub abandon: CancellationToken,
+    /// Differs on every run: mixed into ids the target must never see twice.
+    pub run_nonce: u64,
 }
 
 /// How the load ended.
@@ -62,14 +65,18 @@ pub enum Ending {
 
 /// Runs the plan's load against `conn` until it is done or `wiring.stop` is cancelled.
 pub async fn run(plan: Arc<Plan>, conn: Connection, wiring: Wiring) -> Ending {
-    let max_idle = plan.load.max_in_flight.min(4096);
+    let sessions = crossbeam_queue::SegQueue::new();
+    for s in conn.sessions {
+        sessions.push(s);
+    }
     let ctx = Arc::new(JourneyContext {
-        client: OdooClient::new(&conn.base_url, plan.load.timeout(), max_idle),
+        client: conn.client,
         credentials: conn.credentials,
-        sessions: Default::default(),
+        sessions,
         events: wiring.events.clone(),
         t0: wiring.t0,
         seed: plan.seed,
+        run_nonce: wiring.run_nonce,
     });
     let tracker = TaskTracker::new();
     let abandon = &wiring.abandon;
@@ -193,7 +200,7 @@ struct Terminal<'a> {
     ctx: &'a JourneyContext,
     w: &'a Wiring,
     seq: &'a AtomicU64,
-    session: Option<journey::UserSession>,
+    session: Option<crate::odoo::UserSession>,
 }
 
 impl Terminal<'_> {

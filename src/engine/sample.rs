@@ -1,42 +1,9 @@
 //! What the engine reports: one event per planned arrival, per request and per journey.
 //! Times are offsets from the run's t0, so every consumer shares one clock.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Why a request failed. A failure is data: it is counted, never raised.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The TCP or TLS connection could not be made.
-    Connect,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// An HTTP status other than success (Odoo answers RPC errors with 200).
-    Http(u16),
-    /// A JSON-RPC error envelope, by its `data.name` (e.g. `odoo.exceptions.UserError`).
-    Rpc(Arc<str>),
-    /// Code 100: the session expired and re-authenticating did not help.
-    SessionExpired,
-    /// The answer lacked what the step checks or saves.
-    Check,
-    /// The answer was not the JSON-RPC the protocol promises.
-    Protocol,
-}
-
-impl ErrorKind {
-    /// The label used in artifacts.
-    pub fn label(&self) -> String {
-        match self {
-            ErrorKind::Connect => "connect".into(),
-            ErrorKind::Timeout => "timeout".into(),
-            ErrorKind::Http(s) => format!("http_{s}"),
-            ErrorKind::Rpc(name) => name.to_string(),
-            ErrorKind::SessionExpired => "session_expired".into(),
-            ErrorKind::Check => "check".into(),
-            ErrorKind::Protocol => "protocol".into(),
-        }
-    }
-}
+pub use crate::odoo::{ErrorKind, Failure};
 
 /// One request, measured.
 #[derive(Debug, Clone)]
@@ -49,7 +16,9 @@ pub struct Sample {
     pub sent: Duration,
     /// When the answer was complete (or the failure known).
     pub end: Duration,
-    pub error: Option<ErrorKind>,
+    pub error: Option<Failure>,
+    /// Redirects a page followed before its answer.
+    pub redirects: u32,
 }
 
 impl Sample {

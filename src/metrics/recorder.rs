@@ -59,6 +59,7 @@ struct Acc {
     service: Histogram<u64>,
     count: u64,
     errors: BTreeMap<String, u64>,
+    redirects: u64,
 }
 
 impl Acc {
@@ -68,6 +69,7 @@ impl Acc {
             service: histogram(),
             count: 0,
             errors: BTreeMap::new(),
+            redirects: 0,
         }
     }
     fn record(&mut self, latency: Duration, service: Duration, error: Option<String>) {
@@ -85,6 +87,7 @@ impl Acc {
             errors: self.errors.clone(),
             latency_ms: LatencySummary::from_micros(&self.latency),
             service_ms: LatencySummary::from_micros(&self.service),
+            redirects: self.redirects,
         }
     }
 }
@@ -229,8 +232,9 @@ impl<W: Write> Recorder<W> {
 
     fn record_step(&mut self, s: Sample) {
         let latency = s.latency();
-        let label = s.error.as_ref().map(|e| e.label());
+        let label = s.error.as_ref().map(|e| e.kind.label());
         self.steps[s.step].record(latency, s.service(), label.clone());
+        self.steps[s.step].redirects += u64::from(s.redirects);
         self.totals.requests += 1;
         let scenario = self.step_scenario[s.step];
         let w = self.slot_for(s.end);

@@ -70,6 +70,13 @@ pub struct Transaction {
     pub latency_ms: LatencySummary,
     /// From the actual send: what the server took (journeys: same as latency minus start delay).
     pub service_ms: LatencySummary,
+    /// Redirects followed by its page requests (their time is in the latency).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redirects: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counts over the whole run.

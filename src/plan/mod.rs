@@ -29,6 +29,7 @@ use crate::config::ConfigError;
 use crate::config::gate::GateSource;
 use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse_duration};
 use crate::config::scenario::ScenarioSource;
+use crate::target::data::DataSets;
 
 /// Environment names peakgate drives without `--allow-production`.
 pub const PRE_PRODUCTION: &[&str] = &[
@@ -68,6 +69,11 @@ pub struct Overrides {
     pub allow_production: bool,
     /// `--gate FILE`: a `[gate]` merged over the profile's.
     pub gate: Option<PathBuf>,
+    /// `--database NAME`: the Odoo database, over `[target] database`.
+    pub database: Option<String>,
+    /// The target's version as the preflight read it (`17.0`): the version-specific steps
+    /// are chosen for it. `None` before the target is asked (`check`).
+    pub server_version: Option<String>,
 }
 
 /// A secret value read from the environment; it prints and serializes as `***`.
@@ -102,7 +108,10 @@ pub enum Target {
     /// A real Odoo (or a stand-in started with `peakgate standin`).
     Odoo {
         url: String,
-        database: String,
+        /// `None`: the one database the server lists (the preflight asks).
+        database: Option<String>,
+        /// The environment variable the password was read from.
+        password_env: String,
         login: String,
         password: Option<Secret>,
     },
@@ -157,8 +166,13 @@ pub struct Plan {
     pub stage_mix: Vec<WeightedIndex<f64>>,
     /// Named calendar events on the run's clock.
     pub events: Vec<calendar::PlannedEvent>,
-    /// Odoo version of the target, e.g. `17.0`.
+    /// Odoo version the scenarios were compiled for, e.g. `17.0`: the target's (read by the
+    /// preflight), else the profile's `odoo_version`, else 17.0 until the target is asked.
     pub odoo_version: String,
+    /// The version the profile declares, if it does: a target of another one is refused.
+    pub declared_version: Option<String>,
+    /// Whether the scenarios' data came from a target (else only their columns are known).
+    pub data_online: bool,
     /// Closed model: scenario each terminal runs when it opens, and when it closes.
     pub setup: Option<usize>,
     pub teardown: Option<usize>,
@@ -172,20 +186,60 @@ pub struct Plan {
     pub probes: Vec<ProbeSpec>,
 }
 
+/// The version scenarios are compiled for before a target says its own.
+pub const DEFAULT_ODOO_VERSION: &str = "17.0";
+/// The Odoo major versions peakgate drives.
+pub const SUPPORTED_MAJORS: [&str; 3] = ["16", "17", "18"];
+
+/// `data` with the profile's `[data]` CSV files in place of the data sets they name.
+fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, ConfigError> {
+    let mut out = data.clone();
+    let base = src.path.parent().unwrap_or(Path::new("."));
+    for (name, file) in &src.file.data {
+        let Some(schema) = crate::target::data::schema(name) else {
+            return Err(src.error_at(
+                file,
+                format!(
+                    "`{name}` is not a data set of the target ([data] replaces one of: {})",
+                    crate::target::data::SCHEMAS
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let table = crate::config::data::DataTable::read(&base.join(file.get_ref()))?;
+        if let Some(missing) = schema.columns.iter().find(|c| table.column(c).is_none()) {
+            return Err(src.error_at(
+                file,
+                format!(
+                    "`{}` replaces data set `{name}` but has no column `{missing}` (it needs: {})",
+                    file.get_ref(),
+                    schema.columns.join(", ")
+                ),
+            ));
+        }
+        out.insert(name, table);
+    }
+    Ok(out)
+}
+
 /// Id of the implicit login step every `session = "user"` scenario may run.
 pub const AUTH_STEP: &str = "session/authenticate";
 /// Its index in [`Plan::step_names`].
 pub const AUTH_STEP_ID: usize = 0;
 
 impl Plan {
-    /// Reads a profile and its scenarios and builds the plan; every error is located.
+    /// Reads a profile and its scenarios and builds the plan before any target is asked:
+    /// data sets have their columns and no rows. Every error is located.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
         let src = ProfileSource::read(path)?;
-        Plan::build(&src, overrides)
+        Plan::build(&src, overrides, &DataSets::offline())
     }
 
-    /// Builds the plan from a parsed profile.
-    pub fn build(src: &ProfileSource, o: &Overrides) -> Result<Plan, ConfigError> {
+    /// Builds the plan from a parsed profile, its scenarios drawing from `data`.
+    pub fn build(src: &ProfileSource, o: &Overrides, data: &DataSets) -> Result<Plan, ConfigError> {
         let f = &src.file;
         let environment = f.environment.get_ref().trim().to_lowercase();
         if !o.allow_production && !PRE_PRODUCTION.contains(&environment.as_str()) {
@@ -197,7 +251,18 @@ impl Plan {
                 ),
             ));
         }
-        let (scenarios, weights, step_names) = build_scenarios(src)?;
+        let declared_version = src
+            .file
+            .odoo_version
+            .as_ref()
+            .map(|v| v.get_ref().trim().to_string());
+        let odoo_version = o
+            .server_version
+            .clone()
+            .or_else(|| declared_version.clone())
+            .unwrap_or_else(|| DEFAULT_ODOO_VERSION.to_string());
+        let data = with_csv_overrides(src, data)?;
+        let (scenarios, weights, step_names) = build_scenarios(src, &odoo_version, &data)?;
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
         let (mut load, stage_mixes, events) = build_load(src, o, &names)?;
         let mix = WeightedIndex::new(&weights)
@@ -219,7 +284,11 @@ impl Plan {
                 None => stage_mix.push(mix.clone()),
             }
         }
-        let needs_password = scenarios.iter().any(|s| s.needs_login);
+        // Logging in is needed by user scenarios, and by discovery when a scenario draws from
+        // the target's data (unless `[data]` replaces that data set with a file).
+        let needs_password = scenarios
+            .iter()
+            .any(|s| s.needs_login || s.datasets.iter().any(|d| !src.file.data.contains_key(d)));
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
         let probes = probes::build(src)?;
@@ -237,7 +306,9 @@ impl Plan {
             mix,
             stage_mix,
             events,
-            odoo_version: f.odoo_version.get_ref().clone(),
+            odoo_version,
+            declared_version,
+            data_online: data.online,
             setup: f
                 .load
                 .setup
@@ -254,6 +325,14 @@ impl Plan {
             gate,
             probes,
         })
+    }
+
+    /// The target data sets the scenarios draw from.
+    pub fn datasets(&self) -> std::collections::BTreeSet<String> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| s.datasets.iter().cloned())
+            .collect()
     }
 
     /// Expected journeys over the whole run (open model).
@@ -452,7 +531,11 @@ fn build_load(
 
 type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>);
 
-fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
+fn build_scenarios(
+    src: &ProfileSource,
+    version: &str,
+    data: &DataSets,
+) -> Result<Scenarios, ConfigError> {
     let dir = src.scenarios_dir();
     let data_dir = dir.join("data");
     let mut tables = HashMap::new();
@@ -460,13 +543,16 @@ fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
     let mut next_id = 1;
     let mut scenarios = Vec::new();
     let mut weights = Vec::new();
-    let version = src.file.odoo_version.get_ref();
     let odoo_major = version.split('.').next().unwrap_or("").to_string();
-    if !["16", "17", "18", "19"].contains(&odoo_major.as_str()) {
-        return Err(src.error_at(
-            &src.file.odoo_version,
-            format!("odoo_version `{version}`: peakgate speaks Odoo 16, 17, 18 and 19"),
-        ));
+    if !SUPPORTED_MAJORS.contains(&odoo_major.as_str()) {
+        let message = format!(
+            "Odoo {version} is not supported: peakgate speaks Odoo {}",
+            SUPPORTED_MAJORS.map(|m| format!("{m}.0")).join(", ")
+        );
+        return Err(match &src.file.odoo_version {
+            Some(v) if v.get_ref().trim() == version => src.error_at(v, message),
+            _ => ConfigError::key(&src.path, "odoo_version", message),
+        });
     }
     let mix = src.file.mix.get_ref();
     if mix.is_empty() {
@@ -510,7 +596,22 @@ fn build_scenarios(src: &ProfileSource) -> Result<Scenarios, ConfigError> {
             ));
         }
         let s = ScenarioSource::read(&dir, name)?;
-        let compiled = scenario::compile(&s, &data_dir, &mut tables, &mut next_id, &odoo_major)?;
+        let compiled =
+            scenario::compile(&s, &data_dir, &mut tables, &mut next_id, &odoo_major, data)?;
+        if data.online {
+            for set in &compiled.datasets {
+                if data.get(set).is_some_and(|t| t.rows.is_empty()) {
+                    let about = crate::target::data::schema(set).map_or("", |s| s.about);
+                    return Err(ConfigError::key(
+                        &src.path,
+                        format!("mix.{name}"),
+                        format!(
+                            "scenario `{name}` needs {about} (data set `{set}`), and the target has none"
+                        ),
+                    ));
+                }
+            }
+        }
         step_names.extend(
             compiled
                 .steps
@@ -544,23 +645,11 @@ fn build_target(
             });
         }
     };
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        let message = format!("target `{url}` must start with http:// or https://");
+    if let Err(e) = crate::odoo::parse_target(&url) {
         return Err(match (&o.target, t) {
-            (None, Some(t)) => src.error_at(&t.url, message),
-            _ => ConfigError::key(Path::new("--target"), "--target", message),
+            (None, Some(t)) => src.error_at(&t.url, format!("target: {e}")),
+            _ => ConfigError::key(Path::new("--target"), "--target", e.to_string()),
         });
-    }
-    if url
-        .split("//")
-        .nth(1)
-        .is_some_and(|rest| rest.split('/').next().unwrap_or("").contains('@'))
-    {
-        return Err(ConfigError::key(
-            &src.path,
-            "target.url",
-            "credentials do not belong in the URL: use `password_env`",
-        ));
     }
     let password_env = t.and_then(|t| t.password_env.as_ref());
     let password = match password_env {
@@ -583,15 +672,19 @@ fn build_target(
                 return Err(ConfigError::key(
                     &src.path,
                     "target.password_env",
-                    "the scenarios log in, but no password is available: set ODOO_PASSWORD or name a variable in [target] password_env",
+                    "the scenarios log in (or draw from the target's data), but no password is available: set ODOO_PASSWORD or name a variable in [target] password_env",
                 ));
             }
             Err(_) => None,
         },
     };
     Ok(Target::Odoo {
+        password_env: password_env.map_or_else(|| "ODOO_PASSWORD".into(), |v| v.get_ref().clone()),
         url: url.trim_end_matches('/').to_string(),
-        database: t.map_or_else(|| "retail".into(), |t| t.database.clone()),
+        database: o
+            .database
+            .clone()
+            .or_else(|| t.and_then(|t| t.database.clone())),
         login: t.map_or_else(|| "admin".into(), |t| t.login.clone()),
         password,
     })

@@ -1,7 +1,7 @@
 //! Scenarios compiled for the engine: steps with resolved templates, generators built,
 //! every name checked before the run starts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use super::template::Template;
 use crate::config::ConfigError;
 use crate::config::data::DataTable;
 use crate::config::scenario::{GeneratorFile, ScenarioSource, SessionKind, StepFile};
+use crate::target::data::{DataSets, schema};
 
 /// Slots every journey has before its own variables.
 pub const BUILTINS: [&str; 3] = ["db", "login", "uid"];
@@ -37,6 +38,8 @@ pub struct Scenario {
     /// Whether a journey must log in first: a `user` session, or an `execute_kw` step that
     /// sends the password with the user id.
     pub needs_login: bool,
+    /// The target data sets its generators draw from (e.g. `shop_products`).
+    pub datasets: BTreeSet<String>,
 }
 
 /// A compiled step.
@@ -50,8 +53,23 @@ pub struct Step {
     pub think: Duration,
     /// `(slot, JSON pointer into the result)` to keep.
     pub save: Vec<(usize, String)>,
+    /// For pages: `(slot, pattern)` to keep the first group of.
+    pub extract: Vec<(usize, regex::Regex)>,
     /// For pages: text that must appear in the body.
     pub expect_text: Option<String>,
+    /// For JSON results: `(pointer, value)` pairs the result must hold.
+    pub expect: Vec<(String, Value)>,
+    /// Wizards this step knows how to answer, by model.
+    pub on_wizard: Vec<(String, WizardAnswer)>,
+}
+
+/// How a step answers a wizard Odoo opens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WizardAnswer {
+    /// Press this button of the wizard (e.g. `process`), as the user would.
+    Press(String),
+    /// The action is the step's result (the step asks for it).
+    Accept,
 }
 
 /// What a step sends.
@@ -74,8 +92,11 @@ pub enum Call {
     },
     /// Any JSON-RPC route with `params`.
     JsonRpc { path: Template, params: Template },
-    /// GET a page.
-    Http { path: Template },
+    /// Load a page (GET, or POST a form), following redirects.
+    Http {
+        path: Template,
+        form: Option<Vec<(String, Template)>>,
+    },
 }
 
 impl Call {
@@ -92,11 +113,15 @@ pub fn compile(
     tables: &mut HashMap<String, Arc<DataTable>>,
     next_step_id: &mut usize,
     odoo_major: &str,
+    data: &DataSets,
 ) -> Result<Scenario, ConfigError> {
     let mut names: Vec<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
     let mut vars = Vec::new();
+    let mut datasets = BTreeSet::new();
+    let major: u32 = odoo_major.parse().unwrap_or(17);
     for (name, gen_file) in &src.file.vars {
-        let generator = compile_generator(src, gen_file, data_dir, tables)?;
+        let generator =
+            compile_generator(src, gen_file, data_dir, tables, data, major, &mut datasets)?;
         names.push(name.clone());
         vars.push((name.clone(), generator));
     }
@@ -128,17 +153,28 @@ pub fn compile(
                 names.push(var.clone());
             }
         }
+        for var in step.extract.keys() {
+            if !names.contains(var) {
+                names.push(var.clone());
+            }
+        }
+        let slot = |var: &String| names.iter().position(|n| n == var).unwrap_or(0);
         let save = step
             .save
             .iter()
-            .map(|(var, pointer)| {
-                (
-                    names.iter().position(|n| n == var).unwrap_or(0),
-                    pointer.clone(),
-                )
-            })
+            .map(|(v, p)| (slot(v), p.clone()))
             .collect();
-        steps.push(Step { save, ..compiled });
+        let extract = compiled
+            .extract
+            .iter()
+            .zip(step.extract.keys())
+            .map(|((_, re), v)| (slot(v), re.clone()))
+            .collect();
+        steps.push(Step {
+            save,
+            extract,
+            ..compiled
+        });
     }
     if steps.is_empty() {
         return Err(ConfigError::key(
@@ -150,6 +186,7 @@ pub fn compile(
     let needs_login = src.file.session == SessionKind::User
         || steps.iter().any(|s: &Step| s.call.needs_password());
     Ok(Scenario {
+        datasets,
         needs_login,
         name: src.name.clone(),
         description: src.file.description.clone(),
@@ -184,13 +221,56 @@ fn compile_step(
     };
     let text =
         |key: &str, s: &str| template(key, &Some(toml::Value::String(s.to_string())), Value::Null);
-    for pointer in step.save.values() {
+    for pointer in step.save.values().chain(step.expect.keys()) {
         if !(pointer.is_empty() || pointer.starts_with('/')) {
             return Err(here(format!(
-                "`save` pointer `{pointer}` must be empty or start with `/`"
+                "pointer `{pointer}` (in `save` or `expect`) must be empty or start with `/`"
             )));
         }
     }
+    let is_page = step.http.is_some();
+    if !is_page && (step.form.is_some() || !step.extract.is_empty() || step.expect_text.is_some()) {
+        return Err(here(
+            "`form`, `extract` and `expect_text` are for `http` steps (pages)".to_string(),
+        ));
+    }
+    if is_page && (!step.save.is_empty() || !step.expect.is_empty() || !step.on_wizard.is_empty()) {
+        return Err(here(
+            "`save`, `expect` and `on_wizard` read JSON results: a page step uses `extract` and `expect_text`".to_string(),
+        ));
+    }
+    let mut extract = Vec::new();
+    for (var, pattern) in &step.extract {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| here(format!("`extract.{var}` is not a regular expression: {e}")))?;
+        if re.captures_len() < 2 {
+            return Err(here(format!(
+                "`extract.{var}` needs a group `( )` around the value to keep"
+            )));
+        }
+        extract.push((0, re));
+    }
+    let expect = step
+        .expect
+        .iter()
+        .map(|(p, v)| {
+            serde_json::to_value(v)
+                .map(|v| (p.clone(), v))
+                .map_err(|e| here(format!("`expect.{p}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let on_wizard = step
+        .on_wizard
+        .iter()
+        .map(|(model, answer)| {
+            let answer = match answer.trim() {
+                "accept" => WizardAnswer::Accept,
+                "" => return Err(here(format!("`on_wizard.\"{model}\"` names no button"))),
+                button => WizardAnswer::Press(button.to_string()),
+            };
+            Ok((model.clone(), answer))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let kinds = [
         step.call_kw.is_some(),
         step.execute_kw.is_some(),
@@ -226,8 +306,18 @@ fn compile_step(
             params: template("params", &step.params, empty_kwargs)?,
         }
     } else {
+        let form = match &step.form {
+            Some(fields) => Some(
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), text(&format!("form.{k}"), v)?)))
+                    .collect::<Result<Vec<_>, ConfigError>>()?,
+            ),
+            None => None,
+        };
         Call::Http {
             path: text("http", step.http.as_deref().unwrap_or("/"))?,
+            form,
         }
     };
     let think = match &step.think {
@@ -245,18 +335,25 @@ fn compile_step(
         call,
         think,
         save: Vec::new(),
+        extract,
         expect_text: step.expect_text.clone(),
+        expect,
+        on_wizard,
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compile_generator(
     src: &ScenarioSource,
     gen_file: &toml::Spanned<GeneratorFile>,
     data_dir: &Path,
     tables: &mut HashMap<String, Arc<DataTable>>,
+    data: &DataSets,
+    odoo_major: u32,
+    used: &mut BTreeSet<String>,
 ) -> Result<Generator, ConfigError> {
     let err = |m: String| src.error_at(gen_file, m);
-    let mut table = |file: &str| -> Result<Arc<DataTable>, ConfigError> {
+    let mut csv = |file: &str| -> Result<Arc<DataTable>, ConfigError> {
         if let Some(t) = tables.get(file) {
             return Ok(t.clone());
         }
@@ -271,11 +368,26 @@ fn compile_generator(
         tables.insert(file.to_string(), t.clone());
         Ok(t)
     };
-    let column = |t: &DataTable, file: &str, name: &str| {
+    let mut dataset = |name: &str| -> Result<Arc<DataTable>, ConfigError> {
+        let known = schema(name).is_some();
+        let table = data.get(name).filter(|_| known).ok_or_else(|| {
+            err(format!(
+                "`{name}` is not a data set of the target (they are: {})",
+                crate::target::data::SCHEMAS
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        used.insert(name.to_string());
+        Ok(table)
+    };
+    let column = |t: &DataTable, source: &str, name: &str| {
         t.column(name).ok_or_else(|| {
             err(format!(
-                "data file `{file}` has no column `{name}` (columns: {:?})",
-                t.columns
+                "`{source}` has no column `{name}` (columns: {})",
+                t.columns.join(", ")
             ))
         })
     };
@@ -321,12 +433,24 @@ fn compile_generator(
             Generator::Choice { values, weights }
         }
         GeneratorFile::Pick {
-            data,
+            data: file,
+            from,
             column: col,
             skew,
         } => {
-            let t = table(data)?;
-            let column = column(&t, data, col)?;
+            let (t, source) = match (file, from) {
+                (Some(f), None) => (csv(f)?, f.clone()),
+                (None, Some(d)) => (dataset(d)?, d.clone()),
+                _ => {
+                    return Err(err(
+                        "`pick` takes `from` (a data set of the target) or `data` (a CSV file), one of them".into(),
+                    ));
+                }
+            };
+            let column = match col {
+                Some(c) => Some(column(&t, &source, c)?),
+                None => None,
+            };
             if *skew < 0.0 {
                 return Err(err(format!("`skew` {skew} must be ≥ 0")));
             }
@@ -337,37 +461,20 @@ fn compile_generator(
                 rows,
             }
         }
-        GeneratorFile::PosOrder {
-            products,
-            payment_methods,
-            lines,
-            skew,
-            pos_session_id,
-        } => {
-            let p = table(products)?;
-            let m = table(payment_methods)?;
+        GeneratorFile::PosOrder { lines, skew } => {
             if lines[0] == 0 || lines[0] > lines[1] {
                 return Err(err(format!(
                     "`lines` = {lines:?} must be [min, max] with 1 ≤ min ≤ max"
                 )));
             }
-            let payment_col = column(&m, payment_methods, "id")?;
-            let payment_weights = match m.column("weight") {
-                Some(w) => Some(
-                    WeightedIndex::new(m.rows.iter().map(|r| r[w].as_f64().unwrap_or(0.0)))
-                        .map_err(|e| err(format!("`{payment_methods}` weights: {e}")))?,
-                ),
-                None => None,
-            };
+            let products = dataset("pos_products")?;
             Generator::PosOrder(Box::new(PosOrderGen {
-                product_id: column(&p, products, "id")?,
-                price: column(&p, products, "list_price")?,
-                rows: RowPick::new(p.rows.len(), *skew),
-                payment_ids: m.rows.iter().map(|r| r[payment_col].clone()).collect(),
-                payment_weights,
-                products: p,
+                sessions: dataset("pos_sessions")?,
+                taxes: dataset("taxes")?,
+                rows: RowPick::new(products.rows.len(), *skew),
+                products,
                 lines: (lines[0], lines[1]),
-                pos_session_id: *pos_session_id,
+                odoo_major,
             }))
         }
     })

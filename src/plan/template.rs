@@ -3,6 +3,8 @@
 //!
 //! A string that is exactly `"{{name}}"` takes the value as it is (a number stays a number,
 //! an object stays an object); placeholders inside longer text are formatted into it.
+//! `{{name.field}}` reaches into an object value (a data row: `{{product.product_id}}`), and
+//! `{{name.0}}` into a list.
 
 use serde_json::{Map, Value};
 
@@ -11,8 +13,8 @@ use serde_json::{Map, Value};
 pub enum Template {
     /// No placeholder anywhere below: used as is.
     Literal(Value),
-    /// The whole value of a slot.
-    Slot(usize),
+    /// The whole value of a slot, or of a field within it.
+    Slot(Ref),
     /// Text with placeholders formatted into it.
     Text(Vec<Part>),
     Array(Vec<Template>),
@@ -23,7 +25,33 @@ pub enum Template {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
     Lit(String),
-    Slot(usize),
+    Slot(Ref),
+}
+
+/// A slot, and the fields to follow inside its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ref {
+    pub slot: usize,
+    pub path: Vec<String>,
+}
+
+impl Ref {
+    /// The value it points at (`null` when a field is missing).
+    fn get<'a>(&self, slots: &'a [Value]) -> &'a Value {
+        let mut v = &slots[self.slot];
+        for key in &self.path {
+            v = match v {
+                Value::Object(m) => m.get(key).unwrap_or(&Value::Null),
+                Value::Array(a) => key
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| a.get(i))
+                    .unwrap_or(&Value::Null),
+                _ => &Value::Null,
+            };
+        }
+        v
+    }
 }
 
 impl Template {
@@ -81,7 +109,7 @@ impl Template {
     pub fn render(&self, slots: &[Value]) -> Value {
         match self {
             Template::Literal(v) => v.clone(),
-            Template::Slot(i) => slots[*i].clone(),
+            Template::Slot(r) => r.get(slots).clone(),
             Template::Text(parts) => Value::String(render_text(parts, slots)),
             Template::Array(items) => Value::Array(items.iter().map(|t| t.render(slots)).collect()),
             Template::Object(fields) => {
@@ -114,8 +142,13 @@ fn compile_text(s: &str, resolve: &impl Fn(&str) -> Option<usize>) -> Result<Tem
             parts.push(Part::Lit(rest[..open].to_string()));
         }
         let name = rest[open + 2..open + close].trim();
-        let slot = resolve(name).ok_or_else(|| name.to_string())?;
-        parts.push(Part::Slot(slot));
+        let mut keys = name.split('.');
+        let base = keys.next().unwrap_or("");
+        let slot = resolve(base).ok_or_else(|| name.to_string())?;
+        parts.push(Part::Slot(Ref {
+            slot,
+            path: keys.map(str::to_string).collect(),
+        }));
         rest = &rest[open + close + 2..];
     }
     if !rest.is_empty() {
@@ -123,7 +156,7 @@ fn compile_text(s: &str, resolve: &impl Fn(&str) -> Option<usize>) -> Result<Tem
     }
     Ok(match parts.as_slice() {
         [] => Template::Literal(Value::String(String::new())),
-        [Part::Slot(i)] => Template::Slot(*i),
+        [Part::Slot(r)] => Template::Slot(r.clone()),
         [Part::Lit(_)] => Template::Literal(Value::String(s.to_string())),
         _ => Template::Text(parts),
     })
@@ -134,7 +167,7 @@ fn render_text(parts: &[Part], slots: &[Value]) -> String {
     for p in parts {
         match p {
             Part::Lit(s) => out.push_str(s),
-            Part::Slot(i) => match &slots[*i] {
+            Part::Slot(r) => match r.get(slots) {
                 Value::String(s) => out.push_str(s),
                 other => out.push_str(&other.to_string()),
             },
@@ -171,6 +204,26 @@ mod tests {
         assert_eq!(
             t.render_string(&[json!(17), json!(3)]),
             "/shop/product-17?q=3"
+        );
+    }
+
+    #[test]
+    fn dotted_names_reach_into_rows() {
+        let t = Template::compile(
+            &json!({"page": "{{product.url}}", "id": "{{product.product_id}}", "q": "{{qty.0}}"}),
+            &names,
+        )
+        .unwrap();
+        let row = json!({"url": "/shop/desk-9", "product_id": 51});
+        assert_eq!(
+            t.render(&[row, json!([4])]),
+            json!({"page": "/shop/desk-9", "id": 51, "q": 4})
+        );
+        assert_eq!(
+            Template::compile(&json!("{{product.nope}}"), &names)
+                .unwrap()
+                .render(&[json!({}), json!(1)]),
+            Value::Null
         );
     }
 

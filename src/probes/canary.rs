@@ -5,23 +5,20 @@
 
 use std::sync::atomic::Ordering;
 
-use serde_json::json;
 use tokio::time::Instant;
 
 use super::runner::Probe;
 use super::track::{Reading, Readings};
 use super::{OdooBackends, Shared};
-use crate::engine::ErrorKind;
-use crate::engine::client::{OdooClient, RpcOutcome, envelope, read_rpc};
+use crate::odoo::client::VERSION_PATH as PATH;
+use crate::odoo::{ErrorKind, Failure, OdooClient};
 use crate::plan::ProbeSpec;
-
-const PATH: &str = "/web/webclient/version_info";
 
 pub struct CanaryProbe {
     base: String,
-    client: OdooClient,
+    /// `None` when the URL cannot be driven (every sample is then a gap saying why).
+    client: Result<OdooClient, String>,
     shared: Shared,
-    next_id: u64,
 }
 
 impl CanaryProbe {
@@ -34,10 +31,11 @@ impl CanaryProbe {
             .to_string();
         CanaryProbe {
             // One idle connection: the canary never competes with itself.
-            client: OdooClient::new(&base, spec.timeout, 1),
+            client: crate::odoo::parse_target(&base)
+                .map(|url| OdooClient::http(&url, spec.timeout, 1))
+                .map_err(|e| e.to_string()),
             base,
             shared: shared.clone(),
-            next_id: 0,
         }
     }
 
@@ -47,19 +45,13 @@ impl CanaryProbe {
     }
 
     async fn call(&mut self) -> Result<f64, String> {
-        self.next_id += 1;
+        let client = self.client.as_ref().map_err(Clone::clone)?;
         let sent = Instant::now();
-        let answer = self
-            .client
-            .post_json(PATH, envelope(json!({}), self.next_id), None)
+        client
+            .version()
             .await
             .map_err(|e| http_failure(&self.base, PATH, &e))?;
-        let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
-        match read_rpc(&answer) {
-            RpcOutcome::Result(_) => Ok(latency_ms),
-            RpcOutcome::SessionExpired => Err(format!("{PATH}: session expired")),
-            RpcOutcome::Error(e) => Err(http_failure(&self.base, PATH, &e)),
-        }
+        Ok(sent.elapsed().as_secs_f64() * 1000.0)
     }
 }
 
@@ -89,13 +81,13 @@ impl Probe for CanaryProbe {
 }
 
 /// Why an HTTP probe call failed, in words (the artifacts' gap reasons).
-pub fn http_failure(base: &str, path: &str, e: &ErrorKind) -> String {
-    let what = match e {
+pub fn http_failure(base: &str, path: &str, e: &Failure) -> String {
+    let what = match &e.kind {
         ErrorKind::Connect => "cannot connect".to_string(),
         ErrorKind::Timeout => "no answer within the probe timeout".to_string(),
         ErrorKind::Http(s) => format!("HTTP status {s}"),
         ErrorKind::Protocol => "not a valid HTTP/JSON-RPC answer".to_string(),
-        other => other.label(),
+        other => format!("{}: {}", other.label(), e.message),
     };
     format!("{what} ({base}{path})")
 }

@@ -8,11 +8,12 @@ use prometheus_parse::{Scrape, Value};
 
 use super::runner::Probe;
 use super::track::{Reading, Readings};
-use crate::engine::client::OdooClient;
+use crate::odoo::{MAX_REDIRECTS, OdooClient, PageRequest};
 use crate::plan::{ProbeSpec, Selector};
 
 pub struct PrometheusProbe {
-    client: OdooClient,
+    /// `Err` says why the URL cannot be scraped (every sample is then a gap saying so).
+    client: Result<OdooClient, String>,
     /// `scheme://host:port` of the endpoint.
     base: String,
     /// Path and query of the endpoint on its host.
@@ -27,7 +28,9 @@ impl PrometheusProbe {
         let url = spec.url.as_ref().map_or("", |u| u.expose());
         let (base, path) = split_url(url);
         PrometheusProbe {
-            client: OdooClient::new(base, spec.timeout, 1),
+            client: url::Url::parse(base)
+                .map(|u| OdooClient::http(&u, spec.timeout, 1))
+                .map_err(|e| format!("{base}: {e}")),
             base: base.to_string(),
             path: path.to_string(),
             selectors: spec.metrics.clone(),
@@ -36,19 +39,17 @@ impl PrometheusProbe {
     }
 
     async fn scrape(&self) -> Result<Scrape, String> {
-        let answer = self
-            .client
-            .get(&self.path, None)
+        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let req = PageRequest {
+            path: self.path.clone(),
+            form: None,
+        };
+        let page = client
+            .page(&req, None, MAX_REDIRECTS)
             .await
+            .outcome
             .map_err(|e| super::canary::http_failure(&self.base, &self.path, &e))?;
-        if answer.status != 200 {
-            return Err(super::canary::http_failure(
-                &self.base,
-                &self.path,
-                &crate::engine::ErrorKind::Http(answer.status),
-            ));
-        }
-        let text = String::from_utf8_lossy(&answer.body);
+        let text = String::from_utf8_lossy(&page.body);
         Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).map_err(|e| e.to_string())
     }
 }

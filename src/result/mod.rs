@@ -183,7 +183,7 @@ impl TargetInfo {
             Target::Odoo { database, .. } => TargetInfo {
                 kind: "odoo".into(),
                 url: url.to_string(),
-                database: Some(database.clone()),
+                database: database.clone(),
                 standin_release: None,
             },
         }

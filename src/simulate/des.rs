@@ -25,7 +25,7 @@ use super::calibrate::{Failures, ServiceLaw};
 use crate::config::profile::ModelKind;
 use crate::config::scenario::SessionKind;
 use crate::engine::scheduler::Arrivals;
-use crate::engine::{ErrorKind, Event, Sample};
+use crate::engine::{ErrorKind, Event, Failure, Sample};
 use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, LatencySummary, Recorder};
 use crate::plan::generator::JourneyRng;
@@ -465,11 +465,14 @@ impl Sim<'_> {
         if now - sent > self.timeout_s {
             // The client gave up; the server still did the work (Odoo never notices).
             end = sent + self.timeout_s;
-            error = Some(ErrorKind::Timeout);
+            error = Some(Failure::new(ErrorKind::Timeout, "simulated timeout"));
         } else if let Some(f) = &self.laws.failures[id]
             && self.rng.random::<f64>() < f.rate
         {
-            error = Some(ErrorKind::Rpc(Arc::from(f.kind.as_str())));
+            error = Some(Failure::new(
+                ErrorKind::Rpc(Arc::from(f.kind.as_str())),
+                "simulated at the calibration run's error rate",
+            ));
         }
         let ok = error.is_none();
         recorder.record(Event::Step(Sample {
@@ -478,6 +481,7 @@ impl Sim<'_> {
             sent: dur(sent),
             end: dur(end),
             error,
+            redirects: 0,
         }));
         let journey = &mut self.journeys[j];
         let steps = &self.plan.scenarios[journey.scenario].steps;

@@ -330,6 +330,7 @@ pub(crate) mod fixture {
             errors: errors.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             latency_ms: l.clone(),
             service_ms: l,
+            redirects: 0,
         }
     }
 

@@ -1,0 +1,247 @@
+//! The HTTP exchange under the Odoo client, behind a trait: [`HyperTransport`] speaks HTTP/1.1
+//! (and TLS) over pooled keep-alive connections; [`ScriptedTransport`] answers from a script,
+//! so journeys and the preflight are tested without sockets.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::error::{ErrorKind, Failure};
+use super::wire;
+
+/// What to send: a path on the target (with its query), the session cookie, a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: Method,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// `session_id=...`, when the virtual user has one.
+    pub cookie: Option<String>,
+    /// Content type and body (POST).
+    pub body: Option<(&'static str, Bytes)>,
+}
+
+/// The two methods Odoo's routes need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// The `Location` header of a redirect.
+    pub location: Option<String>,
+    /// `session_id=...` from `Set-Cookie`, when the server set one.
+    pub session_cookie: Option<String>,
+    pub body: Bytes,
+}
+
+/// A boxed future, so the transport can sit behind `dyn`.
+pub type Exchange<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, Failure>> + Send + 'a>>;
+
+/// One HTTP exchange with the target. Timeouts are the client's business.
+pub trait Transport: Send + Sync {
+    fn send(&self, req: HttpRequest) -> Exchange<'_>;
+}
+
+/// HTTP/1.1 over hyper, with rustls for `https://` targets.
+pub struct HyperTransport {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `scheme://host[:port]` plus any base path, without a trailing `/`.
+    base: String,
+}
+
+impl HyperTransport {
+    /// A transport to `base` (e.g. `http://127.0.0.1:8069`), keeping up to `max_idle` idle
+    /// connections; connecting may take `connect_timeout`.
+    pub fn new(base: &str, connect_timeout: Duration, max_idle: usize) -> HyperTransport {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(connect_timeout));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        // Without system roots, HTTPS targets fail to connect (counted), HTTP still works.
+        let connector = match builder.with_native_roots() {
+            Ok(b) => b.https_or_http().enable_http1().wrap_connector(http),
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http),
+        };
+        let http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(max_idle)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        HyperTransport {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    async fn exchange(&self, req: HttpRequest) -> Result<HttpResponse, Failure> {
+        let method = match req.method {
+            Method::Get => hyper::Method::GET,
+            Method::Post => hyper::Method::POST,
+        };
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, req.path));
+        if let Some(c) = &req.cookie {
+            builder = builder.header(COOKIE, c);
+        }
+        let body = match req.body {
+            Some((content_type, body)) => {
+                builder = builder.header(CONTENT_TYPE, content_type);
+                body
+            }
+            None => Bytes::new(),
+        };
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| Failure::new(ErrorKind::Protocol, format!("bad request: {e}")))?;
+        let resp = self.http.request(request).await.map_err(|e| {
+            let kind = if e.is_connect() {
+                ErrorKind::Connect
+            } else {
+                ErrorKind::Protocol
+            };
+            Failure::new(kind, error_chain(&e))
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers();
+        let session_cookie = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(wire::session_cookie);
+        let location = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure::new(ErrorKind::Protocol, format!("reading the body: {e}")))?
+            .to_bytes();
+        Ok(HttpResponse {
+            status,
+            location,
+            session_cookie,
+            body,
+        })
+    }
+}
+
+impl Transport for HyperTransport {
+    fn send(&self, req: HttpRequest) -> Exchange<'_> {
+        Box::pin(self.exchange(req))
+    }
+}
+
+/// An error and its sources, one line (`connection refused` rather than `client error`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Answers requests from a script: each request goes to the function, which sees it and the
+/// number of requests before it. Every request is kept for the test to inspect.
+pub struct ScriptedTransport {
+    answer: ScriptFn,
+    pub seen: Mutex<Vec<HttpRequest>>,
+    /// Simulated time each answer takes (paused-clock tests).
+    pub delay: Duration,
+}
+
+type ScriptFn = Box<dyn Fn(&HttpRequest, usize) -> Result<HttpResponse, Failure> + Send + Sync>;
+
+impl ScriptedTransport {
+    pub fn new(
+        answer: impl Fn(&HttpRequest, usize) -> Result<HttpResponse, Failure> + Send + Sync + 'static,
+    ) -> Arc<ScriptedTransport> {
+        Arc::new(ScriptedTransport {
+            answer: Box::new(answer),
+            seen: Mutex::new(Vec::new()),
+            delay: Duration::ZERO,
+        })
+    }
+
+    /// The requests seen so far.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Transport for ScriptedTransport {
+    fn send(&self, req: HttpRequest) -> Exchange<'_> {
+        Box::pin(async move {
+            let n = {
+                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                seen.push(req.clone());
+                seen.len() - 1
+            };
+            if !self.delay.is_zero() {
+                tokio::time::sleep(self.delay).await;
+            }
+            (self.answer)(&req, n)
+        })
+    }
+}
+
+impl HttpResponse {
+    /// A `200` JSON answer.
+    pub fn json(v: &serde_json::Value) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            location: None,
+            session_cookie: None,
+            body: Bytes::from(v.to_string()),
+        }
+    }
+
+    /// An HTML page with `status`.
+    pub fn html(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            location: None,
+            session_cookie: None,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    /// A redirect to `location`.
+    pub fn redirect(status: u16, location: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            location: Some(location.to_string()),
+            session_cookie: None,
+            body: Bytes::new(),
+        }
+    }
+}

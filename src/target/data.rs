@@ -1,0 +1,189 @@
+//! The data sets scenarios draw from: what exists on the target (read by `discover`), each a
+//! table with fixed columns, so a scenario naming a column is checked before anything runs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::data::DataTable;
+
+/// A data set's name, its columns, and what its rows are.
+pub struct Schema {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub about: &'static str,
+}
+
+/// Every data set the target provides. Ids are the target's own; nothing is assumed.
+pub const SCHEMAS: &[Schema] = &[
+    Schema {
+        name: "customers",
+        columns: &["partner_id", "name", "email"],
+        about: "customers (res.partner with a customer rank, else any contact company)",
+    },
+    Schema {
+        name: "products",
+        columns: &[
+            "product_id",
+            "template_id",
+            "name",
+            "default_code",
+            "list_price",
+        ],
+        about: "sellable products (product.product, sale_ok)",
+    },
+    Schema {
+        name: "stock_products",
+        columns: &["product_id", "name", "qty_available"],
+        about: "storable products with stock on hand in the main warehouse",
+    },
+    Schema {
+        name: "shop_products",
+        columns: &["product_id", "template_id", "name", "url", "list_price"],
+        about: "products a visitor can buy on the website: published, sellable; `url` is the product page",
+    },
+    Schema {
+        name: "countries",
+        columns: &["country_id", "code", "name"],
+        about: "countries a shopper's address can be in without a state (res.country)",
+    },
+    Schema {
+        name: "pos_products",
+        columns: &["product_id", "name", "list_price", "tax_ids"],
+        about: "products available in the point of sale, with their sales taxes",
+    },
+    Schema {
+        name: "taxes",
+        columns: &["tax_id", "amount", "amount_type", "price_include"],
+        about: "the sales taxes of those products",
+    },
+    Schema {
+        name: "pos_sessions",
+        columns: &[
+            "session_id",
+            "config_id",
+            "config_name",
+            "user_id",
+            "pricelist_id",
+            "fiscal_position_id",
+            "payment_method_ids",
+            "currency_rounding",
+            "cash_control",
+        ],
+        about: "the POS sessions the run opened (one per POS config), with what an order on them needs",
+    },
+];
+
+/// The schema of data set `name`.
+pub fn schema(name: &str) -> Option<&'static Schema> {
+    SCHEMAS.iter().find(|s| s.name == name)
+}
+
+/// The data sets of a run: read from the target, or only their columns (for `check`, before
+/// any target is contacted).
+#[derive(Debug, Clone, Default)]
+pub struct DataSets {
+    tables: BTreeMap<String, Arc<DataTable>>,
+    /// Whether the rows were read from a target (else every table is empty).
+    pub online: bool,
+}
+
+impl DataSets {
+    /// Every data set with its columns and no rows.
+    pub fn offline() -> DataSets {
+        DataSets {
+            tables: SCHEMAS
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.to_string(),
+                        Arc::new(DataTable {
+                            columns: s.columns.iter().map(|c| c.to_string()).collect(),
+                            rows: Vec::new(),
+                        }),
+                    )
+                })
+                .collect(),
+            online: false,
+        }
+    }
+
+    /// Data sets read from a target.
+    pub fn online(tables: BTreeMap<String, DataTable>) -> DataSets {
+        DataSets {
+            tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            online: true,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<DataTable>> {
+        self.tables.get(name).cloned()
+    }
+
+    /// Replaces (or adds) a data set.
+    pub fn insert(&mut self, name: &str, table: DataTable) {
+        self.tables.insert(name.to_string(), Arc::new(table));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Arc<DataTable>)> {
+        self.tables.iter()
+    }
+}
+
+/// `target-data.json`: what the preflight learnt and discovery read from the target, kept in
+/// the run folder. No secret is in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetData {
+    /// `peakgate.target-data/1`.
+    pub schema: String,
+    pub url: String,
+    /// The server's `server_version` and the serie the scenarios were planned for.
+    pub server_version: String,
+    pub odoo_version: String,
+    pub database: String,
+    pub login: String,
+    /// The load-test user's id.
+    pub uid: Value,
+    /// JSON-RPC calls discovery made, and how long they took.
+    pub discovery_calls: u32,
+    pub discovery_ms: u64,
+    /// Each data set the scenarios use: columns and rows.
+    pub datasets: BTreeMap<String, StoredTable>,
+    /// Data sets replaced by a CSV file of the profile (`[data]`), by file.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+    /// What the run prepared on the target (POS sessions opened) and cleaned up after.
+    #[serde(default)]
+    pub preparation: Vec<PreparedAction>,
+}
+
+/// One data set as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl From<&DataTable> for StoredTable {
+    fn from(t: &DataTable) -> Self {
+        StoredTable {
+            columns: t.columns.clone(),
+            rows: t.rows.clone(),
+        }
+    }
+}
+
+/// Something the run did to the target outside the measured load.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PreparedAction {
+    /// e.g. `open pos.session 12 (config Shop)`.
+    pub action: String,
+    pub ok: bool,
+    /// What Odoo answered, in words.
+    pub detail: String,
+    pub duration_ms: u64,
+}
+
+pub const TARGET_DATA_SCHEMA: &str = "peakgate.target-data/1";
