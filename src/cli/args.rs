@@ -331,6 +331,10 @@ pub struct RunArgs {
     /// each, stop after the first that fails, and report the headroom.
     #[arg(long, value_name = "X,Y,...", value_delimiter = ',', value_parser = parse_scale)]
     pub scale: Vec<f64>,
+    /// Log every exchange with the target (kind, status, answer shape) to this file, one JSON
+    /// object a line: what the differential tests compare.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub wire_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -159,6 +159,20 @@ pub(super) async fn run_once(
             (client_for(&draft, &url), login, database.clone(), None)
         }
     };
+    let client = match &args.wire_log {
+        None => client,
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => client.recording(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: --wire-log {}: {e}", path.display());
+                return Err(Exit::BadInput);
+            }
+        },
+    };
     let stop_standin = |s: Option<standin::RunningStandin>| async {
         if let Some(s) = s {
             standin_stop.cancel();

@@ -39,7 +39,7 @@ pub enum SessionKind {
     User,
 }
 
-/// One `[[step]]`: exactly one of `call_kw`, `execute_kw`, `jsonrpc`, `http`.
+/// One `[[step]]`: exactly one of `call_kw`, `call_button`, `execute_kw`, `jsonrpc`, `http`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepFile {
@@ -47,6 +47,9 @@ pub struct StepFile {
     pub name: Spanned<String>,
     /// `{ model, method }` through `/web/dataset/call_kw/<model>/<method>`.
     pub call_kw: Option<ModelMethod>,
+    /// `{ model, method }` through `/web/dataset/call_button`: a form's button, as the web
+    /// client presses it (the answer is an action, or `false` when the work is done).
+    pub call_button: Option<ModelMethod>,
     /// `{ model, method }` through `/jsonrpc` `object.execute_kw`.
     pub execute_kw: Option<ModelMethod>,
     /// Path of any JSON-RPC route, e.g. `/shop/cart/update_json`.
@@ -76,6 +79,9 @@ pub struct StepFile {
     /// For JSON results: JSON pointer → the value it must hold (e.g. `"/successful" = true`).
     #[serde(default)]
     pub expect: BTreeMap<String, toml::Value>,
+    /// For JSON results: JSON pointer → the values it may hold, one of them.
+    #[serde(default)]
+    pub expect_any: BTreeMap<String, Vec<toml::Value>>,
     /// What to do when Odoo answers a wizard (a window action) of a model: the wizard's button
     /// to press (`"process"`), or `"accept"` to take the action itself as the result. Any other
     /// wizard is a failure of kind `wizard`: the work was not done.

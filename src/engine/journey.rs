@@ -215,7 +215,7 @@ impl VirtualUser<'_> {
             }
         }
         let error = match outcome {
-            Outcome::Json(result) => match self.answer_wizards(step, result).await {
+            Outcome::Json(result) => match self.answer_wizards(step, slots, result).await {
                 Ok(result) => check_json(step, &result, slots).err(),
                 Err(f) => Some(f),
             },
@@ -310,7 +310,12 @@ impl VirtualUser<'_> {
     /// Answers the wizards Odoo opens the way the step says a user would, until Odoo answers
     /// something that is not a wizard. A wizard the step does not know means the work was not
     /// done: a failure of kind `wizard`.
-    async fn answer_wizards(&mut self, step: &Step, mut result: Value) -> Result<Value, Failure> {
+    async fn answer_wizards(
+        &mut self,
+        step: &Step,
+        slots: &[Value],
+        mut result: Value,
+    ) -> Result<Value, Failure> {
         for _ in 0..MAX_WIZARDS {
             let Some(wizard) = window_action(&result) else {
                 return Ok(result);
@@ -327,7 +332,8 @@ impl VirtualUser<'_> {
                 }
                 Some((_, WizardAnswer::Accept)) => return Ok(result),
                 Some((_, WizardAnswer::Press(button))) => {
-                    result = self.press(&wizard, button).await?;
+                    let context = dialog_context(step, slots, &wizard);
+                    result = self.press(&wizard, button, context).await?;
                 }
             }
         }
@@ -339,9 +345,14 @@ impl VirtualUser<'_> {
 
     /// What the web client does with a wizard: creates its record with the action's context
     /// (unless Odoo already did), then presses the button, sending the context back.
-    async fn press(&mut self, wizard: &WindowAction, button: &str) -> Result<Value, Failure> {
+    async fn press(
+        &mut self,
+        wizard: &WindowAction,
+        button: &str,
+        context: Value,
+    ) -> Result<Value, Failure> {
         let client = self.ctx.client.clone();
-        let context = json!({"context": wizard.context});
+        let context = json!({ "context": context });
         let id = match wizard.res_id {
             Some(id) => json!(id),
             None => {
@@ -389,6 +400,38 @@ impl VirtualUser<'_> {
     }
 }
 
+/// The context a wizard's dialog runs with, as the web client builds it: the button's own
+/// context, the record the button was on (`active_model`, `active_id`, `active_ids`), then the
+/// action's context over both.
+fn dialog_context(step: &Step, slots: &[Value], wizard: &WindowAction) -> Value {
+    let mut ctx = serde_json::Map::new();
+    if let Call::CallKw {
+        model,
+        args,
+        kwargs,
+        ..
+    } = &step.call
+    {
+        if let Some(Value::Object(own)) = kwargs.render(slots).get("context") {
+            ctx.extend(own.clone());
+        }
+        let ids: Vec<Value> = match args.render(slots).get(0) {
+            Some(Value::Array(ids)) => ids.clone(),
+            Some(id @ Value::Number(_)) => vec![id.clone()],
+            _ => Vec::new(),
+        };
+        if let Some(first) = ids.first() {
+            ctx.insert("active_model".into(), json!(model));
+            ctx.insert("active_id".into(), first.clone());
+            ctx.insert("active_ids".into(), Value::Array(ids));
+        }
+    }
+    if let Value::Object(action) = &wizard.context {
+        ctx.extend(action.clone());
+    }
+    Value::Object(ctx)
+}
+
 fn failure_of(outcome: Outcome) -> Failure {
     match outcome {
         Outcome::Failed(f) => f,
@@ -401,12 +444,17 @@ fn failure_of(outcome: Outcome) -> Failure {
 
 /// Checks a JSON result against the step's `expect` and keeps its `save`d values.
 fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Failure> {
-    for (pointer, want) in &step.expect {
+    for (pointer, wanted) in &step.expect {
         let got = result.pointer(pointer).unwrap_or(&Value::Null);
-        if got != want {
+        if !wanted.contains(got) {
+            let wanted: Vec<String> = wanted.iter().map(Value::to_string).collect();
             return Err(Failure::new(
                 ErrorKind::Check,
-                format!("expected {pointer} = {want}, the answer has {}", short(got)),
+                format!(
+                    "expected {pointer} = {}, the answer has {}",
+                    wanted.join(" or "),
+                    short(got)
+                ),
             ));
         }
     }

@@ -135,6 +135,18 @@ impl OdooClient {
         }
     }
 
+    /// The same client, with every exchange also written to `out` (see [`super::record`]).
+    pub fn recording(&self, out: Box<dyn std::io::Write + Send>) -> OdooClient {
+        OdooClient {
+            transport: Arc::new(super::record::RecordingTransport::new(
+                self.transport.clone(),
+                out,
+            )),
+            base: self.base.clone(),
+            timeout: self.timeout,
+        }
+    }
+
     /// The target's base URL.
     pub fn base(&self) -> &Url {
         &self.base

@@ -57,8 +57,8 @@ pub struct Step {
     pub extract: Vec<(usize, regex::Regex)>,
     /// For pages: text that must appear in the body.
     pub expect_text: Option<String>,
-    /// For JSON results: `(pointer, value)` pairs the result must hold.
-    pub expect: Vec<(String, Value)>,
+    /// For JSON results: `(pointer, values)`: the result must hold one of the values there.
+    pub expect: Vec<(String, Vec<Value>)>,
     /// Wizards this step knows how to answer, by model.
     pub on_wizard: Vec<(String, WizardAnswer)>,
 }
@@ -75,7 +75,8 @@ pub enum WizardAnswer {
 /// What a step sends.
 #[derive(Debug)]
 pub enum Call {
-    /// `/web/dataset/call_kw/<model>/<method>` with `{model, method, args, kwargs}`.
+    /// `/web/dataset/call_kw/<model>/<method>` (or `/web/dataset/call_button` for a button)
+    /// with `{model, method, args, kwargs}`.
     CallKw {
         path: String,
         model: String,
@@ -221,7 +222,12 @@ fn compile_step(
     };
     let text =
         |key: &str, s: &str| template(key, &Some(toml::Value::String(s.to_string())), Value::Null);
-    for pointer in step.save.values().chain(step.expect.keys()) {
+    for pointer in step
+        .save
+        .values()
+        .chain(step.expect.keys())
+        .chain(step.expect_any.keys())
+    {
         if !(pointer.is_empty() || pointer.starts_with('/')) {
             return Err(here(format!(
                 "pointer `{pointer}` (in `save` or `expect`) must be empty or start with `/`"
@@ -234,7 +240,12 @@ fn compile_step(
             "`form`, `extract` and `expect_text` are for `http` steps (pages)".to_string(),
         ));
     }
-    if is_page && (!step.save.is_empty() || !step.expect.is_empty() || !step.on_wizard.is_empty()) {
+    if is_page
+        && (!step.save.is_empty()
+            || !step.expect.is_empty()
+            || !step.expect_any.is_empty()
+            || !step.on_wizard.is_empty())
+    {
         return Err(here(
             "`save`, `expect` and `on_wizard` read JSON results: a page step uses `extract` and `expect_text`".to_string(),
         ));
@@ -250,15 +261,23 @@ fn compile_step(
         }
         extract.push((0, re));
     }
-    let expect = step
-        .expect
-        .iter()
-        .map(|(p, v)| {
-            serde_json::to_value(v)
-                .map(|v| (p.clone(), v))
-                .map_err(|e| here(format!("`expect.{p}`: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let json = |key: &str, v: &toml::Value| {
+        serde_json::to_value(v).map_err(|e| here(format!("`{key}`: {e}")))
+    };
+    let mut expect = Vec::new();
+    for (p, v) in &step.expect {
+        expect.push((p.clone(), vec![json(&format!("expect.{p}"), v)?]));
+    }
+    for (p, vs) in &step.expect_any {
+        if vs.is_empty() {
+            return Err(here(format!("`expect_any.\"{p}\"` lists no value")));
+        }
+        let values = vs
+            .iter()
+            .map(|v| json(&format!("expect_any.{p}"), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        expect.push((p.clone(), values));
+    }
     let on_wizard = step
         .on_wizard
         .iter()
@@ -273,21 +292,27 @@ fn compile_step(
         .collect::<Result<Vec<_>, ConfigError>>()?;
     let kinds = [
         step.call_kw.is_some(),
+        step.call_button.is_some(),
         step.execute_kw.is_some(),
         step.jsonrpc.is_some(),
         step.http.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(here(format!(
-            "step `{}` needs exactly one of `call_kw`, `execute_kw`, `jsonrpc`, `http`",
+            "step `{}` needs exactly one of `call_kw`, `call_button`, `execute_kw`, `jsonrpc`, `http`",
             step.name.get_ref()
         )));
     }
     let empty_args = Value::Array(vec![]);
     let empty_kwargs = Value::Object(Default::default());
-    let call = if let Some(mm) = &step.call_kw {
+    let button = step.call_button.as_ref();
+    let call = if let Some(mm) = step.call_kw.as_ref().or(button) {
         Call::CallKw {
-            path: format!("/web/dataset/call_kw/{}/{}", mm.model, mm.method),
+            path: match button {
+                // 17 serves only the bare route; 18 serves both.
+                Some(_) => "/web/dataset/call_button".to_string(),
+                None => format!("/web/dataset/call_kw/{}/{}", mm.model, mm.method),
+            },
             model: mm.model.clone(),
             method: mm.method.clone(),
             args: template("args", &step.args, empty_args)?,

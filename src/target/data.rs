@@ -36,8 +36,8 @@ pub const SCHEMAS: &[Schema] = &[
     },
     Schema {
         name: "stock_products",
-        columns: &["product_id", "name", "qty_available"],
-        about: "storable products with stock on hand in the main warehouse",
+        columns: &["product_id", "name", "free_qty"],
+        about: "storable products with stock not yet reserved (at least 10)",
     },
     Schema {
         name: "shop_products",
