@@ -7,6 +7,7 @@ mod bad_input;
 mod capacity;
 mod check;
 mod coordinated_omission;
+mod differential;
 mod gate;
 mod interrupt;
 mod pg_gate;

@@ -74,7 +74,8 @@ impl Transport for RecordingTransport {
     }
 }
 
-fn logged(kind: String, resp: &HttpResponse) -> Logged {
+/// An exchange reduced to what the differential tests compare.
+pub fn logged(kind: String, resp: &HttpResponse) -> Logged {
     let json_route = !kind.starts_with("GET ") && !kind.starts_with("FORM ");
     let (shape, error) = if json_route && resp.status == 200 {
         match wire::read_reply(&resp.body) {
@@ -206,13 +207,8 @@ pub fn shape(v: &Value) -> Value {
 pub fn merge(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (x, y) if x == y => x.clone(),
-        (Value::String(e), other) | (other, Value::String(e)) if e == "empty" => {
-            if matches!(other, Value::String(_)) {
-                any_of(a, b)
-            } else {
-                other.clone()
-            }
-        }
+        // Odoo's empty value (`false`, `null`) says nothing about the type.
+        (Value::String(e), other) | (other, Value::String(e)) if e == "empty" => other.clone(),
         (Value::Object(x), Value::Object(y))
             if !x.contains_key("any_of") && !y.contains_key("any_of") =>
         {
@@ -246,6 +242,80 @@ fn any_of(a: &Value, b: &Value) -> Value {
     types.sort_by_key(|t| t.to_string());
     types.dedup();
     serde_json::json!({ "any_of": types })
+}
+
+/// How `other`'s answer differs from `real`'s shape, as messages naming the path (empty: the
+/// same shape). `false`/`null` match anything (Odoo's empty value); objects must have the same
+/// keys; lists compare their items; `depth` levels are compared (`None`: all).
+pub fn differences(real: &Value, other: &Value, depth: Option<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    diff_at("", real, other, depth, &mut out);
+    out
+}
+
+fn alternatives(v: &Value) -> Vec<&Value> {
+    match v.get("any_of").and_then(Value::as_array) {
+        Some(list) => list.iter().collect(),
+        None => vec![v],
+    }
+}
+
+fn diff_at(path: &str, real: &Value, other: &Value, depth: Option<usize>, out: &mut Vec<String>) {
+    let empty = |v: &Value| v == &Value::String("empty".into());
+    if empty(real) || empty(other) || depth == Some(0) {
+        return;
+    }
+    let next = depth.map(|d| d - 1);
+    if real.get("any_of").is_some() || other.get("any_of").is_some() {
+        let reals = alternatives(real);
+        for o in alternatives(other) {
+            if !reals.iter().any(|r| {
+                let mut scratch = Vec::new();
+                diff_at(path, r, o, depth, &mut scratch);
+                scratch.is_empty()
+            }) {
+                out.push(format!(
+                    "{}: {} is not one of the real {}",
+                    at(path),
+                    o,
+                    real
+                ));
+            }
+        }
+        return;
+    }
+    match (real, other) {
+        (Value::Object(r), Value::Object(o)) => {
+            let missing: Vec<&String> = r.keys().filter(|k| !o.contains_key(*k)).collect();
+            let extra: Vec<&String> = o.keys().filter(|k| !r.contains_key(*k)).collect();
+            if !missing.is_empty() {
+                out.push(format!("{}: missing keys {missing:?}", at(path)));
+            }
+            if !extra.is_empty() {
+                out.push(format!("{}: keys Odoo does not send {extra:?}", at(path)));
+            }
+            for (k, rv) in r {
+                if let Some(ov) = o.get(k) {
+                    diff_at(&format!("{path}/{k}"), rv, ov, next, out);
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(o)) => {
+            if let (Some(ri), Some(oi)) = (r.first(), o.first()) {
+                diff_at(&format!("{path}/[]"), ri, oi, next, out);
+            }
+        }
+        (r, o) if r == o => {}
+        (r, o) => out.push(format!("{}: Odoo answers {r}, here {o}", at(path))),
+    }
+}
+
+fn at(path: &str) -> &str {
+    if path.is_empty() {
+        "(the result)"
+    } else {
+        path
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +361,22 @@ mod tests {
             merge(&json!("string"), &json!("number")),
             json!({"any_of": ["number", "string"]})
         );
+    }
+
+    #[test]
+    fn differences_name_missing_keys_and_other_types() {
+        let real = shape(&json!([{"id": 1, "pos_reference": "Order 1", "account_move": false}]));
+        let same = shape(&json!([{"id": 9, "pos_reference": "x", "account_move": 3}]));
+        assert!(differences(&real, &same, None).is_empty());
+        let other = shape(&json!([{"id": "9", "pos_reference": "x"}]));
+        let d = differences(&real, &other, None);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("missing keys [\"account_move\"]"), "{d:?}");
+        assert!(d[1].contains("/[]/id"), "{d:?}");
+        let deep = shape(&json!({"a": {"b": {"c": 1}}}));
+        let shallow = shape(&json!({"a": {"b": {"d": 1}}}));
+        assert!(differences(&deep, &shallow, Some(2)).is_empty());
+        assert!(!differences(&deep, &shallow, None).is_empty());
     }
 
     #[test]

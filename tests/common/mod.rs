@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the CLI, profiles written to a temp folder,
 //! and reading a run's artifacts.
 
+pub mod odoo;
 pub mod pg;
 pub mod services;
 
