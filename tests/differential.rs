@@ -424,6 +424,7 @@ fn standin_answers_like_recorded_odoo_18() {
 }
 
 fn real_odoo_answers_like_its_recording(odoo: RealOdoo) {
+    let _alone = odoo.exclusive();
     let now = record(&odoo.url, odoo.database.as_deref(), &odoo.password);
     let path = fixture(odoo.major);
     if std::env::var("PEAKGATE_RECORD_WIRE").as_deref() == Ok("1") {

@@ -14,6 +14,7 @@ mod pg_gate;
 mod pg_standin;
 mod probes_others;
 mod probes_postgres;
+mod real_odoo;
 mod report;
 mod run_smoke;
 mod standin;

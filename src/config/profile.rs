@@ -93,6 +93,10 @@ pub struct LoadFile {
     /// In-flight journeys above which a planned arrival is dropped (open model).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: Spanned<i64>,
+    /// Open model: logged-in sessions the journeys share. A journey logs in only while fewer
+    /// exist (real Odoo spends about a second of a worker on a login).
+    #[serde(default = "default_logins")]
+    pub logins: Spanned<i64>,
     /// Per-request timeout, e.g. `"30s"`.
     #[serde(default = "default_timeout")]
     pub timeout: Spanned<String>,
@@ -226,6 +230,9 @@ fn default_login() -> String {
 }
 fn default_max_in_flight() -> Spanned<i64> {
     Spanned::new(0..0, 1000)
+}
+fn default_logins() -> Spanned<i64> {
+    Spanned::new(0..0, 8)
 }
 fn default_timeout() -> Spanned<String> {
     Spanned::new(0..0, "30s".into())

@@ -166,6 +166,11 @@ impl ScenarioSource {
             path: path.clone(),
             source,
         })?;
+        ScenarioSource::parse(name, path, text)
+    }
+
+    /// Parses a scenario's text, read from `path`.
+    pub fn parse(name: &str, path: PathBuf, text: String) -> Result<Self, ConfigError> {
         let file: ScenarioFile =
             toml::from_str(&text).map_err(|e| ConfigError::toml(&path, &text, &e))?;
         Ok(ScenarioSource {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crossbeam_queue::SegQueue;
 use rand::SeedableRng;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -27,9 +27,8 @@ pub struct JourneyContext {
     pub client: OdooClient,
     /// Login for `session = "user"` scenarios and `execute_kw` steps.
     pub credentials: Option<Credentials>,
-    /// Logged-in sessions not in use: an open-model journey borrows one, as a returning user
-    /// would, and gives it back whatever happened, unless it expired.
-    pub sessions: SegQueue<UserSession>,
+    /// The logged-in sessions open-model journeys share.
+    pub sessions: SessionPool,
     pub events: mpsc::UnboundedSender<Event>,
     pub t0: Instant,
     pub seed: u64,
@@ -49,9 +48,84 @@ impl JourneyContext {
     }
 }
 
+/// The logged-in sessions open-model journeys share, at most `logins` of them: a journey logs
+/// in only while fewer exist and no other login is under way (it waits for that one when there
+/// is no session yet), otherwise it takes the next session in turn. Sessions stay whatever a
+/// journey's outcome; an expired one is replaced. So an error storm or a saturated server never
+/// turns into a login storm: real Odoo spends about a second of a worker on each login.
+pub struct SessionPool {
+    /// Held for a push or a clone, never across an await.
+    sessions: std::sync::Mutex<Vec<UserSession>>,
+    next: AtomicUsize,
+    logins: usize,
+    login: tokio::sync::Mutex<()>,
+}
+
+impl SessionPool {
+    /// A pool of at most `logins` sessions, starting with `initial`.
+    pub fn new(logins: usize, initial: Vec<UserSession>) -> SessionPool {
+        SessionPool {
+            sessions: std::sync::Mutex::new(initial),
+            next: AtomicUsize::new(0),
+            logins: logins.max(1),
+            login: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, Vec<UserSession>> {
+        // Entries are pushed and removed whole: a panic elsewhere leaves the list valid.
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The number of sessions, and the next one in turn.
+    fn pick(&self) -> (usize, Option<UserSession>) {
+        let sessions = self.guard();
+        let n = sessions.len();
+        let pick = (n > 0).then(|| sessions[self.next.fetch_add(1, Ordering::Relaxed) % n].clone());
+        (n, pick)
+    }
+
+    /// A session for a journey, logging in through `vu` when the pool may grow.
+    async fn session(&self, vu: &mut VirtualUser<'_>) -> Option<UserSession> {
+        loop {
+            let (n, pick) = self.pick();
+            if n >= self.logins {
+                return pick;
+            }
+            let _login = match self.login.try_lock() {
+                Ok(g) => g,
+                Err(_) if n > 0 => return pick,
+                Err(_) => {
+                    // No session yet and one login under way: wait for it, then look again.
+                    drop(self.login.lock().await);
+                    continue;
+                }
+            };
+            let (n, pick) = self.pick();
+            if n >= self.logins {
+                return pick;
+            }
+            let s = vu.authenticate().await?;
+            self.guard().push(s.clone());
+            return Some(s);
+        }
+    }
+
+    /// Puts `new` where `old` was (a session that expired and was logged in again).
+    fn replace(&self, old: &UserSession, new: Option<&UserSession>) {
+        let mut sessions = self.guard();
+        sessions.retain(|s| s.cookie != old.cookie);
+        if let Some(n) = new
+            && sessions.len() < self.logins
+        {
+            sessions.push(n.clone());
+        }
+    }
+}
+
 /// How a virtual user holds its session across journeys.
 pub enum SessionSlot<'a> {
-    /// Borrow from the shared pool for this journey (open model).
+    /// Share the run's pool of sessions (open model).
     Pooled,
     /// The terminal's own session, kept across its journeys (closed model).
     Owned(&'a mut Option<UserSession>),
@@ -80,22 +154,24 @@ pub async fn run(
     for (i, (_, generator)) in scenario.vars.iter().enumerate() {
         slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut draw);
     }
-    let mut borrowed = None;
-    let (session, pooled) = match slot {
-        SessionSlot::Owned(s) => (s, false),
-        SessionSlot::Pooled => {
-            borrowed = ctx.sessions.pop();
-            (&mut borrowed, true)
-        }
-    };
     let mut vu = VirtualUser {
         ctx,
         cookie: None,
         next_intended: intended,
     };
+    let mut shared = None;
+    let pooled = matches!(slot, SessionSlot::Pooled);
+    let session = match slot {
+        SessionSlot::Owned(s) => s,
+        SessionSlot::Pooled => &mut shared,
+    };
+    if pooled && scenario.needs_login {
+        *session = ctx.sessions.session(&mut vu).await;
+    }
+    let taken = session.clone();
     let mut ok = true;
     if scenario.needs_login {
-        if session.is_none() {
+        if session.is_none() && !pooled {
             *session = vu.authenticate().await;
         }
         match session {
@@ -117,10 +193,13 @@ pub async fn run(
             }
         }
     }
-    // A failed journey keeps its login: only an expired session is thrown away, so an error
-    // storm never turns into a login storm.
-    if pooled && let Some(s) = borrowed.take() {
-        ctx.sessions.push(s);
+    // A failed journey keeps its login: only an expired session is replaced, so an error storm
+    // never turns into a login storm.
+    if pooled
+        && let Some(old) = &taken
+        && session.as_ref().map(|s| &s.cookie) != Some(&old.cookie)
+    {
+        ctx.sessions.replace(old, session.as_ref());
     }
     ctx.emit(Event::Journey {
         scenario: scenario_index,
@@ -502,5 +581,213 @@ fn short(v: &Value) -> String {
     match s.char_indices().nth(120) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::scenario::ScenarioSource;
+    use crate::odoo::transport::{HttpRequest, HttpResponse, ScriptedTransport};
+    use crate::odoo::wire;
+    use crate::target::data::DataSets;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// A scenario compiled from `text`, its steps numbered from 1 (0 is the login).
+    fn scenario(text: &str) -> Scenario {
+        let src = ScenarioSource::parse("s", "s.toml".into(), text.to_string()).unwrap();
+        let mut next = 1;
+        crate::plan::scenario::compile(
+            &src,
+            std::path::Path::new("."),
+            &mut HashMap::new(),
+            &mut next,
+            "17",
+            &DataSets::offline(),
+        )
+        .unwrap()
+    }
+
+    /// Runs one journey against a scripted Odoo; returns the step samples and the outcome.
+    async fn journey(
+        s: &Scenario,
+        transport: Arc<ScriptedTransport>,
+        session: &mut Option<UserSession>,
+    ) -> (Vec<Sample>, bool) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ctx = JourneyContext {
+            client: OdooClient::new(
+                transport,
+                url::Url::parse("http://odoo.test").unwrap(),
+                Duration::from_secs(30),
+            ),
+            credentials: Some(Credentials {
+                database: "db".into(),
+                login: "admin".into(),
+                password: crate::plan::Secret::new("pw".into()),
+            }),
+            sessions: SessionPool::new(8, Vec::new()),
+            events: tx,
+            t0: Instant::now(),
+            seed: 1,
+            run_nonce: 1,
+        };
+        let ok = run(&ctx, s, 0, 0, Instant::now(), SessionSlot::Owned(session)).await;
+        drop(ctx);
+        let mut samples = Vec::new();
+        while let Some(e) = rx.recv().await {
+            if let Event::Step(sample) = e {
+                samples.push(sample);
+            }
+        }
+        (samples, ok)
+    }
+
+    fn json_body(req: &HttpRequest) -> Value {
+        serde_json::from_slice(&req.body.as_ref().unwrap().1).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redirect_chain_ending_in_a_500_is_an_error_with_the_whole_chain_s_latency() {
+        let s = scenario("[[step]]\nname = \"page\"\nhttp = \"/shop/product-7\"\n");
+        let mut t = ScriptedTransport::new(|req, _| {
+            Ok(match req.path.as_str() {
+                "/shop/product-7" => HttpResponse::redirect(301, "/shop/desk-7"),
+                _ => HttpResponse::html(500, "Internal Server Error"),
+            })
+        });
+        Arc::get_mut(&mut t).unwrap().delay = Duration::from_millis(100);
+        let (samples, ok) = journey(&s, t, &mut None).await;
+        assert!(!ok);
+        let page = &samples[0];
+        assert_eq!(page.error.as_ref().unwrap().kind, ErrorKind::Http(500));
+        assert_eq!(page.redirects, 1);
+        assert_eq!(
+            page.latency(),
+            Duration::from_millis(200),
+            "both hops are in the latency"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wizard_answer_is_kind_wizard_and_nothing_counts_as_done() {
+        let s = scenario(
+            "session = \"user\"\n[[step]]\nname = \"validate\"\ncall_button = { model = \"stock.picking\", method = \"button_validate\" }\nargs = [[7]]\n",
+        );
+        let t = ScriptedTransport::new(|req, _| {
+            Ok(match req.path.as_str() {
+                "/web/session/authenticate" => {
+                    let mut r =
+                        HttpResponse::json(&wire::result_body(&json!(1), json!({"uid": 2})));
+                    r.session_cookie = Some("session_id=a".into());
+                    r
+                }
+                _ => HttpResponse::json(&wire::result_body(
+                    &json!(1),
+                    json!({
+                    "type": "ir.actions.act_window", "res_model": "stock.backorder.confirmation",
+                    "name": "Create Backorder?", "context": {"button_validate_picking_ids": [7]}}),
+                )),
+            })
+        });
+        let (samples, ok) = journey(&s, t, &mut None).await;
+        assert!(!ok);
+        let f = samples[1].error.as_ref().unwrap();
+        assert_eq!(f.kind.label(), "wizard");
+        assert!(
+            f.message.contains("stock.backorder.confirmation"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wizard_the_step_knows_is_answered_with_its_dialog_context() {
+        let s = scenario(concat!(
+            "session = \"user\"\n[[step]]\nname = \"validate\"\n",
+            "call_button = { model = \"stock.picking\", method = \"button_validate\" }\nargs = [[7]]\n",
+            "on_wizard = { \"stock.backorder.confirmation\" = \"process\" }\n"
+        ));
+        let t = ScriptedTransport::new(|req, _| {
+            let body = req
+                .body
+                .as_ref()
+                .map(|_| json_body(req))
+                .unwrap_or(Value::Null);
+            let result = match body["params"]["method"].as_str() {
+                None => json!({"uid": 2}),
+                Some("button_validate") => {
+                    json!({"type": "ir.actions.act_window", "res_model": "stock.backorder.confirmation",
+                    "context": {"button_validate_picking_ids": [7], "default_pick_ids": [[4, 7]]}})
+                }
+                Some("create") => json!(42),
+                Some("process") => json!(false),
+                other => panic!("{other:?}"),
+            };
+            let mut r = HttpResponse::json(&wire::result_body(&json!(1), result));
+            r.session_cookie =
+                (req.path == "/web/session/authenticate").then(|| "session_id=a".to_string());
+            Ok(r)
+        });
+        let (samples, ok) = journey(&s, t.clone(), &mut None).await;
+        assert!(ok, "{:?}", samples);
+        let sent: Vec<Value> = t.requests().iter().skip(1).map(json_body).collect();
+        assert_eq!(sent[1]["params"]["model"], "stock.backorder.confirmation");
+        assert_eq!(sent[1]["params"]["method"], "create");
+        let context = &sent[2]["params"]["kwargs"]["context"];
+        assert_eq!(sent[2]["params"]["method"], "process");
+        assert_eq!(sent[2]["params"]["args"], json!([[42]]));
+        assert_eq!(context["button_validate_picking_ids"], json!([7]));
+        assert_eq!(context["active_model"], "stock.picking");
+        assert_eq!(context["active_ids"], json!([7]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_journey_keeps_its_login_and_only_an_expiry_logs_in_again() {
+        let s = scenario(
+            "session = \"user\"\n[[step]]\nname = \"x\"\ncall_kw = { model = \"res.partner\", method = \"read\" }\n",
+        );
+        let t = ScriptedTransport::new(|req, n| {
+            Ok(match (req.path.as_str(), n) {
+                ("/web/session/authenticate", _) => {
+                    let mut r =
+                        HttpResponse::json(&wire::result_body(&json!(1), json!({"uid": 2})));
+                    r.session_cookie = Some(format!("session_id=s{n}"));
+                    r
+                }
+                // The first call fails, the second finds the session expired.
+                (_, 1) => HttpResponse::json(&wire::error_body(
+                    &json!(1),
+                    200,
+                    "odoo.exceptions.UserError",
+                    "no",
+                )),
+                (_, 2) => HttpResponse::json(&wire::error_body(
+                    &json!(1),
+                    100,
+                    "odoo.http.SessionExpiredException",
+                    "Session expired",
+                )),
+                _ => HttpResponse::json(&wire::result_body(&json!(1), json!([]))),
+            })
+        });
+        let mut session = None;
+        let (_, ok) = journey(&s, t.clone(), &mut session).await;
+        assert!(!ok);
+        assert_eq!(
+            session.as_ref().unwrap().cookie,
+            "session_id=s0",
+            "kept after a failure"
+        );
+        let (_, ok) = journey(&s, t.clone(), &mut session).await;
+        assert!(ok);
+        let logins = t
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/web/session/authenticate")
+            .count();
+        assert_eq!(logins, 2, "one login, and one more after the expiry");
+        assert_eq!(session.unwrap().cookie, "session_id=s3");
     }
 }

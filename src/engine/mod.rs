@@ -65,10 +65,7 @@ pub enum Ending {
 
 /// Runs the plan's load against `conn` until it is done or `wiring.stop` is cancelled.
 pub async fn run(plan: Arc<Plan>, conn: Connection, wiring: Wiring) -> Ending {
-    let sessions = crossbeam_queue::SegQueue::new();
-    for s in conn.sessions {
-        sessions.push(s);
-    }
+    let sessions = journey::SessionPool::new(plan.load.logins, conn.sessions);
     let ctx = Arc::new(JourneyContext {
         client: conn.client,
         credentials: conn.credentials,

@@ -197,7 +197,7 @@ fn line_amounts(price_unit: f64, qty: f64, taxes: &[Tax], rounding: f64) -> Line
 /// Odoo's `float_round`: half-up at `rounding`, after adding an epsilon of the value's own
 /// magnitude, so 2.675 rounds to 2.68 as Odoo rounds it (odoo/tools/float_utils.py).
 pub fn odoo_round(value: f64, rounding: f64) -> f64 {
-    if !(rounding > 0.0) || value == 0.0 {
+    if rounding.is_nan() || rounding <= 0.0 || value == 0.0 {
         return value;
     }
     let normalized = value / rounding;

@@ -138,6 +138,8 @@ pub struct Load {
     pub timeout_ms: u64,
     /// Pause between two journeys of a closed-model terminal, in milliseconds.
     pub pacing_ms: u64,
+    /// Open model: logged-in sessions the journeys share (each closed-model terminal has its own).
+    pub logins: usize,
 }
 
 impl Load {
@@ -503,6 +505,9 @@ fn build_load(
     if max_in_flight < 1 {
         return Err(src.error_at(&l.max_in_flight, "`max_in_flight` must be at least 1"));
     }
+    if *l.logins.get_ref() < 1 {
+        return Err(src.error_at(&l.logins, "`logins` must be at least 1"));
+    }
     let timeout = parse_duration(src, &l.timeout)?;
     if timeout.is_zero() {
         return Err(src.error_at(&l.timeout, "`timeout` must be longer than zero"));
@@ -525,6 +530,7 @@ fn build_load(
         max_in_flight: max_in_flight as usize,
         timeout_ms: timeout.as_millis() as u64,
         pacing_ms: pacing.as_millis() as u64,
+        logins: *l.logins.get_ref() as usize,
     };
     Ok((load, mixes, events))
 }

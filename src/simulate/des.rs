@@ -166,6 +166,7 @@ pub fn run<W: Write>(
         busy_workers: 0,
         busy_connections: 0,
         sessions: 0,
+        logins_pending: 0,
         journeys_in_flight: 0,
         rng: JourneyRng::seed_from_u64(plan.seed ^ 0x5EED_0000_0051_u64.rotate_left(29)),
         waits: Histogram::new(3).expect("3 significant digits is valid"),
@@ -280,8 +281,10 @@ struct Sim<'a> {
     db_queue: VecDeque<usize>,
     busy_workers: usize,
     busy_connections: usize,
-    /// Logged-in sessions not in use (the engine's shared pool).
+    /// Logged-in sessions of the engine's shared pool (at most the plan's `logins`).
     sessions: usize,
+    /// Pool logins under way.
+    logins_pending: usize,
     journeys_in_flight: usize,
     rng: JourneyRng,
     /// Queue wait of every request, µs.
@@ -379,10 +382,15 @@ impl Sim<'_> {
                 if !j.has_session {
                     j.step = LOGIN;
                 }
-            } else if self.sessions > 0 {
-                self.sessions -= 1;
+            } else if self.sessions > 0
+                && (self.sessions >= self.plan.load.logins || self.logins_pending > 0)
+            {
+                // The engine's shared pool: a journey logs in only while the pool may grow
+                // and no other login is under way. (When there is no session yet and a login
+                // is under way the engine waits for it; here that journey logs in too.)
                 j.has_session = true;
             } else {
+                self.logins_pending += 1;
                 j.step = LOGIN;
             }
         }
@@ -485,6 +493,12 @@ impl Sim<'_> {
         }));
         let journey = &mut self.journeys[j];
         let steps = &self.plan.scenarios[journey.scenario].steps;
+        if journey.step == LOGIN && journey.terminal.is_none() {
+            self.logins_pending = self.logins_pending.saturating_sub(1);
+            if ok {
+                self.sessions = (self.sessions + 1).min(self.plan.load.logins);
+            }
+        }
         let next = if !ok {
             None
         } else if journey.step == LOGIN {
@@ -516,16 +530,12 @@ impl Sim<'_> {
                     ok,
                 });
                 let (terminal, has_session) = (journey.terminal, journey.has_session);
-                match terminal {
-                    Some(i) => {
-                        // The terminal keeps its session and starts again after its pacing
-                        // (from now at the earliest: a timed-out request ended in the past).
-                        self.terminal_sessions[i] |= has_session;
-                        let pacing_s = self.plan.load.pacing_ms as f64 / 1000.0;
-                        self.push(end.max(now) + pacing_s, Ev::Terminal(i));
-                    }
-                    None if ok && has_session => self.sessions += 1,
-                    None => {}
+                if let Some(i) = terminal {
+                    // The terminal keeps its session and starts again after its pacing
+                    // (from now at the earliest: a timed-out request ended in the past).
+                    self.terminal_sessions[i] |= has_session;
+                    let pacing_s = self.plan.load.pacing_ms as f64 / 1000.0;
+                    self.push(end.max(now) + pacing_s, Ev::Terminal(i));
                 }
                 self.journeys_in_flight -= 1;
                 self.free_slots.push(j);

@@ -411,9 +411,7 @@ async fn pos_configs(r: &mut Reader<'_>) -> Result<Vec<Vec<Value>>, DiscoveryErr
         .flatten()
         .filter(|m| {
             matches!(m["type"].as_str(), Some("cash" | "bank"))
-                && !m["use_payment_terminal"]
-                    .as_str()
-                    .is_some_and(|t| !t.is_empty())
+                && m["use_payment_terminal"].as_str().is_none_or(str::is_empty)
         })
         .filter_map(|m| m["id"].as_i64())
         .collect();

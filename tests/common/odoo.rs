@@ -45,7 +45,16 @@ pub fn real_odoo(major: &'static str) -> Option<RealOdoo> {
     }
 }
 
+/// One real-server test at a time: runs count what they did by before/after deltas, and two
+/// Odoo servers share the machine's cores with everything else.
+static SERVERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl RealOdoo {
+    /// Holds the real servers for the caller alone until the guard drops.
+    pub fn exclusive(&self) -> std::sync::MutexGuard<'static, ()> {
+        SERVERS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// `--target URL [--database NAME]` for a run.
     pub fn target_args(&self) -> Vec<String> {
         let mut a = vec!["--target".to_string(), self.url.clone()];
@@ -66,7 +75,6 @@ pub struct Rpc {
     runtime: tokio::runtime::Runtime,
     pub client: OdooClient,
     pub session: UserSession,
-    pub database: String,
 }
 
 impl Rpc {
@@ -97,7 +105,6 @@ impl Rpc {
             runtime,
             client,
             session,
-            database,
         }
     }
 
@@ -136,10 +143,5 @@ impl Rpc {
         self.call(model, "search_count", json!([domain]), json!({}))
             .as_i64()
             .unwrap()
-    }
-
-    /// Runs a future on this connection's runtime.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
     }
 }
