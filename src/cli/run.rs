@@ -114,8 +114,12 @@ pub(super) async fn run_once(
             release,
             config,
         } => {
-            let config = StandinConfig::load(config.as_deref(), release.as_deref(), *workers)
+            let mut config = StandinConfig::load(config.as_deref(), release.as_deref(), *workers)
                 .map_err(|e| bad_input(&e))?;
+            // A profile written for a version drives a stand-in of that version.
+            if let Some(v) = &draft.declared_version {
+                config.server_version = v.clone();
+            }
             let login = Login {
                 login: config.login.clone(),
                 password: Secret::new(config.password.clone()),

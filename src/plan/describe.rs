@@ -28,13 +28,12 @@ pub fn describe(plan: &Plan) -> String {
     if !plan.description.is_empty() {
         let _ = writeln!(out, "          {}", plan.description);
     }
-    let _ = writeln!(
-        out,
-        "target    {} [{}], Odoo {}",
-        plan.target_label(),
-        plan.environment,
-        plan.odoo_version
-    );
+    let version = match (&plan.declared_version, plan.data_online) {
+        (Some(v), _) => format!("Odoo {v} (the profile's odoo_version; another target version is refused)"),
+        (None, true) => format!("Odoo {} (the target's)", plan.odoo_version),
+        (None, false) => format!("Odoo: the target's, read before the load (steps shown for {})", plan.odoo_version),
+    };
+    let _ = writeln!(out, "target    {} [{}], {version}", plan.target_label(), plan.environment);
     let _ = writeln!(
         out,
         "load      {}, max in flight {}, timeout {} ms, seed {}",
@@ -141,6 +140,20 @@ pub fn describe(plan: &Plan) -> String {
             "  {:<22} {:>6}  {:>7}  {:>9.0} journeys expected",
             "total", "", "", total
         );
+    }
+    let sets = plan.datasets();
+    if !sets.is_empty() {
+        let _ = writeln!(out, "\ndata read from the target before the load (target-data.json)");
+        for name in &sets {
+            let about = crate::target::data::schema(name).map_or("", |s| s.about);
+            let _ = writeln!(out, "  {name:<16} {about}");
+        }
+        if sets.contains("pos_sessions") {
+            let _ = writeln!(
+                out,
+                "  POS sessions are opened before the load and closed after it (their orders posted)"
+            );
+        }
     }
     describe_gate(plan, &mut out);
     out

@@ -21,7 +21,7 @@ pub const SCHEMAS: &[Schema] = &[
     Schema {
         name: "customers",
         columns: &["partner_id", "name", "email"],
-        about: "customers (res.partner with a customer rank, else any contact company)",
+        about: "customers: contacts that are neither users nor a company's own partner (res.partner)",
     },
     Schema {
         name: "products",
