@@ -172,7 +172,7 @@ fn an_unknown_standin_release_is_refused() {
 }
 
 #[test]
-fn an_unreachable_target_completes_with_connect_errors_counted() {
+fn an_unreachable_target_stops_at_preflight_with_exit_2_and_no_run_folder() {
     let ws = Workspace::new();
     // Port 9 (discard) is closed on loopback: every connection is refused.
     let p = ws.profile("down", "name = \"down\"\nenvironment = \"staging\"\n[load]\ntimeout = \"2s\"\n[[load.stage]]\nduration = \"2s\"\nrate = 10\n[mix]\necommerce_cart = 1\npos_order_sync = 1\n");
@@ -184,17 +184,49 @@ fn an_unreachable_target_completes_with_connect_errors_counted() {
         .arg("--out")
         .arg(ws.out())
         .assert()
-        .success()
+        .code(2)
+        .stderr(contains(
+            "preflight: cannot reach http://127.0.0.1:9: connect 127.0.0.1:9: Connection refused",
+        ))
+        .stderr(contains("not-used-by-a-closed-port").not())
         .stderr(contains("panicked").not());
-    let r = ws.run_json();
-    assert_eq!(r["status"], "completed");
-    let shop = &r["transactions"]["ecommerce_cart/shop"];
-    assert_eq!(shop["errors"]["connect"], shop["count"]);
-    let auth = &r["transactions"]["session/authenticate"];
-    assert_eq!(auth["errors"]["connect"], auth["count"]);
-    assert_eq!(r["totals"]["errors"], r["totals"]["requests"]);
-    assert_eq!(r["totals"]["journeys_failed"], r["totals"]["journeys"]);
-    // The password never reaches an artifact.
-    let text = std::fs::read_to_string(ws.run_dir().join("run.json")).unwrap();
-    assert!(!text.contains("not-used-by-a-closed-port"));
+    // Nothing was measured, so nothing is judged: no run folder, no verdict.
+    assert_eq!(
+        std::fs::read_dir(ws.out()).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+}
+
+#[test]
+fn an_odoo_version_peakgate_does_not_drive_stops_at_preflight() {
+    let ws = Workspace::new();
+    let config = ws.write("odoo19.toml", "server_version = \"19.0\"\n");
+    let standin = crate::common::StandinProcess::start(&[
+        std::ffi::OsStr::new("--config"),
+        config.as_os_str(),
+    ]);
+    let p = ws.profile(
+        "v19",
+        &format!(
+            "name = \"v19\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nreplenishment_run = 1\n"
+        ),
+    );
+    peakgate()
+        .args(["run", "--quiet", "--target", &standin.url, "--profile"])
+        .arg(&p)
+        .arg("--out")
+        .arg(ws.out())
+        .env("ODOO_PASSWORD", "admin")
+        .assert()
+        .code(2)
+        .stderr(contains("the target runs Odoo 19.0, which peakgate does not drive (it speaks Odoo 16.0, 17.0, 18.0)"));
+    // Named in the profile, it is refused before any target is asked.
+    let pinned = ws.profile("pin19", &format!("name = \"pin19\"\nenvironment = \"staging\"\nodoo_version = \"19.0\"\n{GOOD_LOAD}[mix]\nreplenishment_run = 1\n"));
+    refused(
+        &pinned,
+        &[
+            "pin19.toml:4:",
+            "Odoo 19.0 is not supported: peakgate speaks Odoo 16.0, 17.0, 18.0",
+        ],
+    );
 }

@@ -31,7 +31,12 @@ fn check_prints_stages_rates_expected_journeys_duration_and_target() {
         .stdout(contains("262 journeys expected"))
         .stdout(contains("built-in stand-in"))
         .stdout(contains(
-            "latency p95 pos_order_sync/* (ms): warn > 400, fail > 800",
+            "latency p95 pos_order_sync/* (ms): warn > 800, fail > 1500",
+        ))
+        .stdout(contains("Odoo: the target's, read before the load"))
+        .stdout(contains("shop_products"))
+        .stdout(contains(
+            "POS sessions are opened before the load and closed after it",
         ))
         .stdout(contains("abort when error rate > 0.5 over 5 s"));
 }

@@ -30,8 +30,12 @@ pub fn simulate(args: SimulateArgs) -> Exit {
 }
 
 fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
-    let plan = Plan::load(&args.profile, &args.plan.overrides(None)).map_err(|e| e.to_string())?;
     let calibration = Calibration::load(&args.from).map_err(|e| e.to_string())?;
+    // The steps of the Odoo version the calibration run measured.
+    let mut overrides = args.plan.overrides(None);
+    let measured = &calibration.run.plan.odoo_version;
+    overrides.server_version = (!measured.is_empty()).then(|| measured.clone());
+    let plan = Plan::load(&args.profile, &overrides).map_err(|e| e.to_string())?;
     let laws = Laws {
         service: calibration
             .laws_for(&plan.step_names)

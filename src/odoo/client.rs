@@ -85,7 +85,7 @@ pub enum UrlError {
     #[error("`{0}`: only http:// and https:// targets can be driven")]
     Scheme(String),
     #[error(
-        "`{0}`: credentials do not belong in the URL (the password comes from an environment variable)"
+        "`{0}`: credentials do not belong in the URL: name the variable holding the password in `[target] password_env` (default ODOO_PASSWORD)"
     )]
     Credentials(String),
 }

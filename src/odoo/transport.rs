@@ -117,12 +117,18 @@ impl HyperTransport {
             .body(Full::new(body))
             .map_err(|e| Failure::new(ErrorKind::Protocol, format!("bad request: {e}")))?;
         let resp = self.http.request(request).await.map_err(|e| {
-            let kind = if e.is_connect() {
-                ErrorKind::Connect
+            if e.is_connect() {
+                // `connect 127.0.0.1:9: Connection refused (os error 111)`: the address and
+                // the innermost cause, without hyper's wrappers.
+                let authority = self.base.split("//").nth(1).unwrap_or(&self.base);
+                let authority = authority.split('/').next().unwrap_or(authority);
+                Failure::new(
+                    ErrorKind::Connect,
+                    format!("connect {authority}: {}", root_cause(&e)),
+                )
             } else {
-                ErrorKind::Protocol
-            };
-            Failure::new(kind, error_chain(&e))
+                Failure::new(ErrorKind::Protocol, error_chain(&e))
+            }
         })?;
         let status = resp.status().as_u16();
         let headers = resp.headers();
@@ -154,6 +160,17 @@ impl Transport for HyperTransport {
     fn send(&self, req: HttpRequest) -> Exchange<'_> {
         Box::pin(self.exchange(req))
     }
+}
+
+/// The innermost source of an error (the I/O or TLS error behind the client's wrappers).
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
 }
 
 /// An error and its sources, one line (`connection refused` rather than `client error`).

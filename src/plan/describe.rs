@@ -29,11 +29,21 @@ pub fn describe(plan: &Plan) -> String {
         let _ = writeln!(out, "          {}", plan.description);
     }
     let version = match (&plan.declared_version, plan.data_online) {
-        (Some(v), _) => format!("Odoo {v} (the profile's odoo_version; another target version is refused)"),
+        (Some(v), _) => {
+            format!("Odoo {v} (the profile's odoo_version; another target version is refused)")
+        }
         (None, true) => format!("Odoo {} (the target's)", plan.odoo_version),
-        (None, false) => format!("Odoo: the target's, read before the load (steps shown for {})", plan.odoo_version),
+        (None, false) => format!(
+            "Odoo: the target's, read before the load (steps shown for {})",
+            plan.odoo_version
+        ),
     };
-    let _ = writeln!(out, "target    {} [{}], {version}", plan.target_label(), plan.environment);
+    let _ = writeln!(
+        out,
+        "target    {} [{}], {version}",
+        plan.target_label(),
+        plan.environment
+    );
     let _ = writeln!(
         out,
         "load      {}, max in flight {}, timeout {} ms, seed {}",
@@ -143,7 +153,10 @@ pub fn describe(plan: &Plan) -> String {
     }
     let sets = plan.datasets();
     if !sets.is_empty() {
-        let _ = writeln!(out, "\ndata read from the target before the load (target-data.json)");
+        let _ = writeln!(
+            out,
+            "\ndata read from the target before the load (target-data.json)"
+        );
         for name in &sets {
             let about = crate::target::data::schema(name).map_or("", |s| s.about);
             let _ = writeln!(out, "  {name:<16} {about}");

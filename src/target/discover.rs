@@ -158,12 +158,7 @@ pub async fn discover(
                         not_combo,
                         ["lst_price", ">", 0]
                     ]),
-                    &[
-                        "product_tmpl_id",
-                        "display_name",
-                        "default_code",
-                        "lst_price",
-                    ],
+                    &["product_tmpl_id", "name", "default_code", "lst_price"],
                     "id",
                 )
                 .await?
@@ -172,7 +167,7 @@ pub async fn discover(
                     vec![
                         p["id"].clone(),
                         m2o(&p["product_tmpl_id"]),
-                        p["display_name"].clone(),
+                        p["name"].clone(),
                         p["default_code"].clone(),
                         p["lst_price"].clone(),
                     ]
@@ -182,13 +177,16 @@ pub async fn discover(
                 .search_read(
                     "storable products in stock (product.product)",
                     "product.product",
+                    // Stock not reserved yet (`free_qty`), no lot or serial to give, and enough
+                    // of it that a short run does not empty it.
                     json!([
                         ["sale_ok", "=", true],
                         ["active", "=", true],
                         storable,
-                        ["qty_available", ">", 100]
+                        ["tracking", "=", "none"],
+                        ["free_qty", ">=", 10]
                     ]),
-                    &["display_name", "qty_available"],
+                    &["display_name", "free_qty"],
                     "id",
                 )
                 .await?
@@ -197,7 +195,7 @@ pub async fn discover(
                     vec![
                         p["id"].clone(),
                         p["display_name"].clone(),
-                        p["qty_available"].clone(),
+                        p["free_qty"].clone(),
                     ]
                 })
                 .collect(),
