@@ -220,7 +220,7 @@ impl PgBackend {
     pub async fn answer(&self, worker: usize, req: &Incoming, sid: Option<&str>) -> Reply {
         match req {
             Incoming::Rpc { path, id, params } => self.rpc(worker, path, id, params, sid).await,
-            Incoming::Page { path } if path.starts_with("/shop") => {
+            Incoming::Page { path, .. } if path.starts_with("/shop") => {
                 self.page(worker, path, sid).await
             }
             _ => self.memory.answer(req, sid),

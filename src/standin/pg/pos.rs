@@ -19,7 +19,10 @@ pub(super) async fn pos_order(
     warehouses: i32,
     hot: i32,
 ) -> Result<Value, CallError> {
-    let name = crate::standin::odoo::check_pos_order(order).map_err(user)?;
+    let name = order["data"]["name"]
+        .as_str()
+        .ok_or_else(|| user("order without data.name".to_string()))?
+        .to_string();
     let data = &order["data"];
     let reference = data
         .get("uid")

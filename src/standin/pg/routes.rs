@@ -227,7 +227,12 @@ impl PgBackend {
                 let (from, to) = date_range(args.get(0).or_else(|| kwargs.get("domain")));
                 SqlCall::Report { from, to }
             }
-            _ => return self.memory.call(id, call),
+            _ => {
+                return match self.memory.call(call) {
+                    Ok(v) => crate::standin::odoo::result(id, v),
+                    Err(f) => crate::standin::odoo::error_envelope(id, 200, f.name, &f.message),
+                };
+            }
         };
         self.transact(worker, id, call)
             .await
