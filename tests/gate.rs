@@ -69,7 +69,7 @@ fn a_passing_run_writes_the_three_verdict_files_and_exits_0() {
     assert!(p95["observed"].as_f64().unwrap() > 10.0);
     assert_eq!(
         (p95["warn"].as_f64(), p95["fail"].as_f64()),
-        (Some(400.0), Some(800.0))
+        (Some(800.0), Some(1500.0))
     );
     let junit = std::fs::read_to_string(base.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 7);
