@@ -16,6 +16,7 @@ pub mod plan;
 pub mod probes;
 pub mod report;
 pub mod result;
+pub mod secrets;
 pub mod simulate;
 pub mod standin;
 pub mod target;

@@ -76,3 +76,38 @@ fn one_bad_profile_fails_the_check_but_the_others_are_still_shown() {
         .stderr(contains("bad.toml:1:"))
         .stderr(contains("1 of 2 profile(s) failed"));
 }
+
+/// `check --preflight` checks the target as a run would, with no load: a pipeline's first
+/// step. A wrong password or a port with nothing listening is exit 2 with the cause.
+#[test]
+fn check_preflight_connects_reads_the_version_and_logs_in_without_load() {
+    let server = crate::common::StandinProcess::start::<&str>(&[]);
+    let smoke = repo_file("profiles/smoke.toml");
+    peakgate()
+        .args(["check", "--preflight", "--target", &server.url])
+        .arg(&smoke)
+        .env("ODOO_PASSWORD", "admin")
+        .assert()
+        .success()
+        .stdout(contains("preflight"))
+        .stdout(contains("Odoo 17.0, database retail, login admin ok"));
+    peakgate()
+        .args(["check", "--preflight", "--target", &server.url])
+        .arg(&smoke)
+        .env("ODOO_PASSWORD", "not-it")
+        .assert()
+        .code(2)
+        .stderr(contains("AccessDenied"));
+    // A port with nothing listening: the connection error, not a verdict.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    peakgate()
+        .args(["check", "--preflight", "--target"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(&smoke)
+        .env("ODOO_PASSWORD", "admin")
+        .assert()
+        .code(2)
+        .stderr(contains(format!("connect 127.0.0.1:{port}")));
+}

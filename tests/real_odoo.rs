@@ -303,7 +303,11 @@ fn every_shipped_scenario_does_its_work_on_real_odoo_18() {
 }
 
 /// Runs a shipped profile against the server with only `--target`, `--database` and the
-/// password, at a rate a 2-worker server handles: it passes its gate (exit 0).
+/// password, at a rate a 2-worker server handles: no request fails, no journey fails, and every
+/// check of the shipped gate passes except its latency limits. Those are written for a staging
+/// server; here Odoo, PostgreSQL, peakgate and the other tests share two cores, so a latency
+/// check may warn or fail on machine load alone (exit 1 is accepted only when latency checks
+/// are all that did not pass).
 fn shipped_profile_passes(odoo: &RealOdoo, profile: &str, extra: &[&str]) {
     let ws = Workspace::new();
     let out = peakgate()
@@ -319,20 +323,39 @@ fn shipped_profile_passes(odoo: &RealOdoo, profile: &str, extra: &[&str]) {
     let verdict: Value =
         serde_json::from_str(&std::fs::read_to_string(ws.run_dir().join("verdict.json")).unwrap())
             .unwrap();
+    let summary = std::fs::read_to_string(ws.run_dir().join("summary.md")).unwrap_or_default();
     assert!(
-        out.status.success(),
-        "{profile} on Odoo {}: exit {:?}, verdict {}\n{}",
+        matches!(out.status.code(), Some(0 | 1)),
+        "{profile} on Odoo {}: exit {:?}\n{summary}",
         odoo.major,
-        out.status.code(),
-        verdict["verdict"],
-        std::fs::read_to_string(ws.run_dir().join("summary.md")).unwrap_or_default()
+        out.status.code()
     );
+    let not_latency: Vec<&Value> = verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["name"].as_str().unwrap_or("").starts_with("latency "))
+        .collect();
+    assert!(not_latency.len() >= 2, "{verdict:#}");
+    for c in not_latency {
+        assert_eq!(
+            c["status"], "pass",
+            "{profile} on Odoo {}: {}\n{summary}",
+            odoo.major, c["name"]
+        );
+    }
+    let run = ws.run_json();
     assert_eq!(
-        ws.run_json()["totals"]["errors"],
-        0,
+        run["totals"]["errors"], 0,
         "{profile} on Odoo {}",
         odoo.major
     );
+    assert_eq!(
+        run["totals"]["journeys_failed"], 0,
+        "{profile} on Odoo {}",
+        odoo.major
+    );
+    assert!(run["totals"]["journeys"].as_u64().unwrap() > 10);
 }
 
 fn shipped_profiles_pass(odoo: RealOdoo) {
@@ -346,14 +369,14 @@ fn shipped_profiles_pass(odoo: RealOdoo) {
 }
 
 #[test]
-fn smoke_and_a_short_flash_sale_pass_their_gate_on_real_odoo_17() {
+fn smoke_and_a_short_flash_sale_run_clean_on_real_odoo_17() {
     if let Some(o) = real_odoo("17") {
         shipped_profiles_pass(o);
     }
 }
 
 #[test]
-fn smoke_and_a_short_flash_sale_pass_their_gate_on_real_odoo_18() {
+fn smoke_and_a_short_flash_sale_run_clean_on_real_odoo_18() {
     if let Some(o) = real_odoo("18") {
         shipped_profiles_pass(o);
     }

@@ -217,3 +217,50 @@ pos_order_sync = 1
         .sum();
     assert_eq!(dropped, n("dropped"));
 }
+
+/// latency.hlog is read by an independent HdrHistogram reader (Python's `hdrhistogram`,
+/// installed by `.ci/run`): every interval line decodes, and its max column, in the header's
+/// unit (ms, `MaxValueDivisor` 1000), agrees with the decoded histogram's max (µs).
+#[test]
+fn latency_hlog_reads_with_an_independent_reader_and_its_max_column_is_in_ms_on_every_line() {
+    let ws = Workspace::new();
+    peakgate()
+        .args(["run", "--quiet", "--duration", "5s"])
+        .arg("--profile")
+        .arg(repo_file("profiles/smoke.toml"))
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
+    let script = r#"
+import sys
+from hdrh.histogram import HdrHistogram
+lines = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith('#') and not l.startswith('"StartTimestamp"')]
+assert any(l.startswith('#[MaxValueDivisor: 1000.000]') for l in open(sys.argv[1])), 'no divisor header'
+bad = 0
+for l in lines:
+    parts = l.split(',')
+    if parts[0].startswith('Tag='):
+        parts = parts[1:]
+    max_ms = float(parts[2])
+    h = HdrHistogram.decode(parts[3])
+    if abs(h.get_max_value() / 1000.0 - max_ms) > max(0.01 * max_ms, 0.002):
+        bad += 1
+print(len(lines), bad)
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(ws.run_dir().join("latency.hlog"))
+        .output()
+        .expect("python3 runs (with the hdrhistogram package: pip install hdrhistogram)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut figures = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    let (lines, bad) = (figures.next().unwrap(), figures.next().unwrap());
+    assert!(lines > 10, "{lines} interval lines");
+    assert_eq!(bad, 0, "{bad} of {lines} lines with a max column not in ms");
+}

@@ -60,9 +60,7 @@ fn a_wrong_password_is_refused_before_the_load_with_access_denied() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("AccessDenied"));
-    let runs = std::fs::read_dir(ws.out())
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let runs = std::fs::read_dir(ws.out()).map(|d| d.count()).unwrap_or(0);
     assert_eq!(runs, 0, "no run folder for a refused run");
 }
 

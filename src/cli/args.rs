@@ -361,6 +361,10 @@ pub struct CheckArgs {
     /// Profiles to check.
     #[arg(required = true, value_name = "PROFILE")]
     pub profiles: Vec<PathBuf>,
+    /// Also check the target as a run would before its load (connect, version, database,
+    /// login), without sending any load: a pipeline's first step. Exit 2 on any failure.
+    #[arg(long)]
+    pub preflight: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

@@ -10,6 +10,7 @@ mod progress;
 mod report;
 mod run;
 mod scale;
+mod signals;
 mod simulate;
 mod standin;
 mod verdict;
@@ -78,6 +79,56 @@ pub fn main() -> ExitCode {
     exit.into()
 }
 
+/// What a run checks before its load, alone: `Ok` says what was found.
+fn preflight(plan: &Plan) -> Result<String, String> {
+    let Target::Odoo {
+        url,
+        database,
+        password_env,
+        login,
+        password,
+    } = &plan.target
+    else {
+        return Ok("the built-in stand-in: started by the run itself, nothing to check".into());
+    };
+    let base = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let creds = password.as_ref().map(|p| crate::plan::Credentials {
+        database: String::new(),
+        login: login.clone(),
+        password: p.clone(),
+    });
+    let found = runtime.block_on(async {
+        let client =
+            crate::odoo::OdooClient::http_capped(&base, plan.load.timeout(), 2, plan.load.max_body);
+        crate::target::preflight::check(
+            &client,
+            plan.declared_version.as_deref(),
+            creds.as_ref(),
+            database.as_deref(),
+            password_env,
+        )
+        .await
+    });
+    let found = found.map_err(|e| e.to_string())?;
+    let db = found
+        .database
+        .as_deref()
+        .unwrap_or("(not checked: no password)");
+    let who = if creds.is_some() {
+        format!("login {login} ok")
+    } else {
+        format!("login not checked (set {password_env})")
+    };
+    Ok(format!(
+        "{url}: Odoo {}, database {db}, {who}",
+        found.version.serie()
+    ))
+}
+
 fn check(args: CheckArgs) -> Exit {
     let mut failed = 0;
     for (i, path) in args.profiles.iter().enumerate() {
@@ -96,7 +147,18 @@ fn check(args: CheckArgs) -> Exit {
             Ok(plan)
         });
         match checked {
-            Ok(plan) => print!("{}", crate::plan::describe(&plan)),
+            Ok(plan) => {
+                print!("{}", crate::plan::describe(&plan));
+                if args.preflight {
+                    match preflight(&plan) {
+                        Ok(line) => println!("preflight {line}"),
+                        Err(e) => {
+                            eprintln!("error: preflight: {e}");
+                            failed += 1;
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 failed += 1;

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::signals;
 use super::{Exit, RunArgs, progress};
 use crate::config::ConfigError;
 use crate::config::profile::ProfileSource;
@@ -257,7 +258,12 @@ pub(super) async fn run_once(
 
 /// A client for the run: its timeout, and idle connections for the in-flight cap.
 fn client_for(plan: &Plan, url: &url::Url) -> OdooClient {
-    OdooClient::http(url, plan.load.timeout(), plan.load.max_in_flight.min(4096))
+    OdooClient::http_capped(
+        url,
+        plan.load.timeout(),
+        plan.load.max_in_flight.min(4096),
+        plan.load.max_body,
+    )
 }
 
 /// Writes `value` as pretty JSON, atomically; the error names the file.
@@ -337,7 +343,8 @@ async fn drive(
         Some(hlog),
         in_flight.clone(),
         live_tx,
-    );
+    )
+    .with_scrubber(plan.scrubber());
     let stop = CancellationToken::new();
     // [gate.abort]: a watch over each closed second cancels `stop` when a condition holds.
     let (recorder, abort_watch) = match plan.gate.abort.clone() {
@@ -352,25 +359,24 @@ async fn drive(
     let recording = tokio::spawn(recorder.run(events_rx, t0, finish.clone()));
     let display = tokio::spawn(progress::show(live_rx, plan.duration(), args.quiet));
 
-    // ctrl-c stops starting journeys; the engine lets in-flight ones finish within the grace.
-    // A second ctrl-c abandons them at once. Either way the artifacts are written.
+    // A stop signal stops starting journeys; the engine lets in-flight ones finish within the
+    // grace. A second one abandons them at once. Either way the artifacts are written.
     let abandon = CancellationToken::new();
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = {
         let (stop, abandon, interrupted) = (stop.clone(), abandon.clone(), interrupted.clone());
         let grace = args.grace;
+        let mut stops = signals::Stops::listen();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                stop.cancel();
-                eprintln!(
-                    "\npeakgate: stopping; in-flight journeys have {} to finish (ctrl-c again to stop now)",
-                    humantime::format_duration(grace)
-                );
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                abandon.cancel();
-            }
+            let first = stops.next().await;
+            interrupted.store(true, Ordering::SeqCst);
+            stop.cancel();
+            eprintln!(
+                "\npeakgate: {first}: stopping; in-flight journeys have {} to finish (a second signal stops them now)",
+                humantime::format_duration(grace)
+            );
+            stops.next().await;
+            abandon.cancel();
         })
     };
     let wiring = Wiring {
@@ -541,6 +547,14 @@ pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
             "{name:<44} {:>8} {errors:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             tx.count, l.p50, l.p95, l.p99, l.max
         );
+    }
+    let top = r.top_errors(5);
+    if !top.is_empty() {
+        let _ = writeln!(out, "top errors");
+        for (name, m) in top {
+            let text: String = m.message.chars().take(100).collect();
+            let _ = writeln!(out, "  {:>6}× {name} {}: {text}", m.count, m.kind);
+        }
     }
     let _ = writeln!(out, "artifacts in {}", dir.path.display());
     out

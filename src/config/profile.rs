@@ -66,6 +66,9 @@ pub struct TargetFile {
     pub login: String,
     /// Name of the environment variable holding that user's password.
     pub password_env: Option<Spanned<String>>,
+    /// Hosts this profile may drive (globs, e.g. `*.staging.example.com`); loopback always.
+    /// Absent: the host of `url`.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 /// `[standin]`: how the in-process stand-in behaves when no target is given.
@@ -100,6 +103,8 @@ pub struct LoadFile {
     /// Per-request timeout, e.g. `"30s"`.
     #[serde(default = "default_timeout")]
     pub timeout: Spanned<String>,
+    /// Largest answer body read, e.g. `"16 MiB"`; a larger one counts as `body_too_large`.
+    pub max_body: Option<Spanned<String>>,
     /// Pause a closed-model terminal takes between two journeys, e.g. `"2s"`.
     pub pacing: Option<Spanned<String>>,
     /// Closed model: a scenario each terminal runs once when it opens (e.g. loading its POS

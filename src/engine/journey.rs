@@ -140,6 +140,13 @@ pub async fn run(
     intended: Instant,
     slot: SessionSlot<'_>,
 ) -> bool {
+    let abandoned = Abandon::new(
+        ctx,
+        Pending::Journey {
+            scenario: scenario_index,
+            intended: ctx.since_t0(intended),
+        },
+    );
     let mut rng = JourneyRng::seed_from_u64(ctx.seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut slots = vec![Value::Null; scenario.slots];
     if let Some(c) = &ctx.credentials {
@@ -201,6 +208,7 @@ pub async fn run(
     {
         ctx.sessions.replace(old, session.as_ref());
     }
+    abandoned.done();
     ctx.emit(Event::Journey {
         scenario: scenario_index,
         intended: ctx.since_t0(intended),
@@ -208,6 +216,68 @@ pub async fn run(
         ok,
     });
     ok
+}
+
+/// A request or a journey under way. Dropped before [`Abandon::done`] (the run abandoned it at
+/// the end of its grace, or on a second signal), it is recorded as `interrupted`, with its
+/// time up to that moment: a stall at the end of a run shows in the record.
+struct Abandon<'a> {
+    ctx: &'a JourneyContext,
+    pending: Option<Pending>,
+}
+
+enum Pending {
+    Step {
+        step: usize,
+        intended: Duration,
+        sent: Duration,
+    },
+    Journey {
+        scenario: usize,
+        intended: Duration,
+    },
+}
+
+impl<'a> Abandon<'a> {
+    fn new(ctx: &'a JourneyContext, pending: Pending) -> Self {
+        Abandon {
+            ctx,
+            pending: Some(pending),
+        }
+    }
+    fn done(mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        let end = self.ctx.since_t0(Instant::now());
+        match self.pending.take() {
+            Some(Pending::Step {
+                step,
+                intended,
+                sent,
+            }) => self.ctx.emit(Event::Step(Sample {
+                step,
+                intended,
+                sent,
+                end,
+                error: Some(Failure::new(
+                    ErrorKind::Interrupted,
+                    "still in flight when the run stopped and its grace ran out",
+                )),
+                redirects: 0,
+            })),
+            Some(Pending::Journey { scenario, intended }) => self.ctx.emit(Event::Journey {
+                scenario,
+                intended,
+                end,
+                ok: false,
+            }),
+            None => {}
+        }
+    }
 }
 
 /// A virtual user's state within one journey.
@@ -282,6 +352,14 @@ impl VirtualUser<'_> {
             tokio::time::sleep(wait).await;
         }
         let sent = Instant::now();
+        let in_flight = Abandon::new(
+            self.ctx,
+            Pending::Step {
+                step: step.id,
+                intended: self.ctx.since_t0(self.next_intended),
+                sent: self.ctx.since_t0(sent),
+            },
+        );
         let (mut outcome, mut redirects) = self.send(step, slots).await;
         if matches!(outcome, Outcome::Expired) && has_user {
             self.ctx.emit(Event::Reauthenticated);
@@ -306,6 +384,7 @@ impl VirtualUser<'_> {
             Outcome::Failed(f) => Some(f),
         };
         let ok = error.is_none();
+        in_flight.done();
         self.record(step.id, sent, error, redirects);
         self.next_intended += step.think;
         ok

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
 };
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
 /// Writes intervals of microsecond latency histograms.
 pub struct HlogWriter<W: Write> {
@@ -39,23 +39,39 @@ impl<W: Write> HlogWriter<W> {
         start_offset: Duration,
         length: Duration,
     ) -> std::io::Result<()> {
-        let mut builder = IntervalLogWriterBuilder::new();
         if !self.header_written {
-            builder
+            // The header once: comment, start and base time, and the divisor that makes the
+            // interval max column milliseconds.
+            IntervalLogWriterBuilder::new()
                 .add_comment("peakgate latency log: histogram values in microseconds from each request's intended start; interval max in milliseconds")
                 .with_start_time(self.start)
                 .with_base_time(self.start)
-                .with_max_value_divisor(1000.0);
+                .with_max_value_divisor(MAX_DIVISOR)
+                .begin_log_with(&mut self.out, &mut self.serializer)?;
             self.header_written = true;
         }
-        let mut writer = builder.begin_log_with(&mut self.out, &mut self.serializer)?;
-        let tag = Tag::new(tag);
-        writer
-            .write_histogram(histogram, start_offset, length, tag)
+        // Each interval line as the format has it (`Tag=`, start, length, max / divisor, the
+        // base64 of the compressed histogram), written here so that every line, not only the
+        // first, uses the header's divisor.
+        let mut encoded = Vec::new();
+        self.serializer
+            .serialize(histogram, &mut encoded)
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let tag = Tag::new(tag).map_or(String::new(), |t| format!("Tag={},", t.as_str()));
+        writeln!(
+            self.out,
+            "{tag}{:.3},{:.3},{:.3},{}",
+            start_offset.as_secs_f64(),
+            length.as_secs_f64(),
+            histogram.max() as f64 / MAX_DIVISOR,
+            base64::engine::general_purpose::STANDARD.encode(&encoded)
+        )?;
         self.out.flush()
     }
 }
+
+/// Interval max values are written in milliseconds (the histograms hold microseconds).
+const MAX_DIVISOR: f64 = 1000.0;
 
 /// Why an interval log could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -6,4 +6,6 @@ pub mod recorder;
 pub mod summary;
 
 pub use recorder::{Figures, Live, Recorder};
-pub use summary::{LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction};
+pub use summary::{
+    ErrorMessage, LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
+};

@@ -14,9 +14,11 @@ use tokio::time::Instant;
 
 use super::hlog::HlogWriter;
 use super::summary::{
-    LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
+    ErrorMessage, KINDS_PER_STEP, LatencySummary, MESSAGE_CHARS, MESSAGES_PER_KIND, Quantiles,
+    ScenarioWindow, TimelineEntry, Totals, Transaction,
 };
 use crate::engine::{Event, Sample};
+use crate::secrets::Scrubber;
 
 /// Latest figures for a live display; published once a second.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +61,7 @@ struct Acc {
     service: Histogram<u64>,
     count: u64,
     errors: BTreeMap<String, u64>,
+    messages: Vec<ErrorMessage>,
     redirects: u64,
 }
 
@@ -69,7 +72,17 @@ impl Acc {
             service: histogram(),
             count: 0,
             errors: BTreeMap::new(),
+            messages: Vec::new(),
             redirects: 0,
+        }
+    }
+    /// The kind a failure is counted under: its own, or `other` once the step has
+    /// [`KINDS_PER_STEP`] kinds.
+    fn kind_for(&self, label: String) -> String {
+        if self.errors.contains_key(&label) || self.errors.len() < KINDS_PER_STEP - 1 {
+            label
+        } else {
+            "other".into()
         }
     }
     fn record(&mut self, latency: Duration, service: Duration, error: Option<String>) {
@@ -81,10 +94,30 @@ impl Acc {
             *self.errors.entry(e).or_default() += 1;
         }
     }
+    /// Keeps a failure's message: counted if already seen, kept if its kind has room.
+    fn note(&mut self, kind: &str, message: String, at_s: u64) {
+        if let Some(m) = self
+            .messages
+            .iter_mut()
+            .find(|m| m.kind == kind && m.message == message)
+        {
+            m.count += 1;
+            m.last_s = at_s;
+        } else if self.messages.iter().filter(|m| m.kind == kind).count() < MESSAGES_PER_KIND {
+            self.messages.push(ErrorMessage {
+                kind: kind.to_string(),
+                message,
+                count: 1,
+                first_s: at_s,
+                last_s: at_s,
+            });
+        }
+    }
     fn transaction(&self) -> Transaction {
         Transaction {
             count: self.count,
             errors: self.errors.clone(),
+            messages: self.messages.clone(),
             latency_ms: LatencySummary::from_micros(&self.latency),
             service_ms: LatencySummary::from_micros(&self.service),
             redirects: self.redirects,
@@ -117,6 +150,7 @@ pub struct Recorder<W: Write> {
     live: watch::Sender<Live>,
     /// Receives each second's entry as it closes (the live abort watch); set once.
     feed: Option<mpsc::UnboundedSender<TimelineEntry>>,
+    scrubber: Scrubber,
 }
 
 impl<W: Write> Recorder<W> {
@@ -143,7 +177,14 @@ impl<W: Write> Recorder<W> {
             in_flight,
             live,
             feed: None,
+            scrubber: Scrubber::default(),
         }
+    }
+
+    /// Scrubs these secrets from every failure message kept.
+    pub fn with_scrubber(mut self, scrubber: Scrubber) -> Self {
+        self.scrubber = scrubber;
+        self
     }
 
     /// Also sends every closed second's timeline entry to `feed`, in order, each once.
@@ -232,7 +273,15 @@ impl<W: Write> Recorder<W> {
 
     fn record_step(&mut self, s: Sample) {
         let latency = s.latency();
-        let label = s.error.as_ref().map(|e| e.kind.label());
+        let label = s
+            .error
+            .as_ref()
+            .map(|e| self.steps[s.step].kind_for(e.kind.label()));
+        if let (Some(kind), Some(e)) = (&label, &s.error) {
+            let text: String = self.scrubber.scrub(&e.message);
+            let text: String = text.chars().take(MESSAGE_CHARS).collect();
+            self.steps[s.step].note(kind, text, s.end.as_secs());
+        }
         self.steps[s.step].record(latency, s.service(), label.clone());
         self.steps[s.step].redirects += u64::from(s.redirects);
         self.totals.requests += 1;

@@ -73,6 +73,30 @@ pub struct Transaction {
     /// Redirects followed by its page requests (their time is in the latency).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redirects: u64,
+    /// What the failures said: per kind, its first distinct messages (at most
+    /// [`MESSAGES_PER_KIND`]), each with its count and the first and last second it was seen;
+    /// secrets removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ErrorMessage>,
+}
+
+/// Distinct messages kept per error kind of a step.
+pub const MESSAGES_PER_KIND: usize = 5;
+/// Error kinds kept per step; further kinds are counted as `other` (a target whose error
+/// names vary must not grow the record with every request).
+pub const KINDS_PER_STEP: usize = 16;
+/// A message's length kept, in characters.
+pub const MESSAGE_CHARS: usize = 300;
+
+/// One distinct failure message of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub kind: String,
+    pub message: String,
+    pub count: u64,
+    /// Seconds from the run's start.
+    pub first_s: u64,
+    pub last_s: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -118,9 +118,20 @@ fn redact_userinfo(url: &str) -> String {
 impl OdooClient {
     /// A client for `base` over HTTP(S); each request gets `timeout`.
     pub fn http(base: &Url, timeout: Duration, max_idle: usize) -> OdooClient {
+        Self::http_capped(base, timeout, max_idle, super::transport::DEFAULT_MAX_BODY)
+    }
+
+    /// A client whose answers' bodies are read up to `max_body` bytes (beyond:
+    /// `body_too_large`).
+    pub fn http_capped(
+        base: &Url,
+        timeout: Duration,
+        max_idle: usize,
+        max_body: usize,
+    ) -> OdooClient {
         let text = base.as_str().trim_end_matches('/');
         OdooClient::new(
-            Arc::new(HyperTransport::new(text, timeout, max_idle)),
+            Arc::new(HyperTransport::new(text, timeout, max_idle).with_max_body(max_body)),
             base.clone(),
             timeout,
         )

@@ -6,8 +6,16 @@ use std::sync::Arc;
 /// Why a request failed. A failure is data: it is counted, never raised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// The TCP or TLS connection could not be made.
+    /// The TCP connection could not be made.
     Connect,
+    /// The TLS handshake failed (a certificate, or HTTPS spoken to a plain-HTTP port).
+    Tls,
+    /// The connection was reset or closed before the answer was complete.
+    Reset,
+    /// The answer's body was larger than `[load] max_body`: it was not read further.
+    BodyTooLarge,
+    /// Still in flight when the run was stopped and its grace ran out (or a second signal).
+    Interrupted,
     /// No complete answer within the request timeout.
     Timeout,
     /// An HTTP status other than success (Odoo answers RPC errors with 200); for a page, the
@@ -33,6 +41,10 @@ impl ErrorKind {
     pub fn label(&self) -> String {
         match self {
             ErrorKind::Connect => "connect".into(),
+            ErrorKind::Tls => "tls".into(),
+            ErrorKind::Reset => "reset".into(),
+            ErrorKind::BodyTooLarge => "body_too_large".into(),
+            ErrorKind::Interrupted => "interrupted".into(),
             ErrorKind::Timeout => "timeout".into(),
             ErrorKind::Http(s) => format!("http_{s}"),
             ErrorKind::Rpc(name) => name.to_string(),

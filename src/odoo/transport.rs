@@ -61,9 +61,21 @@ pub struct HyperTransport {
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// `scheme://host[:port]` plus any base path, without a trailing `/`.
     base: String,
+    /// Answers whose body is larger are counted `body_too_large`.
+    max_body: usize,
 }
 
+/// The default cap on an answer's body: far above any page or RPC answer of the shipped
+/// scenarios (the POS data load of a large catalog is a few MiB).
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
 impl HyperTransport {
+    /// The same transport with another cap on bodies.
+    pub fn with_max_body(mut self, max_body: usize) -> HyperTransport {
+        self.max_body = max_body;
+        self
+    }
+
     /// A transport to `base` (e.g. `http://127.0.0.1:8069`), keeping up to `max_idle` idle
     /// connections; connecting may take `connect_timeout`.
     pub fn new(base: &str, connect_timeout: Duration, max_idle: usize) -> HyperTransport {
@@ -91,6 +103,7 @@ impl HyperTransport {
             .build(connector);
         HyperTransport {
             http,
+            max_body: DEFAULT_MAX_BODY,
             base: base.trim_end_matches('/').to_string(),
         }
     }
@@ -117,15 +130,22 @@ impl HyperTransport {
             .body(Full::new(body))
             .map_err(|e| Failure::new(ErrorKind::Protocol, format!("bad request: {e}")))?;
         let resp = self.http.request(request).await.map_err(|e| {
-            if e.is_connect() {
+            let authority = self.base.split("//").nth(1).unwrap_or(&self.base);
+            let authority = authority.split('/').next().unwrap_or(authority);
+            if is_tls(&e) {
+                Failure::new(
+                    ErrorKind::Tls,
+                    format!("TLS with {authority}: {}", root_cause(&e)),
+                )
+            } else if e.is_connect() {
                 // `connect 127.0.0.1:9: Connection refused (os error 111)`: the address and
                 // the innermost cause, without hyper's wrappers.
-                let authority = self.base.split("//").nth(1).unwrap_or(&self.base);
-                let authority = authority.split('/').next().unwrap_or(authority);
                 Failure::new(
                     ErrorKind::Connect,
                     format!("connect {authority}: {}", root_cause(&e)),
                 )
+            } else if is_reset(&e) {
+                Failure::new(ErrorKind::Reset, error_chain(&e))
             } else {
                 Failure::new(ErrorKind::Protocol, error_chain(&e))
             }
@@ -141,11 +161,26 @@ impl HyperTransport {
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .into_body()
+        // A body past the cap is not read further: memory stays bounded whatever the target
+        // sends.
+        let max = self.max_body;
+        let body = http_body_util::Limited::new(resp.into_body(), max)
             .collect()
             .await
-            .map_err(|e| Failure::new(ErrorKind::Protocol, format!("reading the body: {e}")))?
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    Failure::new(
+                        ErrorKind::BodyTooLarge,
+                        format!("the answer's body is larger than {max} bytes"),
+                    )
+                } else if is_reset(e.as_ref()) {
+                    Failure::new(ErrorKind::Reset, format!("reading the body: {e}"))
+                } else {
+                    Failure::new(ErrorKind::Protocol, format!("reading the body: {e}"))
+                }
+            })?
             .to_bytes();
         Ok(HttpResponse {
             status,
@@ -160,6 +195,41 @@ impl Transport for HyperTransport {
     fn send(&self, req: HttpRequest) -> Exchange<'_> {
         Box::pin(self.exchange(req))
     }
+}
+
+/// Whether a TLS error is anywhere in the chain.
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Whether the connection was reset or closed under the request.
+fn is_reset(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as Io;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The innermost source of an error (the I/O or TLS error behind the client's wrappers).

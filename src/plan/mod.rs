@@ -31,24 +31,41 @@ use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse
 use crate::config::scenario::ScenarioSource;
 use crate::target::data::DataSets;
 
-/// Environment names peakgate drives without `--allow-production`.
-pub const PRE_PRODUCTION: &[&str] = &[
-    "staging",
-    "stage",
-    "test",
-    "testing",
-    "qa",
-    "uat",
-    "preprod",
-    "pre-production",
-    "dev",
-    "development",
-    "load",
-    "loadtest",
-    "perf",
-    "ci",
-    "local",
-];
+/// Words that make an environment label production (any case, as a word of the label, with
+/// or without a number: `prod`, `eu-prod`, `live2`); `pre-prod` and `preprod` are not.
+const PRODUCTION_WORDS: &[&str] = &["prod", "production", "live", "prd"];
+
+/// Whether `label` names a production environment.
+pub fn is_production_label(label: &str) -> bool {
+    let lower = label.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let word = w.trim_end_matches(|c: char| c.is_ascii_digit());
+        PRODUCTION_WORDS.contains(&word) && (i == 0 || words[i - 1] != "pre")
+    })
+}
+
+/// Whether `host` may be driven: it matches one of `allowed` (globs, e.g.
+/// `*.staging.example.com`) or is a loopback address.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_lowercase();
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback
+        || allowed.iter().any(|g| {
+            globset::Glob::new(&g.to_lowercase())
+                .map(|g| g.compile_matcher().is_match(&host))
+                .unwrap_or(false)
+        })
+}
 
 /// Settings from the command line that change a profile's plan.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +153,8 @@ pub struct Load {
     pub max_in_flight: usize,
     /// Per-request timeout in milliseconds.
     pub timeout_ms: u64,
+    /// Largest answer body read, in bytes (`[load] max_body`).
+    pub max_body: usize,
     /// Pause between two journeys of a closed-model terminal, in milliseconds.
     pub pacing_ms: u64,
     /// Open model: logged-in sessions the journeys share (each closed-model terminal has its own).
@@ -233,6 +252,25 @@ pub const AUTH_STEP: &str = "session/authenticate";
 pub const AUTH_STEP_ID: usize = 0;
 
 impl Plan {
+    /// Every secret value the run holds (the target's password, the probes' URL passwords),
+    /// to scrub from any text stored or shown.
+    pub fn scrubber(&self) -> crate::secrets::Scrubber {
+        let mut secrets = Vec::new();
+        if let Target::Odoo {
+            password: Some(p), ..
+        } = &self.target
+        {
+            secrets.push(p.expose().to_string());
+        }
+        let mut s = crate::secrets::Scrubber::new(secrets);
+        for probe in &self.probes {
+            if let Some(u) = &probe.url {
+                s = s.with_url(u.expose());
+            }
+        }
+        s
+    }
+
     /// Reads a profile and its scenarios and builds the plan before any target is asked:
     /// data sets have their columns and no rows. Every error is located.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ConfigError> {
@@ -244,12 +282,12 @@ impl Plan {
     pub fn build(src: &ProfileSource, o: &Overrides, data: &DataSets) -> Result<Plan, ConfigError> {
         let f = &src.file;
         let environment = f.environment.get_ref().trim().to_lowercase();
-        if !o.allow_production && !PRE_PRODUCTION.contains(&environment.as_str()) {
+        if !o.allow_production && is_production_label(&environment) {
             return Err(src.error_at(
                 &f.environment,
                 format!(
-                    "environment `{environment}` is not a pre-production environment ({}); peakgate drives staging only, pass --allow-production if you mean it",
-                    PRE_PRODUCTION.join(", ")
+                    "environment `{environment}` names production ({}); peakgate drives pre-production only, pass --allow-production if you mean it",
+                    PRODUCTION_WORDS.join(", ")
                 ),
             ));
         }
@@ -516,6 +554,21 @@ fn build_load(
         Some(p) => parse_duration(src, p)?,
         None => Duration::ZERO,
     };
+    let max_body = match &l.max_body {
+        None => crate::odoo::transport::DEFAULT_MAX_BODY,
+        Some(text) => match text.get_ref().parse::<bytesize::ByteSize>() {
+            Ok(b) if b.as_u64() >= 1024 && b.as_u64() <= 1 << 32 => b.as_u64() as usize,
+            Ok(_) => {
+                return Err(src.error_at(text, "`max_body` must be between 1 KiB and 4 GiB"));
+            }
+            Err(e) => {
+                return Err(src.error_at(
+                    text,
+                    format!("`max_body`: {e} (write a size such as \"16 MiB\")"),
+                ));
+            }
+        },
+    };
     if let Some(d) = o.duration {
         let factor = d.as_secs_f64() / src_duration;
         for e in &mut events {
@@ -529,6 +582,7 @@ fn build_load(
         curve,
         max_in_flight: max_in_flight as usize,
         timeout_ms: timeout.as_millis() as u64,
+        max_body,
         pacing_ms: pacing.as_millis() as u64,
         logins: *l.logins.get_ref() as usize,
     };
@@ -651,11 +705,40 @@ fn build_target(
             });
         }
     };
-    if let Err(e) = crate::odoo::parse_target(&url) {
-        return Err(match (&o.target, t) {
-            (None, Some(t)) => src.error_at(&t.url, format!("target: {e}")),
-            _ => ConfigError::key(Path::new("--target"), "--target", e.to_string()),
-        });
+    let parsed = match crate::odoo::parse_target(&url) {
+        Ok(u) => u,
+        Err(e) => {
+            return Err(match (&o.target, t) {
+                (None, Some(t)) => src.error_at(&t.url, format!("target: {e}")),
+                _ => ConfigError::key(Path::new("--target"), "--target", e.to_string()),
+            });
+        }
+    };
+    // The host is judged as well as the label: a `--target` outside the hosts the profile
+    // may drive (its `allowed_hosts`, by default its own target's host) is refused.
+    if !o.allow_production {
+        let host = parsed.host_str().unwrap_or("");
+        let own = t
+            .and_then(|t| url::Url::parse(t.url.get_ref()).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
+        let allowed: Vec<String> = match t.and_then(|t| t.allowed_hosts.clone()) {
+            Some(list) => list,
+            None => own.into_iter().collect(),
+        };
+        if !host_allowed(host, &allowed) {
+            let shown = if allowed.is_empty() {
+                "loopback only: the profile has no [target]".to_string()
+            } else {
+                format!("{} and loopback", allowed.join(", "))
+            };
+            return Err(ConfigError::key(
+                &src.path,
+                "[target] allowed_hosts",
+                format!(
+                    "host `{host}` is not one this profile may drive ({shown}); add it to [target] allowed_hosts, or pass --allow-production if you mean it"
+                ),
+            ));
+        }
     }
     let password_env = t.and_then(|t| t.password_env.as_ref());
     let password = match password_env {
@@ -698,4 +781,40 @@ fn build_target(
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_labels_are_judged_by_their_words() {
+        for label in [
+            "stg",
+            "staging-eu",
+            "pre-prod",
+            "preprod",
+            "uat2",
+            "perf-test",
+            "load-test",
+            "QA",
+        ] {
+            assert!(!is_production_label(label), "{label} is pre-production");
+        }
+        for label in ["prod", "Production", "eu-prod", "live2", "PRD", "prod_eu"] {
+            assert!(is_production_label(label), "{label} is production");
+        }
+    }
+
+    #[test]
+    fn hosts_are_allowed_by_glob_and_loopback_always() {
+        let allowed = vec!["*.staging.example.com".to_string(), "odoo-stg".to_string()];
+        assert!(host_allowed("erp.staging.example.com", &allowed));
+        assert!(host_allowed("ODOO-STG", &allowed));
+        assert!(host_allowed("127.0.0.1", &allowed));
+        assert!(host_allowed("[::1]", &[]));
+        assert!(host_allowed("localhost", &[]));
+        assert!(!host_allowed("erp.example.com", &allowed));
+        assert!(!host_allowed("staging.example.com.evil.net", &allowed));
+    }
 }

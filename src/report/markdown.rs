@@ -177,6 +177,24 @@ impl Format for SummaryMarkdown {
                 fmt_num(l.max)
             )?;
         }
+        let top = run.top_errors(10);
+        if !top.is_empty() {
+            writeln!(out, "\n## Top errors\n")?;
+            writeln!(out, "| transaction | kind | count | seen (s) | message |")?;
+            writeln!(out, "|---|---|---|---|---|")?;
+            for (name, m) in top {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {}–{} | {} |",
+                    cell(name),
+                    cell(&m.kind),
+                    m.count,
+                    m.first_s,
+                    m.last_s,
+                    cell(&m.message)
+                )?;
+            }
+        }
         // The charts written beside this file, for change requests that cannot show SVG.
         writeln!(out, "\n## Charts\n")?;
         for (id, file) in crate::report::html::PNG_CHARTS {

@@ -11,10 +11,12 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `out/<run_id>/`.
+    /// Creates `out/<run_id>/`, exclusively: a folder that already exists is an error, never
+    /// shared by two runs.
     pub fn create(out: &Path, run_id: &str) -> std::io::Result<RunDir> {
+        std::fs::create_dir_all(out)?;
         let path = out.join(run_id);
-        std::fs::create_dir_all(&path)?;
+        std::fs::create_dir(&path)?;
         Ok(RunDir { path })
     }
 
@@ -23,8 +25,8 @@ impl RunDir {
     }
 }
 
-/// A run id: UTC time, profile name and a short random suffix, e.g.
-/// `20261126T150102Z-smoke-3fa2`. Sorts by time; unique even for parallel runs.
+/// A run id: UTC time, profile name (at most 64 characters of it) and a random suffix, e.g.
+/// `20261126T150102Z-smoke-3fa2b7c1`. Sorts by time; unique even for parallel runs.
 pub fn new_run_id(profile: &str, at: SystemTime) -> String {
     let stamp: String = humantime::format_rfc3339_seconds(at)
         .to_string()
@@ -40,21 +42,44 @@ pub fn new_run_id(profile: &str, at: SystemTime) -> String {
                 '_'
             }
         })
+        .take(64)
         .collect();
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..4];
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
     format!("{stamp}-{safe}-{suffix}")
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename: readers see the old file
 /// or the new one, never half of one.
+/// The temporary file has a unique name in the same folder and is removed if anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".peakgate-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes a file through `write` (which is given a temporary path ending in `extension`, e.g.
+/// for a library that picks the format from it) and renames it into place; the temporary file
+/// is removed if anything fails.
+pub fn write_atomic_with(
+    path: &Path,
+    extension: &str,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".peakgate-")
+        .suffix(&format!(".{extension}"))
+        .tempfile_in(dir)
+        .map_err(|e| e.to_string())?
+        .into_temp_path();
+    write(&tmp)?;
+    tmp.persist(path).map_err(|e| e.error.to_string())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! result: the [`RunResult`], the one serializable record of a run (`run.json`), and the run
 //! folder it is written to. Everything after a run (verdict, reports) starts from here.
 
-mod artifacts;
+pub mod artifacts;
 
 use std::collections::BTreeMap;
 
@@ -191,6 +191,22 @@ impl TargetInfo {
 }
 
 impl RunResult {
+    /// The failure messages of every step, the most frequent first: (transaction, message).
+    pub fn top_errors(&self, n: usize) -> Vec<(&str, &crate::metrics::ErrorMessage)> {
+        let mut all: Vec<(&str, &crate::metrics::ErrorMessage)> = self
+            .transactions
+            .iter()
+            .flat_map(|(name, tx)| tx.messages.iter().map(move |m| (name.as_str(), m)))
+            .collect();
+        all.sort_by(|a, b| {
+            b.1.count
+                .cmp(&a.1.count)
+                .then(a.1.first_s.cmp(&b.1.first_s))
+        });
+        all.truncate(n);
+        all
+    }
+
     /// Reads `run.json` from a run folder (or the file itself).
     pub fn load(path: &std::path::Path) -> Result<RunResult, ResultError> {
         let file = if path.is_dir() {

@@ -76,10 +76,12 @@ pub async fn check(
 ) -> Result<Preflight, PreflightError> {
     let url = client.base().as_str().trim_end_matches('/').to_string();
     let version = client.version().await.map_err(|f| match f.kind {
-        ErrorKind::Connect | ErrorKind::Timeout => PreflightError::Unreachable {
-            url: url.clone(),
-            message: f.message,
-        },
+        ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Reset | ErrorKind::Timeout => {
+            PreflightError::Unreachable {
+                url: url.clone(),
+                message: f.message,
+            }
+        }
         _ => PreflightError::NotOdoo {
             url: url.clone(),
             path: crate::odoo::client::VERSION_PATH,
@@ -177,10 +179,12 @@ fn login_error(
             database: database.to_string(),
             password_env: password_env.to_string(),
         },
-        ErrorKind::Connect | ErrorKind::Timeout => PreflightError::Unreachable {
-            url: url.to_string(),
-            message: f.message,
-        },
+        ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Reset | ErrorKind::Timeout => {
+            PreflightError::Unreachable {
+                url: url.to_string(),
+                message: f.message,
+            }
+        }
         _ => PreflightError::Login {
             url: url.to_string(),
             message: f.to_string(),

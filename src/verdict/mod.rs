@@ -331,6 +331,7 @@ pub(crate) mod fixture {
             latency_ms: l.clone(),
             service_ms: l,
             redirects: 0,
+            messages: Vec::new(),
         }
     }
 

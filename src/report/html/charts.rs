@@ -106,12 +106,14 @@ pub fn svg(chart: &Chart) -> String {
     out
 }
 
-/// The chart as a PNG file.
+/// The chart as a PNG file, written atomically (a full disk never leaves half a chart).
 pub fn png(chart: &Chart, path: &std::path::Path) -> Result<(), String> {
     fonts();
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    draw(&root, chart).map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+    crate::result::artifacts::write_atomic_with(path, "png", |tmp| {
+        let root = BitMapBackend::new(tmp, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, chart).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())
+    })
 }
 
 fn draw<DB: DrawingBackend>(

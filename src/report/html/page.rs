@@ -437,6 +437,27 @@ pub fn render(
     }
     section(&mut out, "latency", "Latency", &lat);
     section(&mut out, "errors", "Errors", &[errors(run)]);
+    // What the failures said, the most frequent first (as Locust's failures table).
+    let top = run.top_errors(50);
+    if !top.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"failures\"><h2>Failures</h2><table id=\"failures-table\"><tr><th>transaction</th><th>kind</th><th>count</th><th>seen (s)</th><th>message</th></tr>"
+        );
+        for (name, m) in top {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td></tr>",
+                esc(name),
+                esc(&m.kind),
+                m.count,
+                m.first_s,
+                m.last_s,
+                esc(&m.message)
+            );
+        }
+        let _ = writeln!(out, "</table></section>");
+    }
     // 5. Server side.
     let server = probe_charts(run);
     if server.is_empty() {
