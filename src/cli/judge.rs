@@ -46,13 +46,15 @@ pub fn judge_into(
     Ok(v)
 }
 
-/// The exit code of a judged run: a stopped run is 3 whatever its verdict; otherwise the
-/// verdict decides (warn fails only with `--fail-on-warn`).
+/// The exit code of a judged run: an interrupted run is 3 whatever its verdict; a run the
+/// gate's abort rule stopped failed the gate (1); otherwise the verdict decides (warn fails
+/// only with `--fail-on-warn`).
 pub fn exit_for(run: &RunResult, v: &Verdict, fail_on_warn: bool) -> Exit {
-    if run.status != RunStatus::Completed {
-        return Exit::Stopped;
+    match run.status {
+        RunStatus::Interrupted => Exit::Stopped,
+        RunStatus::Aborted => Exit::GateFailed,
+        _ => exit_for_verdict(v.verdict, fail_on_warn),
     }
-    exit_for_verdict(v.verdict, fail_on_warn)
 }
 
 pub fn exit_for_verdict(status: Status, fail_on_warn: bool) -> Exit {
@@ -85,13 +87,30 @@ pub fn verdict_line(v: &Verdict) -> String {
     }
 }
 
-/// The gate stored beside a run (`gate.json`), or an empty one for runs that have none.
+/// The gate stored beside a run (`gate.json`). A missing or unreadable one is an error: an
+/// empty gate would pass anything.
 pub fn stored_gate(dir: &Path) -> anyhow::Result<Gate> {
     let path = dir.join("gate.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not a peakgate gate", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Gate::default()),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
-    }
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "{}: cannot read the gate the run was judged with",
+            path.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a peakgate gate", path.display()))
+}
+
+/// The verdict stored beside a run (`verdict.json`).
+pub fn stored_verdict(dir: &Path) -> anyhow::Result<Verdict> {
+    let path = dir.join("verdict.json");
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "{}: cannot read (judge the run first: peakgate verdict {})",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a peakgate verdict", path.display()))
 }

@@ -34,8 +34,13 @@ pub enum Exit {
     GateFailed = 1,
     /// Bad input or usage.
     BadInput = 2,
-    /// The run was aborted or interrupted; its artifacts are still written.
+    /// The run was interrupted by a person or a signal; its artifacts are still written.
     Stopped = 3,
+    /// The load generator could not keep its plan: neither passed nor failed.
+    Inconclusive = 4,
+    /// An internal or I/O failure (a task died, an artifact could not be written or read):
+    /// never a pass; the artifacts are as complete as they can be.
+    Internal = 5,
 }
 
 impl From<Exit> for ExitCode {

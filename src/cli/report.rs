@@ -10,13 +10,14 @@ pub fn report(args: ReportArgs) -> Exit {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Exit::BadInput
+            Exit::Internal
         }
     }
 }
 
-/// Writes a stored run's summary.md, report.html and PNG charts again from its artifacts
-/// (its gate.json, and the baseline's histograms when one is given).
+/// Writes a stored run's summary.md, report.html and PNG charts again from its artifacts: its
+/// stored verdict (never judged again, so the pages say what verdict.json and junit.xml say),
+/// and the baseline's histograms for the overlay when one is given.
 pub(crate) fn regenerate_report(
     dir: &std::path::Path,
     baseline: Option<&std::path::Path>,
@@ -24,18 +25,12 @@ pub(crate) fn regenerate_report(
     use crate::report::Format;
     let run = crate::result::RunResult::load(dir)
         .map_err(|e| format!("{e} (a --scale parent's steps are in its x<multiplier>/ folders)"))?;
-    let gate = judge::stored_gate(dir).map_err(|e| format!("{e:#}"))?;
+    let v = judge::stored_verdict(dir).map_err(|e| format!("{e:#}"))?;
     let baseline = match baseline {
         Some(b) => Some(crate::verdict::Stored::load(b).map_err(|e| format!("--baseline: {e}"))?),
         None => None,
     };
     let latency = crate::verdict::load_latency(dir).ok();
-    let v = crate::verdict::judge(
-        &run,
-        &gate,
-        latency.as_ref().filter(|_| baseline.is_some()),
-        baseline.as_ref(),
-    );
     crate::report::SummaryMarkdown
         .write_to(dir, &run, &v)
         .and_then(|_| {

@@ -17,7 +17,7 @@ use crate::config::ConfigError;
 use crate::config::profile::ProfileSource;
 use crate::engine::{self, Connection, Ending, Wiring};
 use crate::metrics::hlog::HlogWriter;
-use crate::metrics::{Figures, Recorder, TimelineEntry};
+use crate::metrics::{Recorder, TimelineEntry};
 use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
 use crate::plan::{Overrides, Plan, Secret, Target};
@@ -77,7 +77,7 @@ pub fn run(args: RunArgs) -> Exit {
         Ok(judged) => judged,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Exit::Stopped;
+            return Exit::Internal;
         }
     };
     if args.quiet {
@@ -395,7 +395,15 @@ async fn drive(
         None => None,
     };
     finish.cancel();
-    let figures = recording.await.unwrap_or_else(|_| Figures::default());
+    // The recorder holds every measurement: if it died, nothing can be judged, and an empty
+    // record must never pass.
+    let figures = match recording.await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: the recorder task failed ({e}); the run cannot be judged");
+            return Err(Exit::Internal);
+        }
+    };
     // The recorder dropped the feed, so the watch has ended; a stepped run starts afresh.
     if let Some(w) = abort_watch {
         let _ = w.await;
@@ -441,7 +449,7 @@ async fn drive(
         Ok(j) => j,
         Err(e) => {
             eprintln!("error: cannot serialize run.json: {e}");
-            return Err(Exit::Stopped);
+            return Err(Exit::Internal);
         }
     };
     if let Err(e) = write_atomic(&dir.file("run.json"), &json) {
@@ -449,7 +457,7 @@ async fn drive(
             "error: cannot write {}: {e}",
             dir.file("run.json").display()
         );
-        return Err(Exit::Stopped);
+        return Err(Exit::Internal);
     }
     Ok(result)
 }

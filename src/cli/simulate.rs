@@ -259,6 +259,11 @@ fn write_run(
     let json = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
     write_atomic(&dir.file("run.json"), &json)
         .map_err(|e| format!("cannot write {}: {e}", dir.file("run.json").display()))?;
+    // The gate the simulated run is judged by (the profile's, with `--gate` merged), so that
+    // `peakgate verdict` and `report` on this folder judge it as a run's.
+    let gate = serde_json::to_vec_pretty(&plan.gate).map_err(|e| e.to_string())?;
+    write_atomic(&dir.file("gate.json"), &gate)
+        .map_err(|e| format!("cannot write {}: {e}", dir.file("gate.json").display()))?;
     Ok((result, dir))
 }
 

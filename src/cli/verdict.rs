@@ -28,7 +28,7 @@ pub fn verdict(args: VerdictArgs) -> Exit {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Exit::BadInput;
+            return Exit::Internal;
         }
     };
     if let Some(path) = &args.gate {
@@ -55,6 +55,16 @@ pub fn verdict(args: VerdictArgs) -> Exit {
         eprintln!("error: cannot create {}: {e}", out.display());
         return Exit::BadInput;
     }
+    // The gate this verdict is judged by goes beside it: a later `verdict` with no flags
+    // reproduces this one.
+    let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
+    if let Err(e) = crate::result::write_atomic(&out.join("gate.json"), &gate_json) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            out.join("gate.json").display()
+        );
+        return Exit::Internal;
+    }
     match judge_into(&args.run, &out, &run, &gate, baseline.as_ref()) {
         Ok(v) => {
             println!("{}", verdict_line(&v));
@@ -62,7 +72,7 @@ pub fn verdict(args: VerdictArgs) -> Exit {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            Exit::BadInput
+            Exit::Internal
         }
     }
 }

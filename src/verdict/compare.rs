@@ -18,7 +18,7 @@ use super::{Check, Status, Stored, describe_limits, fmt_num, grade, round6};
 pub const CONFIDENCE: f64 = 0.95;
 
 /// The `comparisons` of `verdict.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Comparisons {
     /// The baseline's run id.
     pub baseline: String,
@@ -33,7 +33,7 @@ pub struct Comparisons {
 }
 
 /// One step's latency, candidate vs baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencyComparison {
     pub step: String,
     /// `mann_whitney_u`, alternative "candidate slower".
@@ -59,7 +59,7 @@ pub struct LatencyComparison {
 }
 
 /// One step's error rate, candidate vs baseline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ErrorComparison {
     pub step: String,
     /// `two_proportion_z`, alternative "candidate fails more".

@@ -26,7 +26,7 @@ pub use compare::Comparisons;
 pub const SCHEMA: &str = "peakgate.verdict/1";
 
 /// A check's outcome; ordered from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -45,7 +45,7 @@ impl std::fmt::Display for Status {
 }
 
 /// One gate check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Check {
     /// What is checked and on what, e.g. `latency p95 pos_order_sync/*`; unique in a verdict.
     pub name: String,
@@ -92,7 +92,7 @@ impl Check {
 }
 
 /// One step of a `--scale` run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ScaleStep {
     /// The multiplier of the profile's rates.
     pub scale: f64,
@@ -113,7 +113,7 @@ pub struct ScaleStep {
 }
 
 /// The outcome of a `--scale` run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Headroom {
     /// The highest multiplier whose gate passed (0 when none did).
     pub multiplier: f64,
@@ -121,7 +121,7 @@ pub struct Headroom {
 }
 
 /// `verdict.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// [`SCHEMA`].
     pub schema: String,

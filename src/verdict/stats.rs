@@ -10,7 +10,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 pub const EXACT_MAX_N: u64 = 20;
 
 /// How a p-value was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The exact permutation distribution of U (small samples without ties).
@@ -20,7 +20,7 @@ pub enum Method {
 }
 
 /// A Mann-Whitney U test of `b` against `a`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MannWhitney {
     pub n_a: u64,
     pub n_b: u64,
@@ -207,7 +207,7 @@ fn groups(a: &Histogram<u64>, b: &Histogram<u64>) -> Vec<Group> {
 
 /// The Hodges-Lehmann estimate of the shift of `b` over `a` (median of all pairwise
 /// differences y − x) with a distribution-free confidence interval, in histogram units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Shift {
     pub estimate: f64,
     pub low: f64,
@@ -292,7 +292,7 @@ fn pairs_at_most(xs: &[(i64, u64)], ys: &[(i64, u64)], d: i64) -> u128 {
 
 /// A two-proportion z-test of "rate b is higher than rate a" (pooled variance), with the
 /// difference b − a and its Wald confidence interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Proportions {
     pub rate_a: f64,
     pub rate_b: f64,
