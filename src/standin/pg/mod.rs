@@ -234,7 +234,7 @@ impl PgBackend {
             config,
             pools,
             sessions,
-            links: Mutex::new(Links::default()),
+            links: Mutex::new(Links::new(products)),
             stats: Stats::default(),
             hot_products: (products / 100).max(5),
             opts: opts.clone(),

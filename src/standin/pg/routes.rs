@@ -67,6 +67,9 @@ impl Step {
 /// orders and deliveries created here. In-process, as memory's ids are: a restart forgets both.
 #[derive(Debug, Default)]
 pub struct Links {
+    /// Products 1..=products exist here as in memory's catalog: a POS order naming another is
+    /// memory's to refuse.
+    products: i32,
     logged_in: HashSet<String>,
     /// memory's sale.order → `sale_order` row.
     sales: HashMap<i64, i64>,
@@ -77,6 +80,14 @@ pub struct Links {
 }
 
 impl Links {
+    /// Links for a database of `products` products.
+    pub fn new(products: i32) -> Links {
+        Links {
+            products,
+            ..Links::default()
+        }
+    }
+
     /// The SQL work of `req` (sent with session cookie `sid`).
     pub fn plan(&self, config: &StandinConfig, req: &Incoming, sid: Option<&str>) -> Step {
         match req {
@@ -116,11 +127,15 @@ impl Links {
     fn model_call(&self, call: &ModelCall) -> Step {
         let (args, kwargs) = (&call.args, &call.kwargs);
         let sql = match (call.model.as_str(), call.method.as_str()) {
-            ("pos.order", "create_from_ui") => {
-                pos::parse_orders(args, false).map(|orders| SqlCall::PosSync { orders })
-            }
-            ("pos.order", "sync_from_ui") => {
-                pos::parse_orders(args, true).map(|orders| SqlCall::PosSync { orders })
+            ("pos.order", method @ ("create_from_ui" | "sync_from_ui")) => {
+                pos::parse_orders(args, method == "sync_from_ui")
+                    .filter(|orders| {
+                        orders
+                            .iter()
+                            .flat_map(|o| &o.lines)
+                            .all(|l| (1..=self.products).contains(&l.product))
+                    })
+                    .map(|orders| SqlCall::PosSync { orders })
             }
             ("sale.order", "create") => {
                 return Step {
@@ -380,7 +395,7 @@ mod tests {
     }
 
     fn logged_in(sid: &str) -> Links {
-        let mut l = Links::default();
+        let mut l = Links::new(2000);
         l.learn(
             &After::LoggedIn,
             Some(&json!({"uid": 2})),
@@ -403,7 +418,7 @@ mod tests {
         assert_eq!(links.plan(&c, &req, Some("s2")).sql, None);
         assert_eq!(links.plan(&c, &req, None).sql, None);
         // A failed login (no uid in memory's answer) logs nothing in.
-        let mut l = Links::default();
+        let mut l = Links::new(2000);
         l.learn(
             &After::LoggedIn,
             Some(&json!(null)),
@@ -426,7 +441,7 @@ mod tests {
             params: json!({"service": "object", "method": "execute_kw",
                 "args": [c.database, 2, password, "procurement.group", "run_scheduler", [], {}]}),
         };
-        let l = Links::default();
+        let l = Links::new(2000);
         assert_eq!(
             l.plan(&c, &rpc(&c.password), None).sql,
             Some(SqlCall::Replenish)
@@ -511,6 +526,28 @@ mod tests {
     }
 
     #[test]
+    fn pos_orders_of_unknown_products_run_no_sql() {
+        let c = config();
+        let l = logged_in("s");
+        let order = |product: i64| {
+            call_kw(
+                "pos.order",
+                "sync_from_ui",
+                json!([[{"name": "Order 1", "uuid": "u1", "session_id": 1, "amount_total": 5.0,
+                    "lines": [[0, 0, {"product_id": product, "qty": 1, "price_unit": 5.0}]],
+                    "payment_ids": [[0, 0, {"payment_method_id": 1, "amount": 5.0}]]}]]),
+                json!({}),
+            )
+        };
+        assert!(matches!(
+            l.plan(&c, &order(2000), Some("s")).sql,
+            Some(SqlCall::PosSync { .. })
+        ));
+        assert_eq!(l.plan(&c, &order(2001), Some("s")).sql, None);
+        assert_eq!(l.plan(&c, &order(0), Some("s")).sql, None);
+    }
+
+    #[test]
     fn the_report_reads_its_domain() {
         let c = config();
         let l = logged_in("s");
@@ -562,7 +599,7 @@ mod tests {
         assert_eq!(shop_page("/web/login", None), None);
 
         let c = config();
-        let l = Links::default();
+        let l = Links::new(2000);
         let cart = |params: Value| Incoming::Rpc {
             path: "/shop/cart/update_json".into(),
             id: json!(6),
