@@ -4,12 +4,15 @@
 //! release variants, and stall windows. Two backends: `memory` (no dependencies) and
 //! `postgres` (real SQL on a retail schema, sessions in Redis).
 
+pub mod catalog;
 pub mod config;
 mod memory;
 pub mod odoo;
 pub mod pg;
+mod records;
 mod server;
 mod sessions;
+mod shop;
 
 pub use config::StandinConfig;
 pub use server::{Backend, RunningStandin, STATS_PATH, start, start_with};

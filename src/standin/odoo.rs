@@ -16,8 +16,13 @@ pub enum Incoming {
         id: Value,
         params: Value,
     },
-    /// A page GET.
-    Page { path: String },
+    /// A page GET; `query` is the URL's query string (without `?`).
+    Page { path: String, query: String },
+    /// A form POST (`application/x-www-form-urlencoded`).
+    Form {
+        path: String,
+        fields: Vec<(String, String)>,
+    },
     /// Not JSON where JSON was due: Odoo answers plain-text 400.
     BadJson,
     /// No such route: Odoo answers an HTML 404.
@@ -29,22 +34,42 @@ const JSON_ROUTES: &[&str] = &[
     "/web/session/authenticate",
     "/web/dataset/call_kw",
     "/web/dataset/call_button",
+    "/web/database/list",
     "/jsonrpc",
     "/web/webclient/version_info",
     "/shop/cart/update_json",
 ];
 
+/// Page routes the stand-in serves (a prefix ending in `/` covers what is under it).
+const PAGE_ROUTES: &[&str] = &["/web/health", "/web/login", "/shop", "/shop/", "/pos/ui"];
+
 impl Incoming {
-    /// Routes a request by method and path.
-    pub fn parse(method: &hyper::Method, path: &str, body: &[u8]) -> Incoming {
+    /// Routes a request by method, path, query and content type.
+    pub fn parse(
+        method: &hyper::Method,
+        path: &str,
+        query: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Incoming {
+        let page = PAGE_ROUTES
+            .iter()
+            .any(|r| path == *r || (r.ends_with('/') && path.starts_with(r)));
         if method == hyper::Method::GET {
-            return if path == "/web/health"
-                || path == "/shop"
-                || path.starts_with("/shop/")
-                || path == "/web/login"
-            {
+            return if page {
                 Incoming::Page {
                     path: path.to_string(),
+                    query: query.to_string(),
+                }
+            } else {
+                Incoming::NotFound
+            };
+        }
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            return if page {
+                Incoming::Form {
+                    path: path.to_string(),
+                    fields: url::form_urlencoded::parse(body).into_owned().collect(),
                 }
             } else {
                 Incoming::NotFound
@@ -93,7 +118,9 @@ impl Incoming {
                         .unwrap_or(""),
                 }
             }
-            Incoming::Rpc { path, .. } | Incoming::Page { path } => CallKey::Route(path),
+            Incoming::Rpc { path, .. }
+            | Incoming::Page { path, .. }
+            | Incoming::Form { path, .. } => CallKey::Route(path),
             Incoming::BadJson | Incoming::NotFound => CallKey::Route("/"),
         }
     }
@@ -107,6 +134,8 @@ pub struct Reply {
     pub body: Bytes,
     /// A new `session_id` to set.
     pub set_session: Option<String>,
+    /// A redirect's target.
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -116,6 +145,7 @@ impl Reply {
             content_type: "application/json",
             body: Bytes::from(v.to_string()),
             set_session: None,
+            location: None,
         }
     }
     pub fn html(status: u16, body: String) -> Reply {
@@ -124,6 +154,7 @@ impl Reply {
             content_type: "text/html; charset=utf-8",
             body: Bytes::from(body),
             set_session: None,
+            location: None,
         }
     }
 }
@@ -206,40 +237,6 @@ pub fn result(id: &Value, v: Value) -> Reply {
         return Reply::json(json!({"jsonrpc": "2.0", "id": id}));
     }
     Reply::json(json!({"jsonrpc": "2.0", "id": id, "result": v}))
-}
-
-/// Odoo refuses an order that is not paid in full; returns the order's name.
-pub fn check_pos_order(order: &Value) -> Result<String, String> {
-    let data = order.get("data").ok_or("order without `data`")?;
-    let name = data
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("Order")
-        .to_string();
-    let lines = data
-        .get("lines")
-        .and_then(Value::as_array)
-        .ok_or(format!("{name}: no lines"))?;
-    if lines.is_empty() {
-        return Err(format!("{name}: an order needs at least one line"));
-    }
-    let total = data
-        .get("amount_total")
-        .and_then(Value::as_f64)
-        .ok_or(format!("{name}: no amount_total"))?;
-    let paid: f64 = data
-        .get("statement_ids")
-        .and_then(Value::as_array)
-        .map(|s| {
-            s.iter()
-                .filter_map(|p| p.get(2)?.get("amount")?.as_f64())
-                .sum()
-        })
-        .unwrap_or(0.0);
-    if (paid - total).abs() > 0.005 {
-        return Err(format!("Order {name} is not fully paid."));
-    }
-    Ok(name)
 }
 
 pub use super::memory::Odoo;

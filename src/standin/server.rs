@@ -160,6 +160,13 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let sid = req
         .headers()
         .get_all(COOKIE)
@@ -174,7 +181,7 @@ async fn handle(
     if path == STATS_PATH {
         return Ok(stats(&state));
     }
-    let incoming = Incoming::parse(&method, &path, &body);
+    let incoming = Incoming::parse(&method, &path, &query, &content_type, &body);
 
     // Wait for a free worker, as a request waits in Odoo's listen backlog.
     let Ok(_permit) = state.workers.acquire().await else {
@@ -192,11 +199,12 @@ async fn handle(
 
     let reply = match (&incoming, fault) {
         (Incoming::Rpc { id, .. }, Some(f)) => error_envelope(id, 200, &f.name, &f.message),
-        (Incoming::Page { .. }, Some(_)) => Reply {
+        (Incoming::Page { .. } | Incoming::Form { .. }, Some(_)) => Reply {
             status: 500,
             content_type: "text/html",
             body: Bytes::from_static(b"<h1>Internal Server Error</h1>"),
             set_session: None,
+            location: None,
         },
         _ => match &state.backend {
             Backend::Memory(odoo) => odoo.answer(&incoming, sid.as_deref()),
@@ -210,6 +218,9 @@ async fn handle(
     let mut resp = Response::builder()
         .status(reply.status)
         .header(CONTENT_TYPE, reply.content_type);
+    if let Some(l) = &reply.location {
+        resp = resp.header(hyper::header::LOCATION, l.as_str());
+    }
     if let Some(s) = &reply.set_session {
         resp = resp.header(
             SET_COOKIE,

@@ -29,6 +29,7 @@ use tokio_postgres::config::Config as PgConfig;
 use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
+use super::catalog::CatalogSize;
 use super::config::StandinConfig;
 use super::odoo::{Incoming, Odoo, Reply, error_envelope};
 use super::sessions::SessionStore;
@@ -230,7 +231,13 @@ impl PgBackend {
         opts.warehouses = warehouses;
         opts.products = products;
         let backend = Arc::new(PgBackend {
-            memory: Odoo::new(config.clone()),
+            memory: Odoo::with_catalog(
+                config.clone(),
+                CatalogSize {
+                    products: i64::from(products),
+                    warehouses: i64::from(warehouses),
+                },
+            ),
             config,
             pools,
             sessions,

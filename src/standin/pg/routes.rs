@@ -119,7 +119,7 @@ impl Links {
                 }
                 _ => Step::none(),
             },
-            Incoming::Page { path } => Step::sql(shop_page(path, sid).map(SqlCall::ShopPage)),
+            Incoming::Page { path, .. } => Step::sql(shop_page(path, sid).map(SqlCall::ShopPage)),
             _ => Step::none(),
         }
     }

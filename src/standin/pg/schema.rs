@@ -7,22 +7,15 @@
 
 use tokio_postgres::Client;
 
+use crate::standin::catalog;
+
 /// Version of the schema; a database holding another one is rebuilt only with `--reset`.
 pub const SCHEMA_VERSION: i32 = 4;
 
-/// The accounts of the memory catalog: (id, code, name). Journal lines group by `account_id`
-/// as Odoo's month-end report does.
-pub const ACCOUNTS: [(i32, &str, &str); 5] = [
-    (1, "121000", "Account Receivable"),
-    (2, "101300", "Account Receivable (PoS)"),
-    (3, "101401", "Bank"),
-    (4, "400000", "Product Sales"),
-    (5, "251000", "Tax Received"),
-];
-/// Where a POS order's payment is booked.
-pub const BANK: i32 = 3;
+/// Where a POS order's payment is booked (the memory catalog's accounts).
+pub const BANK: i32 = catalog::BANK as i32;
 /// Where sales are booked.
-pub const SALES: i32 = 4;
+pub const SALES: i32 = catalog::SALES as i32;
 
 const DDL: &str = r#"
 CREATE TABLE peakgate_meta (schema_version int NOT NULL, products int NOT NULL, warehouses int NOT NULL);
@@ -82,12 +75,14 @@ pub async fn create(
 ) -> Result<(), tokio_postgres::Error> {
     client.batch_execute(DDL).await?;
     let hot = (products / 100).max(5);
-    let accounts = ACCOUNTS
+    // Journal lines group by `account_id`, as Odoo's month-end report does.
+    let accounts = catalog::ACCOUNTS
         .iter()
-        .map(|(id, code, name)| format!("({id}, '{code}', '{name}')"))
+        .map(|(id, code, name, _)| format!("({id}, '{code}', '{name}')"))
         .collect::<Vec<_>>()
         .join(", ");
-    let n_accounts = ACCOUNTS.len();
+    let partners = catalog::PARTNERS;
+    let n_accounts = catalog::ACCOUNTS.len();
     let seed = format!(
         r#"
 INSERT INTO peakgate_meta VALUES ({SCHEMA_VERSION}, {products}, {warehouses});
@@ -96,7 +91,7 @@ INSERT INTO res_partner (id, name, email, city)
                 'Pia','Rune','Sara','Tom','Uma','Vera'])[1 + i % 20] || ' ' ||
          (ARRAY['Peeters','Janssens','Maes','Jacobs','Mertens','Willems','Claes','Goossens','Wouters','De Smet'])[1 + (i / 20) % 10],
          'customer' || i || '@example.com', (ARRAY['Brussels','Antwerp','Ghent','Liège'])[1 + i % 4]
-  FROM generate_series(0, 599) i;
+  FROM generate_series(0, {partners} - 1) i;
 INSERT INTO stock_warehouse (name, tz)
   SELECT 'Store ' || w, (ARRAY['Europe/Brussels','Europe/London','America/New_York'])[1 + (w - 1) % 3]
   FROM generate_series(1, {warehouses}) w;
