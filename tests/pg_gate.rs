@@ -163,13 +163,13 @@ fn conn_leak_fails_the_idle_in_transaction_check_a_baseline_passes() {
 #[test]
 fn quant_lock_fails_the_serialization_and_lock_wait_checks() {
     let ws = Workspace::new();
-    hot_product_scenario(&ws);
+    let data = hot_product_scenario(&ws);
     let s = PgStandin::start("gate_quant", &QUANT_LOCK);
     let gate = "[gate.errors.\"*/*\"]\nkinds.\"psycopg2.errors.SerializationFailure\" = { warn = 0.0001, fail = 0.001 }\n\
                 [gate.probes]\npg_lock_waits = { warn = 0, fail = 1 }";
     let text = format!(
         "name = \"hot\"\nenvironment = \"test\"\n[load]\narrivals = \"uniform\"\ntimeout = \"60s\"\n[[load.stage]]\nduration = \"4s\"\nrate = 80\n\
-         [mix]\nhot_sync = 1\n[probes.postgres]\nurl = \"{}\"\ndatabase = \"{}\"\ninterval = \"200ms\"\n{gate}\n",
+         [mix]\nhot_sync = 1\n[probes.postgres]\nurl = \"{}\"\ndatabase = \"{}\"\ninterval = \"200ms\"\n{gate}\n{data}",
         db_url(&s.db),
         s.db
     );

@@ -186,9 +186,10 @@ fn own_profile(ws: &Workspace, name: &str, rate: f64, secs: u32, mix: &str) -> s
 fn quant_lock_makes_hot_product_syncs_wait_retry_and_fail_with_serialization_errors() {
     let s = PgStandin::start("quantlock", &QUANT_LOCK);
     let ws = Workspace::new();
-    hot_product_scenario(&ws);
+    let data = hot_product_scenario(&ws);
     let watch = Watch::start(&s.db);
-    let r = run(&ws, &s, &own_profile(&ws, "hot", 80.0, 4, "hot_sync = 1"));
+    let mix = format!("hot_sync = 1\n{data}");
+    let r = run(&ws, &s, &own_profile(&ws, "hot", 80.0, 4, &mix));
     let seen = watch.finish();
     let stats = s.stats();
     assert!(seen.max_lock_waits > 0, "no lock waits seen: {seen:?}");

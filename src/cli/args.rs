@@ -398,7 +398,7 @@ pub struct StandinArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/peakgate_standin"
     )]
     pub pg_url: String,
-    /// Keep sessions in this Redis, as session_redis does (default: in memory).
+    /// Postgres backend: keep sessions in this Redis too, as session_redis does.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
     /// Connections in each worker's pool, like Odoo's --db_maxconn.

@@ -1,31 +1,22 @@
-//! Session storage for the PostgreSQL backend: in memory, or in Redis the way camptocamp's
-//! `session_redis` keeps them (`session:<prefix>:<sid>` holding JSON, with an expiry).
+//! Session storage of the PostgreSQL backend in Redis, the way camptocamp's `session_redis`
+//! keeps Odoo's sessions (`session:<prefix>:<sid>` holding JSON, with an expiry). The memory
+//! backend decides who is logged in; Redis carries what a real deployment stores and reads
+//! on every request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Expiry of a logged-in session (session_redis: 7 days).
 const USER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Expiry of an anonymous visitor's session (session_redis: 3 hours).
 const ANONYMOUS_TTL: Duration = Duration::from_secs(3 * 3600);
 
-/// A session's content.
-#[derive(Debug, Clone, Default)]
-pub struct SessionData {
-    pub uid: Option<i64>,
-}
-
-/// Where sessions live.
-pub enum SessionStore {
-    Memory(Mutex<HashMap<String, SessionData>>),
-    Redis {
-        conn: redis::aio::ConnectionManager,
-        prefix: String,
-    },
+/// Sessions in Redis.
+pub struct SessionStore {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
 }
 
 /// A session store failure: Redis unreachable or a value that is not a session.
@@ -34,82 +25,44 @@ pub enum SessionStore {
 pub struct SessionError(String);
 
 impl SessionStore {
-    /// Connects to Redis at `url`, or keeps sessions in memory when `url` is `None`.
-    pub async fn open(url: Option<&str>, prefix: &str) -> Result<SessionStore, SessionError> {
-        let Some(url) = url else {
-            return Ok(SessionStore::Memory(Mutex::new(HashMap::new())));
-        };
+    /// Connects to Redis at `url`; keys are `session:<prefix>:<sid>`.
+    pub async fn open(url: &str, prefix: &str) -> Result<SessionStore, SessionError> {
         let client = redis::Client::open(url).map_err(|e| SessionError(format!("{url}: {e}")))?;
         let conn = redis::aio::ConnectionManager::new(client)
             .await
             .map_err(|e| SessionError(format!("cannot connect to Redis: {e}")))?;
-        Ok(SessionStore::Redis {
+        Ok(SessionStore {
             conn,
             prefix: prefix.to_string(),
         })
     }
 
-    /// Reads a session.
-    pub async fn get(&self, sid: &str) -> Result<Option<SessionData>, SessionError> {
-        match self {
-            SessionStore::Memory(map) => Ok(map
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(sid)
-                .cloned()),
-            SessionStore::Redis { conn, prefix } => {
-                let raw: Option<String> = conn
-                    .clone()
-                    .get(format!("session:{prefix}:{sid}"))
-                    .await
-                    .map_err(|e| SessionError(e.to_string()))?;
-                Ok(raw
-                    .and_then(|r| serde_json::from_str::<Value>(&r).ok())
-                    .map(|v| SessionData {
-                        uid: v.get("uid").and_then(Value::as_i64),
-                    }))
-            }
-        }
+    /// Reads a session (`None` when Redis has none, or holds something else under its key).
+    pub async fn get(&self, sid: &str) -> Result<Option<Value>, SessionError> {
+        let raw: Option<String> = self
+            .conn
+            .clone()
+            .get(format!("session:{}:{sid}", self.prefix))
+            .await
+            .map_err(|e| SessionError(e.to_string()))?;
+        Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
-    /// Writes a session with session_redis's expiry; `padding` bytes of context ride along
-    /// (the `session-bloat` variant).
-    pub async fn put(
-        &self,
-        sid: &str,
-        data: &SessionData,
-        login: &str,
-        padding: usize,
-    ) -> Result<(), SessionError> {
-        match self {
-            SessionStore::Memory(map) => {
-                map.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(sid.to_string(), data.clone());
-                Ok(())
-            }
-            SessionStore::Redis { conn, prefix } => {
-                let ttl = if data.uid.is_some() {
-                    USER_TTL
-                } else {
-                    ANONYMOUS_TTL
-                };
-                let body = json!({
-                    "uid": data.uid,
-                    "login": data.uid.map(|_| login),
-                    "context": {"lang": "en_US", "tz": "Europe/Brussels"},
-                    "debug": "",
-                    "cache": "x".repeat(padding),
-                });
-                conn.clone()
-                    .set_ex::<_, _, ()>(
-                        format!("session:{prefix}:{sid}"),
-                        body.to_string(),
-                        ttl.as_secs(),
-                    )
-                    .await
-                    .map_err(|e| SessionError(e.to_string()))
-            }
-        }
+    /// Writes a session with session_redis's expiry (a user's or a visitor's, by its `uid`).
+    pub async fn put(&self, sid: &str, session: &Value) -> Result<(), SessionError> {
+        let ttl = if session.get("uid").is_some_and(|u| !u.is_null()) {
+            USER_TTL
+        } else {
+            ANONYMOUS_TTL
+        };
+        self.conn
+            .clone()
+            .set_ex::<_, _, ()>(
+                format!("session:{}:{sid}", self.prefix),
+                session.to_string(),
+                ttl.as_secs(),
+            )
+            .await
+            .map_err(|e| SessionError(e.to_string()))
     }
 }

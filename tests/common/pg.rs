@@ -194,15 +194,25 @@ impl Drop for PrivateRedis {
     }
 }
 
-/// A scenario (`hot_sync`) whose every order sells the one hottest product, for contention.
-pub fn hot_product_scenario(ws: &super::Workspace) {
-    ws.write("scenarios/data/one.csv", "id,list_price\n1,9.99\n");
-    ws.write("scenarios/data/pay.csv", "id\n1\n");
+/// A scenario (`hot_sync`) whose every order sells the one hottest product (product 1 of the
+/// stand-in's catalog), for contention. Returns the `[data]` table a profile ends with so the
+/// POS products the orders draw from are that product alone (untaxed: a CSV cell holds no
+/// list of taxes, so the taxes data set is given too).
+pub fn hot_product_scenario(ws: &super::Workspace) -> &'static str {
+    ws.write(
+        "scenarios/data/hot.csv",
+        "product_id,name,list_price,tax_ids\n1,Red T-shirt,41.99,\n",
+    );
+    ws.write(
+        "scenarios/data/taxes.csv",
+        "tax_id,amount,amount_type,price_include\n1,15,percent,false\n",
+    );
     ws.write(
         "scenarios/hot_sync.toml",
-        "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", products = \"one.csv\", payment_methods = \"pay.csv\", lines = [1, 1] }\n\
-         [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"]]\n",
+        "session = \"user\"\n[vars]\norder = { gen = \"pos_order\", lines = [1, 1] }\n\
+         [[step]]\nname = \"create_from_ui\"\ncall_kw = { model = \"pos.order\", method = \"create_from_ui\" }\nargs = [[\"{{order}}\"], false]\n",
     );
+    "[data]\npos_products = \"../scenarios/data/hot.csv\"\ntaxes = \"../scenarios/data/taxes.csv\"\n"
 }
 
 /// Stand-in flags for hot-product contention under the `quant-lock` release.

@@ -1,36 +1,46 @@
-//! The SQL behind each call the scenarios make, one transaction per request as in Odoo.
-//! A release variant changes how some of them run (see `PgVariant`).
+//! The SQL work behind the calls that matter for capacity, one transaction per request as in
+//! Odoo. It answers nothing: the memory backend gives every answer; this is the load a real
+//! Odoo puts on its database for the same request. A release variant changes how some of it
+//! runs (see `PgVariant`).
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio_postgres::Transaction;
 
+use super::pos::{self, PosOrder};
 use crate::standin::config::PgVariant;
 
-/// What a request asks the database to do.
-#[derive(Debug, Clone)]
+/// What a request asks the database to do. Ids are this database's rows, never the memory
+/// backend's (except products and partners, which both seed alike).
+#[derive(Debug, Clone, PartialEq)]
 pub enum SqlCall {
-    /// `/web/session/authenticate`: the user's id.
-    Login {
-        login: String,
-    },
-    /// `pos.order.create_from_ui` (16/17) or `sync_from_ui` (18).
-    PosSync {
-        orders: Vec<Value>,
-        v18: bool,
-    },
+    /// `pos.order.create_from_ui` (17) or `sync_from_ui` (18).
+    PosSync { orders: Vec<PosOrder> },
+    /// `sale.order.create`: (product, quantity) lines.
     SaleCreate {
-        vals: Value,
+        partner: i32,
+        lines: Vec<(i32, f64)>,
     },
-    SaleConfirm {
-        ids: Vec<i64>,
+    /// `sale.order.action_confirm`: (memory's order id, its `sale_order` row).
+    SaleConfirm { orders: Vec<(i64, i64)> },
+    /// `stock.picking.button_validate` of `stock_picking` rows.
+    PickingValidate { pickings: Vec<i64> },
+    /// `account.move.line.read_group` by account over a date range: the month-end report.
+    Report {
+        from: String,
+        to: String,
+        posted_only: bool,
     },
-    PickingValidate {
-        ids: Vec<i64>,
-    },
-    MovePost {
-        ids: Vec<i64>,
+    /// `account.move.line.reconcile`.
+    Reconcile { lines: Vec<i64> },
+    /// A shop page.
+    ShopPage(ShopPage),
+    /// `/shop/cart/update_json` of visitor session `sid`.
+    CartUpdate {
+        sid: String,
+        product: i32,
+        qty: f64,
+        set: bool,
     },
     /// `name_search` on partners or products.
     NameSearch {
@@ -38,145 +48,64 @@ pub enum SqlCall {
         name: String,
         limit: i64,
     },
-    /// `search_read` on products.
-    ProductSearchRead {
-        limit: i64,
-    },
-    /// `pos.session.load_pos_data` / `load_data`: the catalog and customers.
-    LoadPosData,
-    /// `account.move.line.read_group` over a date range: the month-end report.
-    Report {
-        from: String,
-        to: String,
-    },
-    /// A shop page.
-    ShopPage {
-        path: String,
-        sid: Option<String>,
-    },
-    /// `/shop/cart/update_json`.
-    CartUpdate {
-        sid: String,
-        product: i32,
-        qty: f64,
-        set: bool,
-    },
-    /// `account.move.create` of an invoice with its lines.
-    MoveCreate {
-        vals: Value,
-    },
-    /// `stock.picking.search` by sale order.
-    PickingSearch {
-        sale_id: i64,
-        limit: i64,
-    },
-    /// `account.move.line.search_read` of open items of an account.
-    OpenItems {
-        account: String,
-        limit: i64,
-    },
-    /// `account.move.line.reconcile`.
-    Reconcile {
-        ids: Vec<i64>,
-    },
+    /// `pos.session.load_pos_data` (17) / `load_data` (18): the catalog and customers.
+    PosLoad,
     /// `procurement.group.run_scheduler`: replenish low quants.
     Replenish,
-    /// `pos.session.action_pos_session_closing_control`.
-    SessionClose {
-        ids: Vec<i64>,
-    },
 }
+
+/// What a shop page reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShopPage {
+    /// The product grid.
+    Listing,
+    /// A product page (by its template id, which is the product's here) with its stock.
+    Product(i32),
+    /// The cart, checkout, address and payment pages: the visitor's cart.
+    Cart(String),
+}
+
+/// Rows a call created, each beside the memory id it stands for (0 when memory's id is only
+/// known from its answer), so later calls naming memory's id find the row.
+pub type Created = Vec<(i64, i64)>;
 
 /// The replenishment SQL, shared by the scheduler call and its cron.
 pub const REPLENISH_SQL: &str =
     "UPDATE stock_quant SET quantity = quantity + 200 WHERE quantity < 50";
 
-/// Why a call failed.
-#[derive(Debug)]
-pub enum CallError {
-    /// A database error; some (serialization, deadlock, lock) are retried.
-    Db(tokio_postgres::Error),
-    /// An Odoo exception the user sees.
-    User { name: &'static str, message: String },
-}
-
-impl From<tokio_postgres::Error> for CallError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        CallError::Db(e)
-    }
-}
-
-pub(super) fn user(message: impl Into<String>) -> CallError {
-    CallError::User {
-        name: "odoo.exceptions.UserError",
-        message: message.into(),
-    }
-}
-
-/// Which warehouse a POS session sells from.
-pub(super) fn warehouse_of(session: i64, warehouses: i32) -> i32 {
-    ((session.max(1) - 1) % i64::from(warehouses)) as i32 + 1
+/// What the SQL runs with.
+pub struct Context<'a> {
+    pub variant: &'a PgVariant,
+    pub warehouses: i32,
+    /// Products 1..=hot are the hot ones.
+    pub hot: i32,
 }
 
 /// Runs `call` inside `tx`.
 pub async fn execute(
     tx: &Transaction<'_>,
     call: &SqlCall,
-    v: &PgVariant,
-    warehouses: i32,
-    hot: i32,
-) -> Result<Value, CallError> {
+    cx: &Context<'_>,
+) -> Result<Created, tokio_postgres::Error> {
+    let mut created = Created::new();
     match call {
-        SqlCall::Login { login } => {
-            let row = tx
-                .query_opt(
-                    "SELECT id FROM res_users WHERE login = $1 AND active",
-                    &[login],
-                )
-                .await?;
-            Ok(row.map_or(Value::Bool(false), |r| json!(i64::from(r.get::<_, i32>(0)))))
-        }
-        SqlCall::PosSync { orders, v18 } => {
-            let mut out = Vec::with_capacity(orders.len());
+        SqlCall::PosSync { orders } => {
             for order in orders {
-                out.push(super::pos::pos_order(tx, order, v, warehouses, hot).await?);
+                pos::sync(tx, order, cx.variant, cx.warehouses, cx.hot).await?;
             }
-            Ok(if *v18 {
-                json!({"pos.order": out})
-            } else {
-                Value::Array(out)
-            })
         }
-        SqlCall::SaleCreate { vals } => sale_create(tx, vals).await,
-        SqlCall::SaleConfirm { ids } => {
-            for id in ids {
-                let confirmed = tx
-                    .execute(
-                        "UPDATE sale_order SET state = 'sale' WHERE id = $1 AND state = 'draft'",
-                        &[id],
-                    )
-                    .await?;
-                if confirmed == 0 {
-                    return Err(user(format!(
-                        "Sale order {id} cannot be confirmed: not a draft"
-                    )));
+        SqlCall::SaleCreate { partner, lines } => {
+            created.push((0, sale_create(tx, *partner, lines).await?));
+        }
+        SqlCall::SaleConfirm { orders } => {
+            for (memory_id, order) in orders {
+                if let Some(picking) = sale_confirm(tx, *order).await? {
+                    created.push((*memory_id, picking));
                 }
-                let picking: i64 = tx
-                    .query_one("INSERT INTO stock_picking (origin, sale_id, warehouse_id, state) SELECT name, id, 1, 'assigned' FROM sale_order WHERE id = $1 RETURNING id", &[id])
-                    .await?
-                    .get(0);
-                tx.execute("INSERT INTO stock_move (picking_id, product_id, qty, state) SELECT $1, product_id, qty, 'assigned' FROM sale_order_line WHERE order_id = $2", &[&picking, id]).await?;
-                // Reserve stock: row locks on the quants of what was sold.
-                tx.execute(
-                    "UPDATE stock_quant q SET reserved = q.reserved + m.qty FROM (SELECT product_id, sum(qty) qty FROM stock_move WHERE picking_id = $1 GROUP BY product_id) m WHERE q.product_id = m.product_id AND q.warehouse_id = 1",
-                    &[&picking],
-                )
-                .await?;
             }
-            Ok(Value::Bool(true))
         }
-        SqlCall::PickingValidate { ids } => {
-            for id in ids {
+        SqlCall::PickingValidate { pickings } => {
+            for id in pickings {
                 tx.execute(
                     "UPDATE stock_quant q SET quantity = q.quantity - m.qty, reserved = greatest(q.reserved - m.qty, 0) FROM (SELECT product_id, sum(qty) qty FROM stock_move WHERE picking_id = $1 AND state <> 'done' GROUP BY product_id) m WHERE q.product_id = m.product_id AND q.warehouse_id = (SELECT warehouse_id FROM stock_picking WHERE id = $1)",
                     &[id],
@@ -193,183 +122,79 @@ pub async fn execute(
                 )
                 .await?;
             }
-            Ok(Value::Bool(true))
         }
-        SqlCall::MovePost { ids } => {
-            tx.execute(
-                "UPDATE account_move SET state = 'posted' WHERE id = ANY($1)",
-                &[ids],
-            )
-            .await?;
-            Ok(Value::Bool(true))
-        }
-        SqlCall::NameSearch { table, name, limit } => {
-            let sql = format!(
-                "SELECT id, name FROM {table} WHERE lower(name) LIKE lower($1) || '%' ORDER BY lower(name) LIMIT $2"
-            );
-            let rows = tx.query(&sql, &[name, limit]).await?;
-            Ok(rows
-                .iter()
-                .map(|r| json!([i64::from(r.get::<_, i32>(0)), r.get::<_, String>(1)]))
-                .collect())
-        }
-        SqlCall::ProductSearchRead { limit } => {
-            let rows = tx
-                .query(
-                    "SELECT id, name, list_price FROM product_product ORDER BY id LIMIT $1",
-                    &[limit],
-                )
-                .await?;
-            Ok(rows.iter().map(|r| json!({"id": r.get::<_, i32>(0), "display_name": r.get::<_, String>(1), "list_price": r.get::<_, f64>(2)})).collect())
-        }
-        SqlCall::LoadPosData => {
-            let products = tx
-                .query(
-                    "SELECT id, name, list_price, default_code FROM product_product ORDER BY id",
-                    &[],
-                )
-                .await?;
-            let partners = tx
-                .query("SELECT id, name, email FROM res_partner ORDER BY id", &[])
-                .await?;
-            Ok(json!({
-                "product.product": products.iter().map(|r| json!({"id": r.get::<_, i32>(0), "display_name": r.get::<_, String>(1), "lst_price": r.get::<_, f64>(2), "default_code": r.get::<_, String>(3)})).collect::<Vec<_>>(),
-                "res.partner": partners.iter().map(|r| json!({"id": r.get::<_, i32>(0), "name": r.get::<_, String>(1), "email": r.get::<_, Option<String>>(2)})).collect::<Vec<_>>(),
-            }))
-        }
-        SqlCall::Report { from, to } => {
-            if !v.report_index {
+        SqlCall::Report {
+            from,
+            to,
+            posted_only,
+        } => {
+            if !cx.variant.report_index {
                 // The `slow-report` release: the planner cannot use the journal-line index.
                 tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_indexonlyscan = off").await?;
             }
-            let rows = tx
-                .query(
-                    "SELECT account_code, sum(debit), sum(credit), count(*) FROM account_move_line WHERE date BETWEEN $1::text::date AND $2::text::date GROUP BY account_code ORDER BY account_code",
-                    &[from, to],
-                )
-                .await?;
-            Ok(rows
-                .iter()
-                .map(|r| json!({"account_code": r.get::<_, String>(0), "debit": r.get::<_, f64>(1), "credit": r.get::<_, f64>(2), "__count": r.get::<_, i64>(3)}))
-                .collect())
+            let posted = if *posted_only {
+                " AND l.parent_state = 'posted'"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "SELECT a.id, a.code || ' ' || a.name, count(*), sum(l.debit), sum(l.credit), sum(l.debit - l.credit) \
+                 FROM account_move_line l JOIN account_account a ON a.id = l.account_id \
+                 WHERE l.date BETWEEN $1::text::date AND $2::text::date{posted} GROUP BY a.id ORDER BY a.code"
+            );
+            tx.query(&sql, &[from, to]).await?;
         }
-        SqlCall::ShopPage { path, sid } => shop_page(tx, path, sid.as_deref()).await,
-        SqlCall::MoveCreate { vals } => {
-            let partner = vals
-                .get("partner_id")
-                .and_then(Value::as_i64)
-                .map(|p| p as i32);
-            let move_type = vals
-                .get("move_type")
-                .and_then(Value::as_str)
-                .unwrap_or("entry")
-                .to_string();
-            let id: i64 = tx
-                .query_one(
-                    "INSERT INTO account_move (journal_id, ref, move_type, partner_id, state, date, amount_total) SELECT id, NULL, $1, $2, 'draft', current_date, 0 FROM account_journal WHERE code = 'INV' RETURNING id",
-                    &[&move_type, &partner],
-                )
-                .await?
-                .get(0);
-            let mut total = 0.0;
-            for line in vals
-                .get("invoice_line_ids")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let l = &line[2];
-                let amount = l.get("quantity").and_then(Value::as_f64).unwrap_or(1.0)
-                    * l.get("price_unit").and_then(Value::as_f64).unwrap_or(0.0);
-                total += amount;
-                tx.execute("INSERT INTO account_move_line (move_id, account_code, partner_id, credit, date) VALUES ($1, '700000', $2, $3, current_date)", &[&id, &partner, &amount]).await?;
-            }
-            tx.execute("INSERT INTO account_move_line (move_id, account_code, partner_id, debit, date) VALUES ($1, '400000', $2, $3, current_date)", &[&id, &partner, &total]).await?;
-            tx.execute(
-                "UPDATE account_move SET amount_total = $1 WHERE id = $2",
-                &[&total, &id],
+        SqlCall::Reconcile { lines } => {
+            // Lock the lines, as reconciliation does, then mark them matched.
+            tx.query(
+                "SELECT id FROM account_move_line WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[lines],
             )
             .await?;
-            Ok(json!(id))
-        }
-        SqlCall::PickingSearch { sale_id, limit } => {
-            let rows = tx
-                .query(
-                    "SELECT id FROM stock_picking WHERE sale_id = $1 ORDER BY id LIMIT $2",
-                    &[sale_id, limit],
-                )
-                .await?;
-            Ok(rows.iter().map(|r| json!(r.get::<_, i64>(0))).collect())
-        }
-        SqlCall::OpenItems { account, limit } => {
-            let rows = tx
-                .query("SELECT id, debit, credit FROM account_move_line WHERE account_code = $1 AND NOT reconciled ORDER BY id LIMIT $2", &[account, limit])
-                .await?;
-            Ok(rows.iter().map(|r| json!({"id": r.get::<_, i64>(0), "debit": r.get::<_, f64>(1), "credit": r.get::<_, f64>(2)})).collect())
-        }
-        SqlCall::Reconcile { ids } => {
-            // Lock the lines, as reconciliation does, then mark them matched.
-            let locked = tx.query("SELECT id FROM account_move_line WHERE id = ANY($1) AND NOT reconciled FOR UPDATE", &[ids]).await?;
-            if locked.len() != ids.len() {
-                return Err(user("Some of the entries are already reconciled."));
-            }
             tx.execute(
                 "UPDATE account_move_line SET reconciled = true WHERE id = ANY($1)",
-                &[ids],
+                &[lines],
             )
             .await?;
-            Ok(Value::Bool(true))
         }
-        SqlCall::Replenish => {
-            tx.execute(REPLENISH_SQL, &[]).await?;
-            Ok(Value::Null)
-        }
-        SqlCall::SessionClose { ids } => {
-            let ids: Vec<i32> = ids.iter().map(|i| *i as i32).collect();
-            tx.execute(
-                "UPDATE pos_session SET state = 'closing_control' WHERE id = ANY($1)",
-                &[&ids],
-            )
-            .await?;
-            Ok(Value::Bool(true))
-        }
+        SqlCall::ShopPage(page) => shop_page(tx, page).await?,
         SqlCall::CartUpdate {
             sid,
             product,
             qty,
             set,
         } => {
-            let cart: i64 = tx
-                .query_one("INSERT INTO website_cart (session_id) VALUES ($1) ON CONFLICT (session_id) DO UPDATE SET updated_at = now() at time zone 'utc' RETURNING id", &[sid])
-                .await?
-                .get(0);
-            let sql = if *set {
-                "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = EXCLUDED.qty RETURNING id, qty"
-            } else {
-                "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = website_cart_line.qty + EXCLUDED.qty RETURNING id, qty"
-            };
-            let line = tx.query_one(sql, &[&cart, product, qty]).await?;
-            let totals = tx
-                .query_one(
-                    "UPDATE website_cart c SET amount = t.amount FROM (SELECT coalesce(sum(l.qty * p.list_price), 0) amount, coalesce(sum(l.qty), 0) qty FROM website_cart_line l JOIN product_product p ON p.id = l.product_id WHERE l.cart_id = $1) t WHERE c.id = $1 RETURNING t.amount, t.qty",
-                    &[&cart],
-                )
-                .await?;
-            Ok(
-                json!({"line_id": line.get::<_, i64>(0), "quantity": line.get::<_, f64>(1), "cart_quantity": totals.get::<_, f64>(1), "amount": totals.get::<_, f64>(0)}),
+            created.push((0, cart_update(tx, sid, *product, *qty, *set).await?));
+        }
+        SqlCall::NameSearch { table, name, limit } => {
+            // `ilike` as the autocomplete sends it: a substring, so no index helps.
+            let sql = format!(
+                "SELECT id, name FROM {table} WHERE name ILIKE '%' || $1 || '%' ORDER BY name LIMIT $2"
+            );
+            tx.query(&sql, &[name, limit]).await?;
+        }
+        SqlCall::PosLoad => {
+            tx.query(
+                "SELECT id, name, list_price, default_code FROM product_product ORDER BY id",
+                &[],
             )
+            .await?;
+            tx.query("SELECT id, name, email FROM res_partner ORDER BY id", &[])
+                .await?;
+        }
+        SqlCall::Replenish => {
+            tx.execute(REPLENISH_SQL, &[]).await?;
         }
     }
+    Ok(created)
 }
 
-async fn sale_create(tx: &Transaction<'_>, vals: &Value) -> Result<Value, CallError> {
-    let partner = vals
-        .get("partner_id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| CallError::User {
-            name: "odoo.exceptions.ValidationError",
-            message: "The field 'Customer' (partner_id) is required".into(),
-        })? as i32;
+/// A draft order with its lines priced from the catalog (a product not here adds no line).
+async fn sale_create(
+    tx: &Transaction<'_>,
+    partner: i32,
+    lines: &[(i32, f64)],
+) -> Result<i64, tokio_postgres::Error> {
     let id: i64 = tx
         .query_one(
             "INSERT INTO sale_order (partner_id, state) VALUES ($1, 'draft') RETURNING id",
@@ -382,85 +207,104 @@ async fn sale_create(tx: &Transaction<'_>, vals: &Value) -> Result<Value, CallEr
         &[&id],
     )
     .await?;
-    for line in vals
-        .get("order_line")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let l = &line[2];
-        let product = l["product_id"].as_i64().unwrap_or(0) as i32;
-        let qty = l
-            .get("product_uom_qty")
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0);
-        let inserted = tx
-            .execute(
-                "INSERT INTO sale_order_line (order_id, product_id, qty, price_unit) SELECT $1, id, $3, list_price FROM product_product WHERE id = $2",
-                &[&id, &product, &qty],
-            )
-            .await?;
-        if inserted == 0 {
-            return Err(CallError::User {
-                name: "odoo.exceptions.MissingError",
-                message: format!(
-                    "Record does not exist or has been deleted. (product.product({product},))"
-                ),
-            });
-        }
+    for (product, qty) in lines {
+        tx.execute(
+            "INSERT INTO sale_order_line (order_id, product_id, qty, price_unit) SELECT $1, id, $3, list_price FROM product_product WHERE id = $2",
+            &[&id, product, qty],
+        )
+        .await?;
     }
     tx.execute(
         "UPDATE sale_order SET amount_total = (SELECT coalesce(sum(qty * price_unit), 0) FROM sale_order_line WHERE order_id = $1) WHERE id = $1",
         &[&id],
     )
     .await?;
-    Ok(json!(id))
+    Ok(id)
 }
 
-/// A shop page's HTML; `None` when the product does not exist.
-async fn shop_page(
+/// Confirms a draft order: its delivery from the first warehouse, stock reserved under row
+/// locks on the quants. Returns the delivery, or `None` for an order that is no draft.
+async fn sale_confirm(
     tx: &Transaction<'_>,
-    path: &str,
-    sid: Option<&str>,
-) -> Result<Value, CallError> {
-    let items: Vec<(i32, String, f64)> = if let Some(id) = path
-        .rsplit('-')
-        .next()
-        .and_then(|s| s.parse::<i32>().ok())
-        .filter(|_| path.starts_with("/shop/product"))
-    {
-        let Some(row) = tx.query_opt("SELECT id, name, list_price FROM product_product WHERE id = $1 AND website_published", &[&id]).await? else {
-            return Ok(Value::Null);
-        };
-        let stock: f64 = tx.query_one("SELECT coalesce(sum(quantity - reserved), 0) FROM stock_quant WHERE product_id = $1", &[&id]).await?.get(0);
-        vec![(
-            row.get(0),
-            format!("{} ({stock:.0} in stock)", row.get::<_, String>(1)),
-            row.get(2),
-        )]
-    } else if path.starts_with("/shop/cart") || path.starts_with("/shop/checkout") {
-        tx.query(
-            "SELECT p.id, p.name, l.qty * p.list_price FROM website_cart c JOIN website_cart_line l ON l.cart_id = c.id JOIN product_product p ON p.id = l.product_id WHERE c.session_id = $1 ORDER BY l.id",
-            &[&sid.unwrap_or("")],
+    order: i64,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    let Some(picking) = tx
+        .query_opt(
+            "WITH confirmed AS (UPDATE sale_order SET state = 'sale' WHERE id = $1 AND state = 'draft' RETURNING id, name) \
+             INSERT INTO stock_picking (origin, sale_id, warehouse_id, state) SELECT name, id, 1, 'assigned' FROM confirmed RETURNING id",
+            &[&order],
         )
         .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect()
-    } else {
-        tx.query("SELECT id, name, list_price FROM product_product WHERE website_published ORDER BY hot DESC, id LIMIT 20", &[])
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect()
+    else {
+        return Ok(None);
     };
-    let body: String = items
-        .iter()
-        .map(|(id, name, price)| format!("<div class=\"oe_product\"><a href=\"/shop/product-{id}\">{name}</a> <span class=\"price\">{price:.2}</span></div>"))
-        .collect();
-    Ok(Value::String(format!(
-        "<!DOCTYPE html><html><head><title>Shop | Retail</title></head><body><main id=\"wrap\">{body}</main></body></html>"
-    )))
+    let picking: i64 = picking.get(0);
+    tx.execute(
+        "INSERT INTO stock_move (picking_id, product_id, qty, state) SELECT $1, product_id, qty, 'assigned' FROM sale_order_line WHERE order_id = $2",
+        &[&picking, &order],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE stock_quant q SET reserved = q.reserved + m.qty FROM (SELECT product_id, sum(qty) qty FROM stock_move WHERE picking_id = $1 GROUP BY product_id) m WHERE q.product_id = m.product_id AND q.warehouse_id = 1",
+        &[&picking],
+    )
+    .await?;
+    Ok(Some(picking))
+}
+
+/// Adds to (or sets) a cart line and recomputes the cart's total; returns the cart.
+async fn cart_update(
+    tx: &Transaction<'_>,
+    sid: &str,
+    product: i32,
+    qty: f64,
+    set: bool,
+) -> Result<i64, tokio_postgres::Error> {
+    let cart: i64 = tx
+        .query_one("INSERT INTO website_cart (session_id) VALUES ($1) ON CONFLICT (session_id) DO UPDATE SET updated_at = now() at time zone 'utc' RETURNING id", &[&sid])
+        .await?
+        .get(0);
+    let sql = if set {
+        "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = EXCLUDED.qty"
+    } else {
+        "INSERT INTO website_cart_line (cart_id, product_id, qty) VALUES ($1, $2, $3) ON CONFLICT (cart_id, product_id) DO UPDATE SET qty = website_cart_line.qty + EXCLUDED.qty"
+    };
+    tx.execute(sql, &[&cart, &product, &qty]).await?;
+    tx.execute(
+        "UPDATE website_cart c SET amount = t.amount FROM (SELECT coalesce(sum(l.qty * p.list_price), 0) amount FROM website_cart_line l JOIN product_product p ON p.id = l.product_id WHERE l.cart_id = $1) t WHERE c.id = $1",
+        &[&cart],
+    )
+    .await?;
+    Ok(cart)
+}
+
+async fn shop_page(tx: &Transaction<'_>, page: &ShopPage) -> Result<(), tokio_postgres::Error> {
+    match page {
+        ShopPage::Listing => {
+            tx.query("SELECT id, name, list_price FROM product_product WHERE website_published ORDER BY hot DESC, id LIMIT 20", &[])
+                .await?;
+        }
+        ShopPage::Product(id) => {
+            tx.query_opt(
+                "SELECT id, name, list_price FROM product_product WHERE id = $1 AND website_published",
+                &[id],
+            )
+            .await?;
+            tx.query_one(
+                "SELECT coalesce(sum(quantity - reserved), 0) FROM stock_quant WHERE product_id = $1",
+                &[id],
+            )
+            .await?;
+        }
+        ShopPage::Cart(sid) => {
+            tx.query(
+                "SELECT p.id, p.name, l.qty * p.list_price FROM website_cart c JOIN website_cart_line l ON l.cart_id = c.id JOIN product_product p ON p.id = l.product_id WHERE c.session_id = $1 ORDER BY l.id",
+                &[sid],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Odoo's retryable SQL states: serialization failure, deadlock, lock not available.

@@ -62,11 +62,7 @@ async fn run_due_job(client: &mut tokio_postgres::Client) -> Result<bool, tokio_
     match kind.as_str() {
         // Procurement: top up every quant that ran low (touches the rows POS sync locks).
         "replenish" => {
-            tx.execute(
-                "UPDATE stock_quant SET quantity = quantity + 200 WHERE quantity < 50",
-                &[],
-            )
-            .await?;
+            tx.execute(super::calls::REPLENISH_SQL, &[]).await?;
         }
         // Invoice the paid POS orders of the last minutes into one journal entry.
         "invoice_batch" => {

@@ -1,8 +1,14 @@
-//! The PostgreSQL backend: every call runs real SQL on a retail schema in one REPEATABLE READ
-//! transaction per request, retried like Odoo's on serialization failures, deadlocks and
-//! lock timeouts; each HTTP worker has its own connection pool of `db_maxconn` connections
-//! named `odoo-<pid>-<worker>`; cron threads run on their own connections; sessions live in
-//! Redis (as `session_redis` keeps them) or in memory.
+//! The PostgreSQL backend: the memory backend's answers, and the SQL work a real Odoo does
+//! for them. Every answer (status, body, errors) comes from the memory backend, so both
+//! backends speak like Odoo 17/18 alike; before memory answers a call that matters for
+//! capacity (POS sync, sales and deliveries, the month-end report, reconciliation, the shop
+//! and its carts), the same work runs as real SQL on a retail schema in one REPEATABLE READ
+//! transaction, retried like Odoo's on serialization failures, deadlocks and lock timeouts.
+//! When that work fails the client gets Odoo's error instead and memory is not asked, as the
+//! real request would have changed nothing. Each HTTP worker has its own connection pool of
+//! `db_maxconn` connections named `odoo-<pid>-<worker>`; cron threads run on their own
+//! connections; sessions are also written to Redis (as `session_redis` keeps them) when one
+//! is given.
 
 mod calls;
 mod cron;
@@ -11,8 +17,8 @@ mod routes;
 mod schema;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -23,20 +29,25 @@ use tokio_postgres::config::Config as PgConfig;
 use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
+use super::catalog::CatalogSize;
 use super::config::StandinConfig;
 use super::odoo::{Incoming, Odoo, Reply, error_envelope};
 use super::sessions::SessionStore;
-use calls::{CallError, SqlCall};
+use calls::{Context, Created, SqlCall};
+use routes::{After, Links};
 
 /// Odoo's attempts per request before the client sees the error.
 const MAX_TRIES: u32 = 5;
+
+/// What Odoo answers when its session store is unreachable.
+const SESSION_STORE_ERROR: &str = "builtins.ConnectionError";
 
 /// How the PostgreSQL backend is set up (from `peakgate standin` flags).
 #[derive(Debug, Clone)]
 pub struct PgOptions {
     /// `postgres://user@host:port/dbname`; the database is created when missing.
     pub url: String,
-    /// Sessions in Redis when set, else in memory.
+    /// Sessions also written to (and read from) this Redis, as `session_redis` keeps them.
     pub redis_url: Option<String>,
     /// Connections per worker's pool (Odoo's `db_maxconn`).
     pub db_maxconn: usize,
@@ -91,11 +102,33 @@ pub struct PgBackend {
     opts: PgOptions,
     /// One pool per HTTP worker.
     pools: Vec<Pool>,
-    sessions: SessionStore,
-    /// Answers for calls that touch no table (version, health, unknown methods).
+    /// Sessions in Redis, when `--redis-url` is given.
+    sessions: Option<SessionStore>,
+    /// Gives every answer.
     memory: Odoo,
+    /// Memory's records linked to the rows the SQL work created.
+    links: Mutex<Links>,
     pub stats: Stats,
     hot_products: i32,
+}
+
+/// SQL work that could not be done: Odoo's exception name and message.
+struct Failure {
+    name: &'static str,
+    message: String,
+}
+
+impl Failure {
+    /// The answer for `req`: Odoo's JSON-RPC error envelope, or its 500 page.
+    fn reply(self, req: &Incoming) -> Reply {
+        match req {
+            Incoming::Rpc { id, .. } => error_envelope(id, 200, self.name, &self.message),
+            _ => Reply::html(
+                500,
+                "<!DOCTYPE html><html><head><title>500 | Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>".into(),
+            ),
+        }
+    }
 }
 
 /// The database name and the same server's `postgres` database, from the URL.
@@ -190,15 +223,25 @@ impl PgBackend {
                 .map_err(|e| PgError::Url(shown.clone(), e.to_string()))?;
             pools.push(pool);
         }
-        let sessions = SessionStore::open(opts.redis_url.as_deref(), &db).await?;
+        let sessions = match &opts.redis_url {
+            Some(url) => Some(SessionStore::open(url, &db).await?),
+            None => None,
+        };
         let mut opts = opts;
         opts.warehouses = warehouses;
         opts.products = products;
         let backend = Arc::new(PgBackend {
-            memory: Odoo::new(config.clone()),
+            memory: Odoo::with_catalog(
+                config.clone(),
+                CatalogSize {
+                    products: i64::from(products),
+                    warehouses: i64::from(warehouses),
+                },
+            ),
             config,
             pools,
             sessions,
+            links: Mutex::new(Links::new(products)),
             stats: Stats::default(),
             hot_products: (products / 100).max(5),
             opts: opts.clone(),
@@ -216,38 +259,143 @@ impl PgBackend {
         &self.config
     }
 
-    /// Answers a request served by HTTP worker `worker`.
+    /// Answers a request served by HTTP worker `worker`: its SQL work first, then memory's
+    /// answer, then what links memory's records to the rows created.
     pub async fn answer(&self, worker: usize, req: &Incoming, sid: Option<&str>) -> Reply {
-        match req {
-            Incoming::Rpc { path, id, params } => self.rpc(worker, path, id, params, sid).await,
-            Incoming::Page { path, .. } if path.starts_with("/shop") => {
-                self.page(worker, path, sid).await
+        // session_redis reads the session on every request that carries one.
+        let stored = match (&self.sessions, sid) {
+            (Some(store), Some(s)) => match store.get(s).await {
+                Ok(v) => v,
+                Err(e) => return session_failure(e).reply(req),
+            },
+            _ => None,
+        };
+        let step = self.links().plan(&self.config, req, sid);
+        let mut created = match step.sql {
+            Some(call) => match self.transact(worker, call).await {
+                Ok(c) => c,
+                Err(f) => return f.reply(req),
+            },
+            None => Created::new(),
+        };
+        let mut reply = self.memory.answer(req, sid);
+        let new_session = reply.set_session.clone();
+        if let After::NewVisitorCart { product, qty, set } = step.after
+            && let Some(s) = new_session.as_deref().or(sid)
+        {
+            let call = SqlCall::CartUpdate {
+                sid: s.to_string(),
+                product,
+                qty,
+                set,
+            };
+            match self.transact(worker, call).await {
+                Ok(c) => created = c,
+                Err(f) => {
+                    // The visitor keeps the session memory gave it, as Odoo saves a new
+                    // session even when the request fails.
+                    let mut failed = f.reply(req);
+                    failed.set_session = new_session;
+                    return failed;
+                }
             }
-            _ => self.memory.answer(req, sid),
         }
+        let result = match step.after {
+            After::Nothing | After::CartSaved | After::NewVisitorCart { .. } => None,
+            _ => routes::rpc_result(&reply.body),
+        };
+        self.links().learn(
+            &step.after,
+            result.as_ref(),
+            &created,
+            sid,
+            new_session.as_deref(),
+        );
+        if let Err(f) = self
+            .save_session(
+                &step.after,
+                result.as_ref(),
+                &created,
+                sid,
+                stored,
+                new_session.as_deref(),
+            )
+            .await
+        {
+            let mut failed = f.reply(req);
+            failed.set_session = new_session;
+            reply = failed;
+        }
+        reply
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, Links> {
+        // Links are inserted and removed whole: a panic elsewhere leaves none half-written.
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the session to Redis when Odoo would: when it is new (a login or a visitor's
+    /// first page), and when a cart update puts the cart's order in it. The `session-bloat`
+    /// release pads every write.
+    async fn save_session(
+        &self,
+        after: &After,
+        result: Option<&Value>,
+        created: &Created,
+        sid: Option<&str>,
+        stored: Option<Value>,
+        new_session: Option<&str>,
+    ) -> Result<(), Failure> {
+        let Some(store) = &self.sessions else {
+            return Ok(());
+        };
+        let cart = match after {
+            After::CartSaved | After::NewVisitorCart { .. } => created.first().map(|c| c.1),
+            _ => None,
+        };
+        let (target, uid) = match (new_session, sid) {
+            (Some(new), _) => (
+                new,
+                matches!(after, After::LoggedIn)
+                    .then(|| result.and_then(|r| r.get("uid")).and_then(Value::as_i64))
+                    .flatten(),
+            ),
+            (None, Some(s)) if cart.is_some() => (
+                s,
+                stored
+                    .as_ref()
+                    .and_then(|v| v.get("uid"))
+                    .and_then(Value::as_i64),
+            ),
+            _ => return Ok(()),
+        };
+        let payload = routes::session_payload(
+            uid,
+            &self.config.login,
+            cart,
+            self.config.pg.session_payload_bytes,
+        );
+        store.put(target, &payload).await.map_err(session_failure)
     }
 
     /// Runs a call in a REPEATABLE READ transaction on the worker's pool, retrying like Odoo.
-    pub(super) async fn transact(
-        &self,
-        worker: usize,
-        id: &Value,
-        call: SqlCall,
-    ) -> Result<Value, Reply> {
+    async fn transact(&self, worker: usize, call: SqlCall) -> Result<Created, Failure> {
         let pool = &self.pools[worker % self.pools.len()];
         let mut client = match pool.get().await {
             Ok(c) => c,
             Err(e) => {
                 self.stats.pool_timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(error_envelope(
-                    id,
-                    200,
-                    "psycopg2.pool.PoolError",
-                    &format!("The Connection Pool Is Full ({e})"),
-                ));
+                return Err(Failure {
+                    name: "psycopg2.pool.PoolError",
+                    message: format!("The Connection Pool Is Full ({e})"),
+                });
             }
         };
-        let v = &self.config.pg;
+        let cx = Context {
+            variant: &self.config.pg,
+            warehouses: self.opts.warehouses,
+            hot: self.hot_products,
+        };
         let mut tries = 0;
         loop {
             tries += 1;
@@ -257,61 +405,54 @@ impl PgBackend {
                     .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
                     .start()
                     .await?;
-                let value =
-                    calls::execute(&tx, &call, v, self.opts.warehouses, self.hot_products).await?;
+                let created = calls::execute(&tx, &call, &cx).await?;
                 tx.commit().await?;
-                Ok::<Value, CallError>(value)
+                Ok::<Created, tokio_postgres::Error>(created)
             }
             .await;
-            match outcome {
-                Ok(value) => {
+            let e = match outcome {
+                Ok(created) => {
                     drop(client);
                     self.maybe_leak(pool);
-                    return Ok(value);
+                    return Ok(created);
                 }
-                Err(CallError::Db(e)) if calls::retryable(&e) && tries < MAX_TRIES => {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    let wait = calls::backoff(tries, self.opts.backoff_scale, &mut rand::rng());
-                    tokio::time::sleep(wait).await;
-                }
-                Err(CallError::Db(e)) if calls::retryable(&e) => {
-                    self.stats
-                        .serialization_failures
-                        .fetch_add(1, Ordering::Relaxed);
-                    let name = if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) {
-                        "psycopg2.errors.DeadlockDetected"
-                    } else if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                        "psycopg2.errors.LockNotAvailable"
-                    } else {
-                        "psycopg2.errors.SerializationFailure"
-                    };
-                    let message = e
-                        .as_db_error()
-                        .map_or_else(|| e.to_string(), |d| d.message().to_string());
-                    return Err(error_envelope(id, 200, name, &message));
-                }
-                Err(CallError::Db(e)) => {
-                    let message = e
-                        .as_db_error()
-                        .map_or_else(|| e.to_string(), |d| d.message().to_string());
-                    let name = match e.code() {
-                        Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => {
-                            "psycopg2.errors.ForeignKeyViolation"
-                        }
-                        Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
-                            "psycopg2.errors.UniqueViolation"
-                        }
-                        Some(c) if *c == SqlState::NOT_NULL_VIOLATION => {
-                            "psycopg2.errors.NotNullViolation"
-                        }
-                        _ => "psycopg2.Error",
-                    };
-                    return Err(error_envelope(id, 200, name, &message));
-                }
-                Err(CallError::User { name, message }) => {
-                    return Err(error_envelope(id, 200, name, &message));
-                }
+                Err(e) => e,
+            };
+            let message = e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string());
+            if !calls::retryable(&e) {
+                let name = match e.code() {
+                    Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => {
+                        "psycopg2.errors.ForeignKeyViolation"
+                    }
+                    Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                        "psycopg2.errors.UniqueViolation"
+                    }
+                    Some(c) if *c == SqlState::NOT_NULL_VIOLATION => {
+                        "psycopg2.errors.NotNullViolation"
+                    }
+                    _ => "psycopg2.Error",
+                };
+                return Err(Failure { name, message });
             }
+            if tries < MAX_TRIES {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                let wait = calls::backoff(tries, self.opts.backoff_scale, &mut rand::rng());
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            self.stats
+                .serialization_failures
+                .fetch_add(1, Ordering::Relaxed);
+            let name = match e.code() {
+                Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED => {
+                    "psycopg2.errors.DeadlockDetected"
+                }
+                Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => "psycopg2.errors.LockNotAvailable",
+                _ => "psycopg2.errors.SerializationFailure",
+            };
+            return Err(Failure { name, message });
         }
     }
 
@@ -351,6 +492,13 @@ impl PgBackend {
             "db_maxconn": self.opts.db_maxconn,
             "workers": self.pools.len(),
         })
+    }
+}
+
+fn session_failure(e: super::sessions::SessionError) -> Failure {
+    Failure {
+        name: SESSION_STORE_ERROR,
+        message: e.to_string(),
     }
 }
 
