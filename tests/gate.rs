@@ -239,6 +239,38 @@ fn peakgate_verdict_reproduces_verdict_json_and_takes_a_stricter_gate() {
     assert_eq!(check(&v, "latency p50 */*")["status"], "warn");
     // The stored gate's checks are still there.
     assert_eq!(check(&v, "latency p95 pos_order_sync/*")["status"], "pass");
+
+    // In place (on a copy of the run), the gate a verdict used is recorded beside it: a later
+    // `verdict` with no flags says the same, and `report` renders that stored verdict.
+    let copy = ws_base.dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(base).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+    }
+    let base = &copy;
+    peakgate()
+        .arg("verdict")
+        .arg(base)
+        .arg("--gate")
+        .arg(&strict)
+        .assert()
+        .code(0);
+    peakgate().arg("verdict").arg(base).assert().code(0);
+    assert_eq!(json(&base.join("verdict.json"))["verdict"], "warn");
+    peakgate().arg("report").arg(base).assert().success();
+    let summary = std::fs::read_to_string(base.join("summary.md")).unwrap();
+    assert!(summary.contains("**WARN**"), "{summary}");
+    // Without its gate.json a run cannot be judged: exit 5, never a pass.
+    std::fs::remove_file(base.join("gate.json")).unwrap();
+    peakgate()
+        .arg("verdict")
+        .arg(base)
+        .assert()
+        .code(5)
+        .stderr(contains("gate.json"));
 }
 
 #[test]
@@ -332,8 +364,9 @@ headroom = { warn = 4, fail = 1 }
     }
 }
 
+/// An aborted run is a failed release (exit 1, DESIGN.md), not an interrupted one (3).
 #[test]
-fn an_abort_condition_stops_a_broken_release_exit_3_with_artifacts() {
+fn an_abort_condition_stops_a_broken_release_exit_1_with_artifacts() {
     let ws = Workspace::new();
     let gate = ws.write(
         "abort.toml",
@@ -349,7 +382,7 @@ fn an_abort_condition_stops_a_broken_release_exit_3_with_artifacts() {
             gate.to_str().unwrap(),
         ],
     );
-    assert_eq!(code, 3);
+    assert_eq!(code, 1);
     // Stopped a couple of seconds in, not at the plan's 5 s end.
     assert!(
         started.elapsed().as_secs_f64() < 4.5,
