@@ -74,3 +74,54 @@ fn list_releases_names_every_variant() {
         .stdout(contains("slow-pos-sync"))
         .stdout(contains("broken"));
 }
+
+/// A target whose error names and messages differ on every request: kinds stay bounded (16 a
+/// step, then `other`), each kind keeps at most 5 messages, and run.json stays small.
+#[test]
+fn unique_error_messages_are_kept_bounded_with_counts() {
+    let ws = Workspace::new();
+    ws.write(
+        "noisy.toml",
+        "workers = 8\n[service]\ndefault = { median = \"0ms\", p99 = \"1ms\" }\n[release.noisy]\ndescription = \"every name_search fails with its own name and message\"\nerrors.\"name_search\" = { rate = 1.0, name = \"odoo.exceptions.Error{n}\", message = \"row {n} is locked by another transaction\" }\n",
+    );
+    let p = ws.profile(
+        "noisy",
+        "name = \"noisy\"\nenvironment = \"test\"\n[standin]\nconfig = \"../noisy.toml\"\nrelease = \"noisy\"\n[load]\narrivals = \"uniform\"\n[[load.stage]]\nduration = \"6s\"\nrate = 100\n[mix]\nproduct_search = 1\n",
+    );
+    peakgate()
+        .args(["run", "--quiet", "--profile"])
+        .arg(&p)
+        .arg("--out")
+        .arg(ws.out())
+        .assert()
+        .success();
+    let r = ws.run_json();
+    let step = &r["transactions"]["product_search/name_search"];
+    let kinds = step["errors"].as_object().unwrap();
+    assert!(kinds.len() <= 16, "{kinds:?}");
+    let other = kinds["other"].as_u64().unwrap();
+    assert!(other > 400, "{kinds:?}");
+    assert_eq!(
+        kinds.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        step["count"].as_u64().unwrap()
+    );
+    let messages = step["messages"].as_array().unwrap();
+    assert!(
+        !messages.is_empty() && messages.len() <= 16 * 5,
+        "{}",
+        messages.len()
+    );
+    assert!(
+        messages[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is locked by another transaction")
+    );
+    // Bounded: the record grows with steps and seconds, not with requests.
+    let size = std::fs::metadata(ws.run_dir().join("run.json"))
+        .unwrap()
+        .len();
+    assert!(size < 100_000, "run.json is {size} bytes");
+    let summary = std::fs::read_to_string(ws.run_dir().join("summary.md")).unwrap();
+    assert!(summary.contains("## Top errors"), "{summary}");
+}

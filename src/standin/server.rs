@@ -198,7 +198,20 @@ async fn handle(
     serve_for(&state, service).await;
 
     let reply = match (&incoming, fault) {
-        (Incoming::Rpc { id, .. }, Some(f)) => error_envelope(id, 200, &f.name, &f.message),
+        (Incoming::Rpc { id, .. }, Some(f)) => {
+            // `{n}` in an injected error becomes the request's number: a target whose
+            // messages (or exception names) differ on every request.
+            let n = state
+                .served
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string();
+            error_envelope(
+                id,
+                200,
+                &f.name.replace("{n}", &n),
+                &f.message.replace("{n}", &n),
+            )
+        }
         (Incoming::Page { .. } | Incoming::Form { .. }, Some(_)) => Reply {
             status: 500,
             content_type: "text/html",
