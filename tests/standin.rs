@@ -125,3 +125,64 @@ fn unique_error_messages_are_kept_bounded_with_counts() {
     let summary = std::fs::read_to_string(ws.run_dir().join("summary.md")).unwrap();
     assert!(summary.contains("## Top errors"), "{summary}");
 }
+
+/// Secrets never reach an artifact or a log: a password holding `#`, `?`, `/` and `@`, given
+/// as the target's password and inside a PostgreSQL probe URL, is in no file of the run
+/// folder, nor in stdout or stderr, of `check` or `run`.
+#[test]
+fn a_secret_with_url_delimiters_is_in_no_artifact_and_no_output() {
+    let secret = "S3c#r?t/x@y";
+    let ws = Workspace::new();
+    let config = ws.write("standin.toml", &format!("password = \"{secret}\"\n"));
+    let server = StandinProcess::start(&[std::ffi::OsStr::new("--config"), config.as_os_str()]);
+    let pg = format!("postgres://postgres:{secret}@127.0.0.1:5432/postgres");
+    let p = ws.profile(
+        "secret",
+        "name = \"secret\"\nenvironment = \"test\"\n[load]\n[[load.stage]]\nduration = \"3s\"\nrate = 4\n[mix]\nproduct_search = 1\n[probes.postgres]\nurl_env = \"PEAKGATE_TEST_SECRET_PG\"\noptional = true\n",
+    );
+    let mut outputs = Vec::new();
+    for args in [vec!["check"], vec!["run", "--out"]] {
+        let mut cmd = peakgate();
+        cmd.args(&args);
+        if args[0] == "run" {
+            cmd.arg(ws.out()).arg("--profile");
+        }
+        let out = cmd
+            .arg(&p)
+            .args(["--target", &server.url])
+            .env("ODOO_PASSWORD", secret)
+            .env("PEAKGATE_TEST_SECRET_PG", &pg)
+            .output()
+            .unwrap();
+        if args[0] == "run" {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
+        outputs.push(String::from_utf8_lossy(&out.stderr).to_string());
+    }
+    for text in &outputs {
+        assert!(!text.contains(secret), "a secret in the output:\n{text}");
+    }
+    let run = ws.run_dir();
+    for e in std::fs::read_dir(&run).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(secret),
+            "{} holds the secret",
+            path.display()
+        );
+        assert!(
+            !text.contains("S3c%23r"),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+    let r = ws.run_json();
+    assert_eq!(r["totals"]["errors"], 0, "{:#}", r["totals"]);
+}
