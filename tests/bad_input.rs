@@ -230,3 +230,34 @@ fn an_odoo_version_peakgate_does_not_drive_stops_at_preflight() {
         ],
     );
 }
+
+/// Other wrong targets are refused before any load with their cause: HTTPS spoken to a plain
+/// HTTP port (a TLS error), and a URL with an extra path (no Odoo answers there).
+#[test]
+fn https_against_http_and_an_extra_path_stop_at_preflight_with_exit_2() {
+    let ws = Workspace::new();
+    let server = crate::common::StandinProcess::start::<&str>(&[]);
+    let p = ws.profile("wrong", "name = \"wrong\"\nenvironment = \"staging\"\n[load]\ntimeout = \"2s\"\n[[load.stage]]\nduration = \"2s\"\nrate = 10\n[mix]\nproduct_search = 1\n");
+    let https = server.url.replace("http://", "https://");
+    let extra = format!("{}/odoo", server.url);
+    for (target, cause) in [
+        (https.as_str(), "TLS with"),
+        (extra.as_str(), "does not answer like Odoo"),
+    ] {
+        peakgate()
+            .args(["run", "--quiet", "--target", target])
+            .env("ODOO_PASSWORD", "admin")
+            .arg("--profile")
+            .arg(&p)
+            .arg("--out")
+            .arg(ws.out())
+            .assert()
+            .code(2)
+            .stderr(contains(cause))
+            .stderr(contains("panicked").not());
+    }
+    assert_eq!(
+        std::fs::read_dir(ws.out()).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+}

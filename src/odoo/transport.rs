@@ -204,6 +204,21 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
+        // rustls's errors reach hyper inside an `io::Error` (boxed, so not downcast here):
+        // known by their words.
+        let text = err.to_string().to_lowercase();
+        if [
+            "invalidcontenttype",
+            "corrupt message",
+            "certificate",
+            "handshake",
+            "tls",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+        {
+            return true;
+        }
         cur = err.source();
     }
     false
