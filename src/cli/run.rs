@@ -391,7 +391,14 @@ async fn drive(
     let ending = engine::run(plan.clone(), conn.clone(), wiring).await;
     let duration_s = t0.elapsed().as_secs_f64();
     let probed = match probes {
-        Some(p) => Some(p.finish().await),
+        Some(p) => match p.finish().await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("error: {e}; the run cannot be judged");
+                finish.cancel();
+                return Err(Exit::Internal);
+            }
+        },
         None => None,
     };
     finish.cancel();

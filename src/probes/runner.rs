@@ -164,14 +164,13 @@ impl ProbeSet {
         }
     }
 
-    /// Stops sampling and returns the reports.
-    pub async fn finish(self) -> Finished {
+    /// Stops sampling and returns the reports; an error if the probe thread died (its
+    /// figures are lost, and a run must not be judged as if it had none).
+    pub async fn finish(self) -> Result<Finished, String> {
         self.stop.cancel();
-        self.done.await.unwrap_or(Finished {
-            reports: BTreeMap::new(),
-            cpu: None,
-            wall: Duration::ZERO,
-        })
+        self.done
+            .await
+            .map_err(|_| "the probe thread ended without its reports".to_string())
     }
 }
 
