@@ -29,6 +29,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A command-line flag's value cannot be used.
+    #[error("{flag}: {message}")]
+    Flag { flag: String, message: String },
 }
 
 impl ConfigError {

@@ -710,7 +710,10 @@ fn build_target(
         Err(e) => {
             return Err(match (&o.target, t) {
                 (None, Some(t)) => src.error_at(&t.url, format!("target: {e}")),
-                _ => ConfigError::key(Path::new("--target"), "--target", e.to_string()),
+                _ => ConfigError::Flag {
+                    flag: "--target".into(),
+                    message: e.to_string(),
+                },
             });
         }
     };

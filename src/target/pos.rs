@@ -25,6 +25,10 @@ pub struct PosSession {
     pub config_name: String,
     pub cash_control: bool,
     pub rounding: f64,
+    /// The run opened it. A session that was open before (a till in use, or another run) is
+    /// sold into but never closed by this run: closing it would move the other's sales to a
+    /// rescue session.
+    pub opened_by_run: bool,
 }
 
 /// Why no session could be opened.
@@ -102,6 +106,8 @@ pub async fn open(
         let started = Instant::now();
         match open_one(&c, major, &config, cash_control).await {
             Ok((session_id, how)) => {
+                // A session left in opening control (by an interrupted run) is as good as new.
+                let opened_by_run = !how.starts_with("already opened");
                 let mut row = configs.rows[i].clone();
                 if let Some(col) = configs.column("session_id") {
                     row[col] = json!(session_id);
@@ -114,6 +120,7 @@ pub async fn open(
                     rounding: column(configs, i, "currency_rounding")
                         .as_f64()
                         .unwrap_or(0.01),
+                    opened_by_run,
                 });
                 actions.push(PreparedAction {
                     action: format!("open pos.session {session_id} on config {name:?}"),
@@ -252,6 +259,18 @@ pub async fn close(
     let mut out = Vec::new();
     for s in sessions {
         let started = Instant::now();
+        if !s.opened_by_run {
+            out.push(PreparedAction {
+                action: format!(
+                    "leave pos.session {} on config {:?} open",
+                    s.session_id, s.config_name
+                ),
+                ok: true,
+                detail: "it was open before the run: whoever opened it closes it".into(),
+                duration_ms: 0,
+            });
+            continue;
+        }
         let result = close_one(&c, major, s).await;
         out.push(PreparedAction {
             action: format!(

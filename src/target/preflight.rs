@@ -75,13 +75,29 @@ pub async fn check(
     password_env: &str,
 ) -> Result<Preflight, PreflightError> {
     let url = client.base().as_str().trim_end_matches('/').to_string();
+    let has_path = !client.base().path().trim_matches('/').is_empty();
     let version = client.version().await.map_err(|f| match f.kind {
+        ErrorKind::Tls if url.starts_with("https:") => PreflightError::Unreachable {
+            url: url.clone(),
+            message: format!(
+                "{} (does the server speak plain HTTP? try http://)",
+                f.message
+            ),
+        },
         ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Reset | ErrorKind::Timeout => {
             PreflightError::Unreachable {
                 url: url.clone(),
                 message: f.message,
             }
         }
+        _ if has_path => PreflightError::NotOdoo {
+            url: url.clone(),
+            path: crate::odoo::client::VERSION_PATH,
+            message: format!(
+                "{f}; give the server's base URL, without a path ({})",
+                client.base().path()
+            ),
+        },
         _ => PreflightError::NotOdoo {
             url: url.clone(),
             path: crate::odoo::client::VERSION_PATH,
