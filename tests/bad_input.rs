@@ -261,3 +261,61 @@ fn https_against_http_and_an_extra_path_stop_at_preflight_with_exit_2() {
         0
     );
 }
+
+/// `--duration 0s` used to print "NaN journeys" and leave an unreadable run.json: refused.
+#[test]
+fn duration_override_zero_is_refused() {
+    let ws = Workspace::new();
+    let p = ws.profile(
+        "zero",
+        &format!(
+            "name = \"zero\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nproduct_search = 1\n"
+        ),
+    );
+    for cmd in ["check", "run"] {
+        let mut c = peakgate();
+        c.arg(cmd);
+        if cmd == "run" {
+            c.arg("--out").arg(ws.out()).arg("--profile");
+        }
+        c.arg(&p)
+            .args(["--duration", "0s"])
+            .assert()
+            .code(2)
+            .stderr(contains("--duration: must be longer than zero"))
+            .stderr(contains("panicked").not());
+    }
+}
+
+/// Rates no process can plan and runs of years are refused with a clear message, not left
+/// to run forever.
+#[test]
+fn absurd_rates_and_durations_are_refused() {
+    let ws = Workspace::new();
+    let fast = ws.profile(
+        "fast",
+        "name = \"fast\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1e300\n[mix]\nproduct_search = 1\n",
+    );
+    refused(&fast, &["more than one process can drive"]);
+    let long = ws.profile(
+        "long",
+        "name = \"long\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"400days\"\nrate = 1\n[mix]\nproduct_search = 1\n",
+    );
+    refused(&long, &["more than peakgate runs in one go"]);
+}
+
+/// A small rate shows as it is in `check`, never rounded to 0.0.
+#[test]
+fn small_rates_are_shown_as_they_are_in_check() {
+    let ws = Workspace::new();
+    let p = ws.profile(
+        "slow",
+        "name = \"slow\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"100s\"\nrate = 0.04\n[mix]\nproduct_search = 1\n",
+    );
+    peakgate()
+        .arg("check")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(contains("0.04"));
+}

@@ -75,9 +75,9 @@ pub fn describe(plan: &Plan) -> String {
     let _ = writeln!(out, "\nstages ({unit})");
     for s in &curve.stages {
         let level = if (s.from - s.to).abs() < 1e-9 {
-            format!("{:.1}", s.from)
+            shown_level(s.from)
         } else {
-            format!("{:.1} → {:.1}", s.from, s.to)
+            format!("{} → {}", shown_level(s.from), shown_level(s.to))
         };
         let journeys = match plan.load.model {
             ModelKind::Open => format!(
@@ -110,7 +110,11 @@ pub fn describe(plan: &Plan) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n{unit} over time (peak {:.1})", curve.peak());
+    let _ = writeln!(
+        out,
+        "\n{unit} over time (peak {})",
+        shown_level(curve.peak())
+    );
     let _ = writeln!(out, "  {}", sparkline(plan));
     let _ = writeln!(
         out,
@@ -272,4 +276,29 @@ fn sparkline(plan: &Plan) -> String {
             }
         })
         .collect()
+}
+
+/// A rate or level as written: one decimal when that is exact (`5.0`, `20.0`), else up to three
+/// significant decimals, so a small rate (`0.04`) never shows as `0.0`.
+fn shown_level(x: f64) -> String {
+    if ((x * 10.0).round() - x * 10.0).abs() < 1e-9 {
+        return format!("{x:.1}");
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(2, 6) as usize;
+    let text = format!("{x:.digits$}");
+    text.trim_end_matches('0').to_string()
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::shown_level;
+
+    #[test]
+    fn small_rates_are_shown_as_they_are() {
+        assert_eq!(shown_level(0.04), "0.04");
+        assert_eq!(shown_level(5.0), "5.0");
+        assert_eq!(shown_level(2.5), "2.5");
+        assert_eq!(shown_level(0.125), "0.125");
+        assert_eq!(shown_level(0.0004), "0.0004");
+    }
 }

@@ -67,6 +67,11 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         })
 }
 
+/// Longest run planned: 7 days.
+const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
+/// Highest rate (journeys/s) or terminal count one process plans.
+const MAX_LEVEL: f64 = 100_000.0;
+
 /// Settings from the command line that change a profile's plan.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -531,7 +536,36 @@ fn build_load(
     }
     let src_duration = curve.duration_s();
     if let Some(d) = o.duration {
+        if d.is_zero() {
+            return Err(ConfigError::Flag {
+                flag: "--duration".into(),
+                message: "must be longer than zero".into(),
+            });
+        }
         curve = curve.stretched_to(d.as_secs_f64());
+    }
+    // What one process can plan and run: beyond these, a typo (a rate of 1e300, a duration
+    // of years) is refused rather than left to run forever.
+    if curve.duration_s() > MAX_DURATION_S {
+        return Err(ConfigError::key(
+            &src.path,
+            "load.stage",
+            format!(
+                "the stages last {}, more than peakgate runs in one go ({} days)",
+                humantime::format_duration(Duration::from_secs_f64(curve.duration_s().min(1e15))),
+                MAX_DURATION_S / 86_400.0
+            ),
+        ));
+    }
+    if curve.peak() > MAX_LEVEL {
+        return Err(ConfigError::key(
+            &src.path,
+            "load.stage",
+            format!(
+                "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
+                curve.peak()
+            ),
+        ));
     }
     if l.model == ModelKind::Closed {
         for s in &mut curve.stages {
