@@ -319,3 +319,28 @@ fn small_rates_are_shown_as_they_are_in_check() {
         .success()
         .stdout(contains("0.04"));
 }
+
+/// Template mistakes are located errors at `check`: an unclosed `{{name` (it would be sent as
+/// written) and a `[vars]` entry shadowing a built-in such as `login` (it would be ignored).
+#[test]
+fn template_mistakes_are_refused_at_check() {
+    let ws = Workspace::new();
+    ws.write(
+        "sc/unclosed.toml",
+        "session = \"user\"\n[[step]]\nname = \"find\"\ncall_kw = { model = \"res.partner\", method = \"name_search\" }\nkwargs = { name = \"{{login\" }\n",
+    );
+    ws.write(
+        "sc/shadow.toml",
+        "session = \"user\"\n[vars]\nlogin = { gen = \"int\", min = 1, max = 2 }\n[[step]]\nname = \"find\"\ncall_kw = { model = \"res.partner\", method = \"name_search\" }\nkwargs = { name = \"{{login}}\" }\n",
+    );
+    for (scenario, needle) in [
+        ("unclosed", "never closes it"),
+        ("shadow", "`login` is a built-in value"),
+    ] {
+        let p = ws.write(
+            &format!("{scenario}.toml"),
+            &format!("name = \"{scenario}\"\nenvironment = \"staging\"\nscenarios_dir = \"sc\"\n{GOOD_LOAD}[mix]\n{scenario} = 1\n"),
+        );
+        refused(&p, &[needle, &format!("{scenario}.toml")]);
+    }
+}

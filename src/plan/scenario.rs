@@ -10,7 +10,7 @@ use rand::distr::weighted::WeightedIndex;
 use serde_json::Value;
 
 use super::generator::{Generator, PosOrderGen, RowPick};
-use super::template::Template;
+use super::template::{Template, TemplateError};
 use crate::config::ConfigError;
 use crate::config::data::DataTable;
 use crate::config::scenario::{GeneratorFile, ScenarioSource, SessionKind, StepFile};
@@ -121,6 +121,16 @@ pub fn compile(
     let mut datasets = BTreeSet::new();
     let major: u32 = odoo_major.parse().unwrap_or(17);
     for (name, gen_file) in &src.file.vars {
+        if BUILTINS.contains(&name.as_str()) {
+            return Err(ConfigError::key(
+                &src.path,
+                format!("vars.{name}"),
+                format!(
+                    "`{name}` is a built-in value ({}); a var of that name would be ignored: rename it",
+                    BUILTINS.join(", ")
+                ),
+            ));
+        }
         let generator =
             compile_generator(src, gen_file, data_dir, tables, data, major, &mut datasets)?;
         names.push(name.clone());
@@ -214,10 +224,11 @@ fn compile_step(
             Some(v) => serde_json::to_value(v).map_err(|e| here(format!("`{key}`: {e}")))?,
             None => default,
         };
-        Template::compile(&json, &resolve).map_err(|unknown| {
-            here(format!(
+        Template::compile(&json, &resolve).map_err(|e| match e {
+            TemplateError::Unknown(unknown) => here(format!(
                 "`{key}` uses `{{{{{unknown}}}}}`, which is neither a var, a value saved by an earlier step, nor one of {BUILTINS:?}"
-            ))
+            )),
+            unclosed => here(format!("`{key}`: {unclosed}")),
         })
     };
     let text =

@@ -54,13 +54,24 @@ impl Ref {
     }
 }
 
+/// Why a template does not compile.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// A placeholder names nothing known.
+    #[error("`{{{{{0}}}}}` names nothing known")]
+    Unknown(String),
+    /// A `{{` with no `}}` after it: it would be sent as written.
+    #[error("`{0}` opens a placeholder with `{{{{` and never closes it with `}}}}`")]
+    Unclosed(String),
+}
+
 impl Template {
     /// Compiles `value`, resolving each placeholder with `resolve` (name → slot); the error
-    /// is the first unknown name.
+    /// is the first unknown name or unclosed placeholder.
     pub fn compile(
         value: &Value,
         resolve: &impl Fn(&str) -> Option<usize>,
-    ) -> Result<Template, String> {
+    ) -> Result<Template, TemplateError> {
         let t = match value {
             Value::String(s) => compile_text(s, resolve)?,
             Value::Array(items) => Template::Array(
@@ -72,7 +83,7 @@ impl Template {
             Value::Object(map) => Template::Object(
                 map.iter()
                     .map(|(k, v)| Ok((k.clone(), Template::compile(v, resolve)?)))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, TemplateError>>()?,
             ),
             other => Template::Literal(other.clone()),
         };
@@ -131,12 +142,15 @@ impl Template {
     }
 }
 
-fn compile_text(s: &str, resolve: &impl Fn(&str) -> Option<usize>) -> Result<Template, String> {
+fn compile_text(
+    s: &str,
+    resolve: &impl Fn(&str) -> Option<usize>,
+) -> Result<Template, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find("{{") {
         let Some(close) = rest[open..].find("}}") else {
-            break;
+            return Err(TemplateError::Unclosed(s.to_string()));
         };
         if open > 0 {
             parts.push(Part::Lit(rest[..open].to_string()));
@@ -144,7 +158,7 @@ fn compile_text(s: &str, resolve: &impl Fn(&str) -> Option<usize>) -> Result<Tem
         let name = rest[open + 2..open + close].trim();
         let mut keys = name.split('.');
         let base = keys.next().unwrap_or("");
-        let slot = resolve(base).ok_or_else(|| name.to_string())?;
+        let slot = resolve(base).ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
         parts.push(Part::Slot(Ref {
             slot,
             path: keys.map(str::to_string).collect(),
@@ -230,7 +244,13 @@ mod tests {
     #[test]
     fn unknown_names_are_reported() {
         let err = Template::compile(&json!(["{{customer}}"]), &names).unwrap_err();
-        assert_eq!(err, "customer");
+        assert_eq!(err, TemplateError::Unknown("customer".into()));
+    }
+
+    #[test]
+    fn an_unclosed_placeholder_is_an_error_not_a_literal() {
+        let err = Template::compile(&json!({"q": "{{product"}), &names).unwrap_err();
+        assert_eq!(err, TemplateError::Unclosed("{{product".into()));
     }
 
     #[test]
