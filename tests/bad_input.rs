@@ -344,3 +344,41 @@ fn template_mistakes_are_refused_at_check() {
         refused(&p, &[needle, &format!("{scenario}.toml")]);
     }
 }
+
+/// Names keep to one character set, checked where they are written: a step named with `/`
+/// (which escaped the gate's `*/*`) or with a space or comma (which lost its HDR log tag) is a
+/// located error.
+#[test]
+fn step_names_outside_the_name_rule_are_refused_at_their_line() {
+    let ws = Workspace::new();
+    for (file, name) in [
+        ("slash", "partner/lookup"),
+        ("space", "find customer"),
+        ("comma", "a,b"),
+    ] {
+        ws.write(
+            &format!("sc/{file}.toml"),
+            &format!("session = \"user\"\n[[step]]\nname = \"{name}\"\ncall_kw = {{ model = \"res.partner\", method = \"name_search\" }}\n"),
+        );
+        let p = ws.write(
+            &format!("{file}.toml"),
+            &format!("name = \"{file}\"\nenvironment = \"staging\"\nscenarios_dir = \"sc\"\n{GOOD_LOAD}[mix]\n{file} = 1\n"),
+        );
+        refused(&p, &[&format!("{file}.toml:3:"), "letters, digits"]);
+    }
+}
+
+/// A gate selector that matches no step is known before the run: a located error naming the
+/// nearest names, so a typo never switches an SLO off.
+#[test]
+fn a_gate_selector_matching_no_step_is_refused_with_the_nearest_names() {
+    let ws = Workspace::new();
+    let p = ws.profile(
+        "typo",
+        &format!("name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_ordre_sync/*\"]\np95 = {{ fail = 500 }}\n"),
+    );
+    refused(
+        &p,
+        &["pos_ordre_sync/*", "matches no step", "`pos_order_sync"],
+    );
+}

@@ -67,6 +67,49 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         })
 }
 
+/// Every gate selector must match a transaction of the profile: a typo must not quietly switch
+/// an SLO off. The error names the nearest existing names.
+fn check_selectors(
+    src: &ProfileSource,
+    gate: &Gate,
+    step_names: &[String],
+    scenarios: &[Arc<Scenario>],
+) -> Result<(), ConfigError> {
+    let names: Vec<&str> = step_names
+        .iter()
+        .map(String::as_str)
+        .chain(scenarios.iter().map(|s| s.name.as_str()))
+        .collect();
+    let selectors = gate
+        .latency
+        .keys()
+        .map(|k| ("latency", k))
+        .chain(gate.errors.keys().map(|k| ("errors", k)));
+    for (table, sel) in selectors {
+        let Ok(matcher) = gate::Selector::new(sel) else {
+            continue;
+        };
+        if names.iter().any(|n| matcher.matches(n)) {
+            continue;
+        }
+        let mut near: Vec<(f64, &str)> = names
+            .iter()
+            .map(|n| (strsim::normalized_levenshtein(sel, n), *n))
+            .collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let suggestions: Vec<String> = near.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
+        return Err(ConfigError::key(
+            &src.path,
+            format!("gate.{table}.\"{sel}\""),
+            format!(
+                "matches no step or scenario of this profile; the nearest are {}",
+                suggestions.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Longest run planned: 7 days.
 const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
 /// Highest rate (journeys/s) or terminal count one process plans.
@@ -336,6 +379,7 @@ impl Plan {
             .any(|s| s.needs_login || s.datasets.iter().any(|d| !src.file.data.contains_key(d)));
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
+        check_selectors(src, &gate, &step_names, &scenarios)?;
         let probes = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),

@@ -108,6 +108,19 @@ impl Call {
 }
 
 /// Compiles one scenario; `next_step_id` numbers steps across the whole plan.
+/// What a scenario or step name may hold: names are written into transaction names
+/// (`scenario/step`, where `/` separates), HDR log tags (no spaces or commas), file names,
+/// report anchors and JUnit names, so they keep to one safe set.
+const NAME_RULE: &str = "names use letters, digits, `_`, `-` and `.` only (at most 64), since they become transaction names, HDR log tags and file names";
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 pub fn compile(
     src: &ScenarioSource,
     data_dir: &Path,
@@ -116,6 +129,13 @@ pub fn compile(
     odoo_major: &str,
     data: &DataSets,
 ) -> Result<Scenario, ConfigError> {
+    if !valid_name(&src.name) {
+        return Err(ConfigError::key(
+            &src.path,
+            "(file name)",
+            format!("scenario name `{}`: {NAME_RULE}", src.name),
+        ));
+    }
     let mut names: Vec<String> = BUILTINS.iter().map(|s| s.to_string()).collect();
     let mut vars = Vec::new();
     let mut datasets = BTreeSet::new();
@@ -149,6 +169,14 @@ pub fn compile(
             .as_ref()
             .is_none_or(|v| v.iter().any(|m| m.split('.').next() == Some(odoo_major)))
     };
+    for step in &src.file.steps {
+        if !valid_name(step.name.get_ref()) {
+            return Err(src.error_at(
+                &step.name,
+                format!("step name `{}`: {NAME_RULE}", step.name.get_ref()),
+            ));
+        }
+    }
     for step in src.file.steps.iter().filter(|s| runs_here(s)) {
         if steps.iter().any(|s: &Step| &s.name == step.name.get_ref()) {
             return Err(src.error_at(
