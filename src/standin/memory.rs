@@ -832,18 +832,7 @@ impl Odoo {
                 (catalog::BANK, total, 0.0),
                 (catalog::POS_RECEIVABLE, 0.0, total),
             ];
-            for (account, debit, credit) in lines {
-                let l = catalog::journal_line(
-                    Some((0, &name)),
-                    account,
-                    0,
-                    debit,
-                    credit,
-                    &today,
-                    self.major,
-                );
-                w.store.create("account.move.line", l)?;
-            }
+            self.book_lines(w, (0, &name), 0, &lines, &today)?;
         }
         for o in w
             .store
@@ -1066,6 +1055,32 @@ impl Odoo {
 
     // ---- Accounting
 
+    /// Posted journal lines of entry `mov`: (account, debit, credit) each; returns their ids.
+    fn book_lines(
+        &self,
+        w: &mut World,
+        mov: (i64, &str),
+        partner: i64,
+        lines: &[(i64, f64, f64)],
+        date: &str,
+    ) -> Result<Vec<i64>, Fault> {
+        lines
+            .iter()
+            .map(|&(account, debit, credit)| {
+                let l = catalog::journal_line(
+                    Some(mov),
+                    account,
+                    partner,
+                    debit,
+                    credit,
+                    date,
+                    self.major,
+                );
+                w.store.create("account.move.line", l)
+            })
+            .collect()
+    }
+
     fn invoice_create(&self, w: &mut World, vals: &Value) -> Result<Value, Fault> {
         let (partner, pname) = self.partner(w, vals)?;
         let (lines, untaxed) = self.order_lines(w, vals.get("invoice_line_ids"), "quantity")?;
@@ -1101,23 +1116,17 @@ impl Odoo {
             let total = m["amount_total"].as_f64().unwrap_or(0.0);
             let untaxed = m["amount_untaxed"].as_f64().unwrap_or(0.0);
             let today = w.today.clone();
-            let mut line_ids = Vec::new();
-            for (account, debit, credit) in [
-                (catalog::RECEIVABLE, total, 0.0),
-                (catalog::SALES, 0.0, untaxed),
-                (catalog::TAX_RECEIVED, 0.0, total - untaxed),
-            ] {
-                let l = catalog::journal_line(
-                    Some((*id, &name)),
-                    account,
-                    partner,
-                    debit,
-                    credit,
-                    &today,
-                    self.major,
-                );
-                line_ids.push(w.store.create("account.move.line", l)?);
-            }
+            let line_ids = self.book_lines(
+                w,
+                (*id, &name),
+                partner,
+                &[
+                    (catalog::RECEIVABLE, total, 0.0),
+                    (catalog::SALES, 0.0, untaxed),
+                    (catalog::TAX_RECEIVED, 0.0, total - untaxed),
+                ],
+                &today,
+            )?;
             w.store.write(
                 "account.move",
                 *id,
@@ -1232,22 +1241,16 @@ impl Odoo {
             m.insert("invoice_line_ids".into(), json!([]));
             let move_id = w.store.create("account.move", m)?;
             let today = w.today.clone();
-            let mut line_ids = Vec::new();
-            for (account, debit, credit) in [
-                (catalog::BANK, amount, 0.0),
-                (catalog::RECEIVABLE, 0.0, amount),
-            ] {
-                let l = catalog::journal_line(
-                    Some((move_id, &name)),
-                    account,
-                    partner,
-                    debit,
-                    credit,
-                    &today,
-                    self.major,
-                );
-                line_ids.push(w.store.create("account.move.line", l)?);
-            }
+            let line_ids = self.book_lines(
+                w,
+                (move_id, &name),
+                partner,
+                &[
+                    (catalog::BANK, amount, 0.0),
+                    (catalog::RECEIVABLE, 0.0, amount),
+                ],
+                &today,
+            )?;
             w.store
                 .write("account.move", move_id, &[("line_ids", json!(line_ids))])?;
             w.store.write(
