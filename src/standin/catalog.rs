@@ -133,6 +133,7 @@ pub fn declare(store: &mut Store, major: u32) {
             "state",
             "cash_register_balance_start",
             "opening_notes",
+            "closing_notes",
             "user_id",
         ],
         1,

@@ -800,9 +800,15 @@ impl Odoo {
         Ok(json!({"successful": true}))
     }
 
+    /// `update_closing_control_state_session(id, notes)`: the session goes to closing control,
+    /// its notes kept (Odoo posts them on the session's chatter).
     fn closing_state(&self, w: &mut World, session: &Value, notes: &Value) -> Result<Value, Fault> {
         let id = self.open_session(w, session)?;
-        let _ = notes;
+        w.store.write(
+            "pos.session",
+            id,
+            &[("closing_notes", json!(notes.as_str().unwrap_or("")))],
+        )?;
         self.set_state(w, id, "closing_control")?;
         Ok(Value::Null)
     }
