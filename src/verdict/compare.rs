@@ -175,6 +175,25 @@ pub fn compare(
         });
         errs.push(cmp);
     }
+    // A comparison that compared nothing says so: it must not pass silently.
+    if lat.is_empty() && errs.is_empty() {
+        checks.push(Check {
+            name: "compare coverage".into(),
+            status: Status::Warn,
+            observed: Some(0.0),
+            warn: None,
+            fail: None,
+            message: format!(
+                "no step could be compared with baseline {}: {}",
+                base.result.run_id,
+                if not_compared.is_empty() {
+                    "neither run measured a step".to_string()
+                } else {
+                    not_compared.join("; ")
+                }
+            ),
+        });
+    }
     let comparisons = Comparisons {
         baseline: base.result.run_id.clone(),
         baseline_release: base.result.release.clone(),
@@ -209,6 +228,18 @@ fn same_load(run: &RunResult, base: &RunResult) -> Check {
     }
     if run.plan.stages != base.plan.stages {
         differences.push("different stages (e.g. another --duration)".into());
+    }
+    if run.plan.odoo_version != base.plan.odoo_version {
+        differences.push(format!(
+            "Odoo {} vs {}",
+            run.plan.odoo_version, base.plan.odoo_version
+        ));
+    }
+    if run.target.kind != base.target.kind {
+        differences.push(format!(
+            "target {} vs {}",
+            run.target.kind, base.target.kind
+        ));
     }
     Check {
         name: "compare same load".into(),
@@ -424,5 +455,35 @@ mod tests {
         let (cand, lat) = stored(0, 4);
         let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
         assert!(checks.iter().all(|c| c.status == Status::Pass));
+    }
+
+    #[test]
+    fn a_comparison_that_compared_nothing_warns() {
+        let (base, _) = stored(0, 20);
+        let (mut cand, _) = stored(0, 20);
+        // Another version's steps: nothing in common with the baseline.
+        cand.result.transactions = std::mem::take(&mut cand.result.transactions)
+            .into_iter()
+            .map(|(name, t)| (name.replace("create_from_ui", "sync_from_ui") + "_18", t))
+            .collect();
+        cand.result.plan.odoo_version = "18.0".into();
+        let (checks, c) = compare(&cand.result, &BTreeMap::new(), &base, &Compare::default());
+        assert!(c.latency.is_empty() && c.errors.is_empty());
+        let coverage = checks
+            .iter()
+            .find(|c| c.name == "compare coverage")
+            .expect("a coverage check");
+        assert_eq!(coverage.status, Status::Warn);
+        assert!(
+            coverage.message.contains(": not in the "),
+            "{}",
+            coverage.message
+        );
+        assert_eq!(checks[0].status, Status::Warn);
+        assert!(
+            checks[0].message.contains("Odoo 18.0 vs"),
+            "{}",
+            checks[0].message
+        );
     }
 }
