@@ -86,6 +86,11 @@ pub fn run(args: RunArgs) -> Exit {
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
+    if verdict.checks.len() <= 1 {
+        eprintln!(
+            "peakgate: note: the profile has no [gate]: only `run completed` was checked, so any completed run passes"
+        );
+    }
     super::judge::exit_for(&result, &verdict, args.fail_on_warn)
 }
 
