@@ -382,3 +382,39 @@ fn a_gate_selector_matching_no_step_is_refused_with_the_nearest_names() {
         &["pos_ordre_sync/*", "matches no step", "`pos_order_sync"],
     );
 }
+
+/// The host is judged as well as the label: a `--target` outside the hosts a profile may drive
+/// is refused (exit 2) unless it is listed in `[target] allowed_hosts` or `--allow-production`
+/// is given; loopback is always allowed.
+#[test]
+fn a_target_host_the_profile_does_not_name_is_refused() {
+    let ws = Workspace::new();
+    let bare = ws.profile(
+        "bare",
+        &format!(
+            "name = \"bare\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nproduct_search = 1\n"
+        ),
+    );
+    let listed = ws.profile(
+        "listed",
+        &format!("name = \"listed\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nproduct_search = 1\n[target]\nurl = \"https://erp.staging.example.com\"\nallowed_hosts = [\"*.staging.example.com\"]\n"),
+    );
+    let check = |p: &std::path::Path, target: &str, extra: &[&str]| {
+        peakgate()
+            .arg("check")
+            .arg(p)
+            .args(["--target", target])
+            .args(extra)
+            .env("ODOO_PASSWORD", "x")
+            .assert()
+    };
+    check(&bare, "https://erp.example.com", &[])
+        .code(2)
+        .stderr(contains(
+            "host `erp.example.com` is not one this profile may drive",
+        ));
+    check(&bare, "https://erp.example.com", &["--allow-production"]).success();
+    check(&bare, "http://127.0.0.1:8069", &[]).success();
+    check(&listed, "https://shop.staging.example.com", &[]).success();
+    check(&listed, "https://erp.example.com", &[]).code(2);
+}

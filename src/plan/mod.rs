@@ -816,7 +816,7 @@ fn build_target(
                 &src.path,
                 "[target] allowed_hosts",
                 format!(
-                    "host `{host}` is not one this profile may drive ({shown}); add it to [target] allowed_hosts, or pass --allow-production if you mean it"
+                    "host `{host}` is not one this profile may drive ({shown}); name it in the profile's [target] (its url, or allowed_hosts), or pass --allow-production if you mean it"
                 ),
             ));
         }
