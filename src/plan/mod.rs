@@ -6,6 +6,7 @@ pub mod curve;
 mod describe;
 pub mod gate;
 pub mod generator;
+pub mod guard;
 pub mod probes;
 pub mod scenario;
 pub mod template;
@@ -30,42 +31,6 @@ use crate::config::gate::GateSource;
 use crate::config::profile::{ArrivalKind, Level, ModelKind, ProfileSource, parse_duration};
 use crate::config::scenario::ScenarioSource;
 use crate::target::data::DataSets;
-
-/// Words that make an environment label production (any case, as a word of the label, with
-/// or without a number: `prod`, `eu-prod`, `live2`); `pre-prod` and `preprod` are not.
-const PRODUCTION_WORDS: &[&str] = &["prod", "production", "live", "prd"];
-
-/// Whether `label` names a production environment.
-pub fn is_production_label(label: &str) -> bool {
-    let lower = label.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    words.iter().enumerate().any(|(i, w)| {
-        let word = w.trim_end_matches(|c: char| c.is_ascii_digit());
-        PRODUCTION_WORDS.contains(&word) && (i == 0 || words[i - 1] != "pre")
-    })
-}
-
-/// Whether `host` may be driven: it matches one of `allowed` (globs, e.g.
-/// `*.staging.example.com`) or is a loopback address.
-pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_lowercase();
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    loopback
-        || allowed.iter().any(|g| {
-            globset::Glob::new(&g.to_lowercase())
-                .map(|g| g.compile_matcher().is_match(&host))
-                .unwrap_or(false)
-        })
-}
 
 /// Every gate selector must match a transaction of the profile: a typo must not quietly switch
 /// an SLO off. The error names the nearest existing names.
@@ -330,12 +295,12 @@ impl Plan {
     pub fn build(src: &ProfileSource, o: &Overrides, data: &DataSets) -> Result<Plan, ConfigError> {
         let f = &src.file;
         let environment = f.environment.get_ref().trim().to_lowercase();
-        if !o.allow_production && is_production_label(&environment) {
+        if !o.allow_production && guard::is_production_label(&environment) {
             return Err(src.error_at(
                 &f.environment,
                 format!(
                     "environment `{environment}` names production ({}); peakgate drives pre-production only, pass --allow-production if you mean it",
-                    PRODUCTION_WORDS.join(", ")
+                    guard::PRODUCTION_WORDS.join(", ")
                 ),
             ));
         }
@@ -806,7 +771,7 @@ fn build_target(
             Some(list) => list,
             None => own.into_iter().collect(),
         };
-        if !host_allowed(host, &allowed) {
+        if !guard::host_allowed(host, &allowed) {
             let shown = if allowed.is_empty() {
                 "loopback only: the profile has no [target]".to_string()
             } else {
@@ -862,40 +827,4 @@ fn build_target(
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_labels_are_judged_by_their_words() {
-        for label in [
-            "stg",
-            "staging-eu",
-            "pre-prod",
-            "preprod",
-            "uat2",
-            "perf-test",
-            "load-test",
-            "QA",
-        ] {
-            assert!(!is_production_label(label), "{label} is pre-production");
-        }
-        for label in ["prod", "Production", "eu-prod", "live2", "PRD", "prod_eu"] {
-            assert!(is_production_label(label), "{label} is production");
-        }
-    }
-
-    #[test]
-    fn hosts_are_allowed_by_glob_and_loopback_always() {
-        let allowed = vec!["*.staging.example.com".to_string(), "odoo-stg".to_string()];
-        assert!(host_allowed("erp.staging.example.com", &allowed));
-        assert!(host_allowed("ODOO-STG", &allowed));
-        assert!(host_allowed("127.0.0.1", &allowed));
-        assert!(host_allowed("[::1]", &[]));
-        assert!(host_allowed("localhost", &[]));
-        assert!(!host_allowed("erp.example.com", &allowed));
-        assert!(!host_allowed("staging.example.com.evil.net", &allowed));
-    }
 }
