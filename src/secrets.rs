@@ -48,12 +48,11 @@ pub fn url_passwords(url: &str) -> Vec<String> {
     out
 }
 
-/// `%XX` escapes decoded (a `+` stays a `+`, as in user info).
+/// `%XX` escapes decoded, as the clients decode user info.
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The URL as it may be shown: the user info's password and any `password=` parameter
