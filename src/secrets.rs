@@ -6,10 +6,10 @@
 //! **last** `@` (tokio-postgres and redis split there), so a password holding `#`, `?`, `/` or
 //! `@` is still found. Query parameters named `password` are parsed with the `url` crate.
 
-/// Where a URL's user info ends, as the clients read it: the last `@` after `//` (before any
-/// `?` that follows it).
+/// Where a URL's user info ends, as the clients read it: the last `@` after `//` (without a
+/// scheme, anything before an `@` is taken for user info: `admin:pw@host` hides its password).
 fn userinfo_span(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://").map(|i| i + 3)?;
+    let start = url.find("://").map_or(0, |i| i + 3);
     let at = url[start..].rfind('@')? + start;
     Some((start, at))
 }
@@ -138,6 +138,7 @@ mod tests {
             redact_url("http://traefik:8082/metrics"),
             "http://traefik:8082/metrics"
         );
+        assert_eq!(redact_url("admin:pw@odoo:8069"), "admin:***@odoo:8069");
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub enum UrlError {
 
 /// Parses a target URL: http(s), a host, no credentials.
 pub fn parse_target(url: &str) -> Result<Url, UrlError> {
-    let shown = || redact_userinfo(url);
+    let shown = || crate::secrets::redact_url(url);
     let parsed = Url::parse(url).map_err(|e| UrlError::Parse(shown(), e))?;
     if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() {
         return Err(UrlError::Scheme(shown()));
@@ -101,18 +101,6 @@ pub fn parse_target(url: &str) -> Result<Url, UrlError> {
         return Err(UrlError::Credentials(shown()));
     }
     Ok(parsed)
-}
-
-/// `url` with everything between `//` and its last `@` replaced by `***`. A password may hold
-/// `#`, `?`, `/` or `@`, which end an authority for a parser: taking the last `@` hides more
-/// than needed rather than less.
-fn redact_userinfo(url: &str) -> String {
-    // Without `//`, anything before an `@` (e.g. `admin:pw@host`) is taken for credentials.
-    let start = url.find("//").map_or(0, |i| i + 2);
-    match url[start..].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
-        None => url.to_string(),
-    }
 }
 
 impl OdooClient {
