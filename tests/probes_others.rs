@@ -86,10 +86,7 @@ async fn redis_probe_sees_used_memory_grow_as_sessions_pile_up() {
 
     let r = ws.run_json();
     let p = assert_probe_shape(&r, "redis", "redis");
-    assert_eq!(
-        p["target"],
-        peakgate::plan::probes::redact_url(&redis_url())
-    );
+    assert_eq!(p["target"], peakgate::secrets::redact_url(&redis_url()));
     assert_eq!(p["gaps"].as_array().unwrap().len(), 0);
     assert!(p["coverage"].as_f64().unwrap() >= 0.9);
     let mut names: Vec<&str> = p["series"]

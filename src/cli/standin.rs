@@ -45,7 +45,7 @@ pub fn standin(args: StandinArgs) -> Exit {
                 backoff_scale: args.retry_backoff_scale.max(0.0),
                 pool_timeout: args.pool_timeout,
             };
-            eprintln!("preparing {} (first start seeds the retail data set)", crate::standin::pg::redact(&args.pg_url));
+            eprintln!("preparing {} (first start seeds the retail data set)", crate::secrets::redact_url(&args.pg_url));
             match crate::standin::pg::PgBackend::open(config, opts, shutdown.clone()).await {
                 Ok(pg) => crate::standin::Backend::Postgres(pg),
                 Err(e) => {

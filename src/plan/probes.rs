@@ -231,7 +231,7 @@ fn spec(
         // Bounded below the interval so a slow sample never overlaps the next one.
         None => interval.mul_f64(0.8),
     };
-    let shown_url = url.as_ref().map(|u| redact_url(u.expose()));
+    let shown_url = url.as_ref().map(|u| crate::secrets::redact_url(u.expose()));
     Ok(ProbeSpec {
         kind,
         url,
@@ -329,8 +329,6 @@ fn check_scheme(kind: ProbeKind, url: &str) -> Result<(), String> {
 pub fn has_password(url: &str) -> bool {
     !crate::secrets::url_passwords(url).is_empty()
 }
-
-pub use crate::secrets::redact_url;
 
 #[cfg(test)]
 mod tests {
