@@ -3,7 +3,8 @@
 //! Data flows one way: `config` → `target` (preflight and the target's data) → `plan` →
 //! `engine` → `metrics` → `result`; `odoo` is the protocol they all speak; `probes` run
 //! beside the engine on the same clock; `verdict` and `report` work from a stored or fresh
-//! `RunResult`. The `cli` wires them together, and `standin` is the built-in Odoo-compatible
+//! `RunResult`. `session` is the life of one run through those stages; the `cli` is a thin
+//! layer of flags and terminal output over it, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles.
 
 pub mod capacity;
@@ -17,6 +18,7 @@ pub mod probes;
 pub mod report;
 pub mod result;
 pub mod secrets;
+pub mod session;
 pub mod simulate;
 pub mod standin;
 pub mod target;

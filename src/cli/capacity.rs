@@ -3,25 +3,21 @@
 
 use std::path::Path;
 
-use super::{CapacityArgs, CapacityCommand, Exit, FitArgs, SizeArgs};
+use anyhow::Context;
+
+use super::{CapacityArgs, CapacityCommand, Exit, FitArgs, SizeArgs, UsageError};
 use crate::capacity::erlang;
 use crate::capacity::usl::{self, Point};
 use crate::result::write_atomic;
 
 /// Runs `peakgate capacity`.
-pub fn capacity(args: CapacityArgs) -> Exit {
-    let outcome = match args.command {
-        Some(CapacityCommand::Fit(a)) => fit(&a),
-        Some(CapacityCommand::Size(a)) => size(&a),
-        None => super::capacity_report::report(&args.report),
-    };
-    match outcome {
-        Ok(()) => Exit::Pass,
-        Err(message) => {
-            eprintln!("error: {message}");
-            Exit::BadInput
-        }
+pub fn capacity(args: CapacityArgs) -> anyhow::Result<Exit> {
+    match args.command {
+        Some(CapacityCommand::Fit(a)) => fit(&a)?,
+        Some(CapacityCommand::Size(a)) => size(&a).map_err(UsageError)?,
+        None => super::capacity_report::report(&args.report)?,
     }
+    Ok(Exit::Pass)
 }
 
 /// Reads `concurrency,throughput` rows; every bad row is named by its line.
@@ -69,16 +65,16 @@ pub fn read_points(path: &Path) -> Result<Vec<Point>, String> {
     Ok(points)
 }
 
-fn fit(args: &FitArgs) -> Result<(), String> {
-    let points = read_points(&args.points)?;
-    let f = usl::fit(&points).map_err(|e| format!("{}: {e}", args.points.display()))?;
+fn fit(args: &FitArgs) -> anyhow::Result<()> {
+    let points = read_points(&args.points).map_err(UsageError)?;
+    let f = usl::fit(&points).map_err(|e| UsageError(format!("{}: {e}", args.points.display())))?;
     let json = serde_json::to_vec_pretty(&serde_json::json!({"points": points, "usl": f}))
-        .map_err(|e| e.to_string())?;
+        .context("cannot serialize the fit")?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| args.points.with_extension("usl.json"));
-    write_atomic(&out, &json).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    write_atomic(&out, &json).with_context(|| format!("cannot write {}", out.display()))?;
     if args.json {
         println!("{}", String::from_utf8_lossy(&json));
     } else {

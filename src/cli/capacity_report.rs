@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::CapacityReportArgs;
+use anyhow::Context;
+
+use super::{CapacityReportArgs, UsageError};
 use crate::capacity::report::{self, Options, SloSizing};
 use crate::capacity::{markdown, slo};
 use crate::plan::{Overrides, Plan};
-use crate::result::{RunResult, write_atomic};
+use crate::result::{RunResult, StoredRun, write_atomic};
 use crate::simulate::calibrate::Calibration;
 use crate::simulate::des::{self, Laws, Server};
 
@@ -16,24 +18,24 @@ use crate::simulate::des::{self, Laws, Server};
 const MAX_WORKERS: usize = 512;
 
 /// A folder with run.json is a run; otherwise its sub-folders with run.json are (a stepped run).
-fn find_runs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+fn find_runs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
     let mut out = Vec::new();
     for d in dirs {
         if d.join("run.json").is_file() {
             out.push(d.clone());
             continue;
         }
-        let entries =
-            std::fs::read_dir(d).map_err(|e| format!("{}: cannot read: {e}", d.display()))?;
+        let entries = std::fs::read_dir(d)
+            .map_err(|e| UsageError(format!("{}: cannot read: {e}", d.display())))?;
         let mut subs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join("run.json").is_file())
             .collect();
         if subs.is_empty() {
-            return Err(format!(
+            return Err(UsageError(format!(
                 "{}: neither a run folder (run.json) nor a stepped run (sub-folders with run.json)",
                 d.display()
-            ));
+            )));
         }
         subs.sort();
         out.extend(subs);
@@ -41,34 +43,37 @@ fn find_runs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn verdict_of(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("verdict.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("verdict")?.as_str().map(str::to_string)
-}
-
-pub fn report(args: &CapacityReportArgs) -> Result<(), String> {
+pub fn report(args: &CapacityReportArgs) -> anyhow::Result<()> {
     if args.runs.is_empty() {
-        return Err("name at least one run folder: peakgate capacity reports/<run> [more runs...] (or `capacity fit`, `capacity size`)".into());
+        return Err(UsageError("name at least one run folder: peakgate capacity reports/<run> [more runs...] (or `capacity fit`, `capacity size`)".into()).into());
     }
     if !(0.0..=10.0).contains(&args.margin) {
-        return Err(format!("--margin {} must be between 0 and 10", args.margin));
+        return Err(
+            UsageError(format!("--margin {} must be between 0 and 10", args.margin)).into(),
+        );
     }
     let dirs = find_runs(&args.runs)?;
     let mut runs = Vec::new();
     for d in &dirs {
-        let r = RunResult::load(d).map_err(|e| e.to_string())?;
-        runs.push((r, d.display().to_string(), verdict_of(d)));
+        let stored = StoredRun::open(d)?;
+        // A run not judged yet has no verdict to show; any other failure to read one counts.
+        let verdict = match stored.verdict() {
+            Ok(v) => Some(v.verdict.to_string()),
+            Err(crate::result::OpenError::Missing { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        runs.push((stored.result, d.display().to_string(), verdict));
     }
     let profiles: std::collections::BTreeSet<&str> = runs
         .iter()
         .map(|(r, _, _)| r.profile.name.as_str())
         .collect();
     if profiles.len() > 1 {
-        return Err(format!(
+        return Err(UsageError(format!(
             "the runs are of different profiles ({}): a capacity report compares one profile at different loads",
             profiles.into_iter().collect::<Vec<_>>().join(", ")
-        ));
+        ))
+        .into());
     }
     let at_scale = args.at_scale.unwrap_or_else(|| {
         runs.iter()
@@ -94,11 +99,11 @@ pub fn report(args: &CapacityReportArgs) -> Result<(), String> {
         }
     }
     let out = &args.runs[0];
-    let json = serde_json::to_vec_pretty(&rep).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(&rep).context("cannot serialize capacity.json")?;
     write_atomic(&out.join("capacity.json"), &json)
-        .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.json").display()))?;
+        .with_context(|| format!("cannot write {}", out.join("capacity.json").display()))?;
     write_atomic(&out.join("capacity.md"), markdown::render(&rep).as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", out.join("capacity.md").display()))?;
+        .with_context(|| format!("cannot write {}", out.join("capacity.md").display()))?;
     // The run's page gains a capacity section (a single run folder; a --scale parent's page
     // is rebuilt by `peakgate verdict` on it).
     if out.join("run.json").exists() && out.join("report.html").exists() {

@@ -8,8 +8,8 @@ use anyhow::Context;
 use super::Exit;
 use crate::plan::Gate;
 use crate::report;
-use crate::result::{RunResult, RunStatus};
-use crate::verdict::{self, Status, Stored, Verdict};
+use crate::result::{RunResult, RunStatus, StoredRun, read_latency};
+use crate::verdict::{self, Status, Verdict};
 
 /// Judges the run stored in `dir` and writes verdict.json, junit.xml and summary.md into
 /// it. The run is read back from its run.json, so this judges exactly the input that
@@ -17,7 +17,7 @@ use crate::verdict::{self, Status, Stored, Verdict};
 pub fn judge_and_write(
     dir: &Path,
     gate: &Gate,
-    baseline: Option<&Stored>,
+    baseline: Option<&StoredRun>,
 ) -> anyhow::Result<(RunResult, Verdict)> {
     let run = RunResult::load(dir)?;
     let v = judge_into(dir, dir, &run, gate, baseline)?;
@@ -30,12 +30,12 @@ pub fn judge_into(
     out: &Path,
     run: &RunResult,
     gate: &Gate,
-    baseline: Option<&Stored>,
+    baseline: Option<&StoredRun>,
 ) -> anyhow::Result<Verdict> {
     // Read once: the comparison needs it (then it must be there), the report draws it.
     let latency = match baseline {
-        Some(_) => Some(verdict::load_latency(run_dir).context("reading the candidate's latency")?),
-        None => verdict::load_latency(run_dir).ok(),
+        Some(_) => Some(read_latency(run_dir).context("reading the candidate's latency")?),
+        None => read_latency(run_dir).ok(),
     };
     let compared = latency.as_ref().filter(|_| baseline.is_some());
     let v = verdict::judge(run, gate, compared, baseline);
@@ -85,32 +85,4 @@ pub fn verdict_line(v: &Verdict) -> String {
             not_passed.join(", ")
         )
     }
-}
-
-/// The gate stored beside a run (`gate.json`). A missing or unreadable one is an error: an
-/// empty gate would pass anything.
-pub fn stored_gate(dir: &Path) -> anyhow::Result<Gate> {
-    let path = dir.join("gate.json");
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "{}: cannot read the gate the run was judged with",
-            path.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a peakgate gate", path.display()))
-}
-
-/// The verdict stored beside a run (`verdict.json`).
-pub fn stored_verdict(dir: &Path) -> anyhow::Result<Verdict> {
-    let path = dir.join("verdict.json");
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "{}: cannot read (judge the run first: peakgate verdict {})",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a peakgate verdict", path.display()))
 }

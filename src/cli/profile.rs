@@ -1,15 +1,11 @@
 //! `peakgate profile from-log`: a profile from an access log.
 
+use anyhow::Context;
+
 use super::{Exit, FromLogArgs};
 
-pub fn from_log(args: FromLogArgs) -> Exit {
-    let (requests, bad) = match crate::traffic::read_log(&args.log, args.format) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
-    };
+pub fn from_log(args: FromLogArgs) -> anyhow::Result<Exit> {
+    let (requests, bad) = crate::traffic::read_log(&args.log, args.format)?;
     for (line, reason) in bad.iter().take(5) {
         eprintln!("warning: {}:{line}: skipped: {reason}", args.log.display());
     }
@@ -30,10 +26,8 @@ pub fn from_log(args: FromLogArgs) -> Exit {
             1,
         );
     }
-    if let Err(e) = crate::result::write_atomic(&args.out, text.as_bytes()) {
-        eprintln!("error: cannot write {}: {e}", args.out.display());
-        return Exit::BadInput;
-    }
+    crate::result::write_atomic(&args.out, text.as_bytes())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     let totals = demand.totals();
     let peak = demand
         .minutes
@@ -59,5 +53,5 @@ pub fn from_log(args: FromLogArgs) -> Exit {
         args.scale,
         args.out.display()
     );
-    Exit::Pass
+    Ok(Exit::Pass)
 }

@@ -1,18 +1,15 @@
 //! `peakgate report`: a stored run's report.html, PNG charts and summary.md, written again.
 
-use super::{Exit, ReportArgs, judge};
+use anyhow::Context;
 
-pub fn report(args: ReportArgs) -> Exit {
-    match regenerate_report(&args.run, args.baseline.as_deref()) {
-        Ok(()) => {
-            println!("{}", args.run.join("report.html").display());
-            Exit::Pass
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Internal
-        }
-    }
+use super::{Exit, InputError, ReportArgs};
+use crate::report::Format;
+use crate::result::StoredRun;
+
+pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
+    regenerate_report(&args.run, args.baseline.as_deref())?;
+    println!("{}", args.run.join("report.html").display());
+    Ok(Exit::Pass)
 }
 
 /// Writes a stored run's summary.md, report.html and PNG charts again from its artifacts: its
@@ -21,26 +18,27 @@ pub fn report(args: ReportArgs) -> Exit {
 pub(crate) fn regenerate_report(
     dir: &std::path::Path,
     baseline: Option<&std::path::Path>,
-) -> Result<(), String> {
-    use crate::report::Format;
-    let run = crate::result::RunResult::load(dir)
-        .map_err(|e| format!("{e} (a --scale parent's steps are in its x<multiplier>/ folders)"))?;
-    let v = judge::stored_verdict(dir).map_err(|e| format!("{e:#}"))?;
-    let baseline = match baseline {
-        Some(b) => Some(crate::verdict::Stored::load(b).map_err(|e| format!("--baseline: {e}"))?),
-        None => None,
-    };
-    let latency = crate::verdict::load_latency(dir).ok();
+) -> anyhow::Result<()> {
+    let stored = StoredRun::open(dir)?;
+    let v = stored.verdict()?;
+    let baseline = baseline
+        .map(|b| {
+            StoredRun::open(b).map_err(|e| InputError {
+                flag: "--baseline",
+                source: e.into(),
+            })
+        })
+        .transpose()?;
     crate::report::SummaryMarkdown
-        .write_to(dir, &run, &v)
+        .write_to(dir, &stored.result, &v)
         .and_then(|_| {
             crate::report::write_report(
                 dir,
-                &run,
+                &stored.result,
                 &v,
-                latency.as_ref(),
+                Some(&stored.latency),
                 baseline.as_ref().map(|b| &b.latency),
             )
         })
-        .map_err(|e| format!("cannot write the report into {}: {e}", dir.display()))
+        .with_context(|| format!("cannot write the report into {}", dir.display()))
 }

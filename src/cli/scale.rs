@@ -5,50 +5,39 @@
 
 use std::time::SystemTime;
 
+use anyhow::Context;
+
 use super::judge::{exit_for_verdict, judge_and_write, verdict_line};
-use super::run::{bad_input, run_once};
 use super::{Exit, RunArgs};
 use crate::plan::Plan;
 use crate::report;
-use crate::result::{RunDir, RunResult, RunStatus, new_run_id, write_atomic};
+use crate::result::{RunDir, RunResult, RunStatus, new_run_id, read_latency, write_atomic};
+use crate::session::{self, Shutdown};
 use crate::verdict::{ScaleStep, fmt_num, headroom};
 
-pub fn run(args: &RunArgs, plan: Plan) -> Exit {
+pub fn run(
+    args: &RunArgs,
+    plan: Plan,
+    runtime: &tokio::runtime::Runtime,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Exit> {
     let mut scales = args.scale.clone();
     scales.sort_by(f64::total_cmp);
     scales.dedup();
     let base = args.plan.rate_scale.unwrap_or(1.0);
     let gate = plan.gate.clone();
     let parent_id = new_run_id(&plan.name, SystemTime::now());
-    let parent = match super::create_run_dir(&args.out, &parent_id) {
-        Ok(d) => d,
-        Err(exit) => return exit,
-    };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
+    let parent = super::create_run_dir(&args.out, &parent_id)?;
     let mut steps: Vec<ScaleStep> = Vec::new();
     let mut runs: Vec<RunResult> = Vec::new();
     let mut interrupted = false;
     for &m in &scales {
         let mut overrides = args.plan.overrides(args.release.clone());
         overrides.rate_scale = Some(base * m);
-        let plan = match Plan::load(&args.profile, &overrides) {
-            Ok(p) => p,
-            Err(e) => return bad_input(&e),
-        };
+        Plan::load(&args.profile, &overrides)?;
         let name = format!("x{}", fmt_num(m));
-        let dir = match RunDir::create(&parent.path, &name) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!(
-                    "error: cannot create {}: {e}",
-                    parent.path.join(&name).display()
-                );
-                return Exit::BadInput;
-            }
-        };
+        let dir = RunDir::create(&parent.path, &name)
+            .with_context(|| format!("cannot create {}", parent.path.join(&name).display()))?;
         if !args.quiet {
             eprintln!(
                 "peakgate: scale step ×{} (rate scale {})",
@@ -56,19 +45,15 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
                 fmt_num(base * m)
             );
         }
-        let run_id = format!("{parent_id}-{name}");
-        let started_at = SystemTime::now();
-        drop(plan);
-        if let Err(exit) = runtime.block_on(run_once(&overrides, &dir, run_id, started_at, args)) {
-            return exit;
-        }
-        let (result, v) = match judge_and_write(&dir.path, &gate, None) {
-            Ok(judged) => judged,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Exit::Stopped;
-            }
+        let made = session::Run {
+            profile: &args.profile,
+            overrides: &overrides,
+            dir: &dir,
+            run_id: format!("{parent_id}-{name}"),
+            started_at: SystemTime::now(),
         };
+        runtime.block_on(session::run(made, &super::run::options(args), shutdown))?;
+        let (result, v) = judge_and_write(&dir.path, &gate, None)?;
         if !args.quiet {
             eprintln!("peakgate: ×{}: {}", fmt_num(m), verdict_line(&v));
         }
@@ -82,21 +67,15 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
     }
     let verdict = headroom::verdict(&parent_id, steps, &gate, args.fail_on_warn, interrupted);
     let headroom = verdict.headroom.as_ref().map_or(0.0, |h| h.multiplier);
-    let Some(shown) = runs.get(headroom::shown_step(&verdict)) else {
-        return Exit::Stopped;
-    };
-    let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
-    let latency = crate::verdict::load_latency(&headroom::shown_dir(&verdict, &parent.path)).ok();
-    let written = write_atomic(&parent.file("gate.json"), &gate_json)
+    let shown = runs
+        .get(headroom::shown_step(&verdict))
+        .context("the stepped run made no step to show")?;
+    let gate_json = serde_json::to_vec_pretty(&gate).context("cannot serialize the gate")?;
+    let latency = read_latency(&headroom::shown_dir(&verdict, &parent.path)).ok();
+    write_atomic(&parent.file("gate.json"), &gate_json)
         .and_then(|_| report::write_verdict(&parent.path, shown, &verdict))
-        .and_then(|_| report::write_report(&parent.path, shown, &verdict, latency.as_ref(), None));
-    if let Err(e) = written {
-        eprintln!(
-            "error: cannot write the verdict into {}: {e}",
-            parent.path.display()
-        );
-        return Exit::Stopped;
-    }
+        .and_then(|_| report::write_report(&parent.path, shown, &verdict, latency.as_ref(), None))
+        .with_context(|| format!("cannot write the verdict into {}", parent.path.display()))?;
     if args.quiet {
         println!("{}", parent.path.display());
     } else {
@@ -108,7 +87,7 @@ pub fn run(args: &RunArgs, plan: Plan) -> Exit {
         );
     }
     if interrupted {
-        return Exit::Stopped;
+        return Ok(Exit::Stopped);
     }
-    exit_for_verdict(verdict.verdict, args.fail_on_warn)
+    Ok(exit_for_verdict(verdict.verdict, args.fail_on_warn))
 }

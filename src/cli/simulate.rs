@@ -6,7 +6,7 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
-use super::{Exit, SimulateArgs, Sweep, SweepKey};
+use super::{Exit, SimulateArgs, Sweep, SweepKey, UsageError};
 use crate::capacity::slo::{self, SloCheck};
 use crate::metrics::hlog::HlogWriter;
 use crate::plan::{Plan, Target};
@@ -19,14 +19,8 @@ use crate::simulate::des::{self, Laws, Server, Simulated};
 use crate::standin::StandinConfig;
 
 /// Runs `peakgate simulate`.
-pub fn simulate(args: SimulateArgs) -> Exit {
-    match simulate_inner(&args) {
-        Ok(exit) => exit,
-        Err(message) => {
-            eprintln!("error: {message}");
-            Exit::BadInput
-        }
-    }
+pub fn simulate(args: SimulateArgs) -> anyhow::Result<Exit> {
+    Ok(simulate_inner(&args).map_err(UsageError)?)
 }
 
 fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {

@@ -1,38 +1,33 @@
-//! `peakgate standin`: the built-in Odoo-compatible target, served until ctrl-c.
+//! `peakgate standin`: the built-in Odoo-compatible target, served until a stop signal
+//! (SIGINT, SIGTERM or SIGHUP).
 
-use super::{Exit, StandinArgs};
+use super::{Exit, StandinArgs, UsageError};
+use crate::session::Shutdown;
 use crate::standin::StandinConfig;
 
-pub fn standin(args: StandinArgs) -> Exit {
-    let config = match StandinConfig::load(
+pub fn standin(
+    args: StandinArgs,
+    runtime: &tokio::runtime::Runtime,
+    stop: &Shutdown,
+) -> anyhow::Result<Exit> {
+    let config = StandinConfig::load(
         args.config.as_deref(),
         args.release.as_deref(),
         args.workers,
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
-    };
+    )?;
     if args.list_releases {
         for (name, description) in &config.variants {
             println!("{name:<18} {description}");
         }
-        return Exit::Pass;
+        return Ok(Exit::Pass);
     }
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(exit) => return exit,
-    };
     runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let (release, workers, login) = (config.release.clone(), config.workers, config.login.clone());
         let database = config.database.clone();
         let backend = if args.backend == "postgres" {
             if args.db_maxconn == 0 || args.seed_products < 5 || args.seed_warehouses < 1 {
-                eprintln!("error: --db-maxconn must be ≥ 1, --seed-products ≥ 5, --seed-warehouses ≥ 1");
-                return Exit::BadInput;
+                return Err(UsageError("--db-maxconn must be ≥ 1, --seed-products ≥ 5, --seed-warehouses ≥ 1".into()).into());
             }
             let opts = crate::standin::pg::PgOptions {
                 url: args.pg_url.clone(),
@@ -46,31 +41,22 @@ pub fn standin(args: StandinArgs) -> Exit {
                 pool_timeout: args.pool_timeout,
             };
             eprintln!("preparing {} (first start seeds the retail data set)", crate::secrets::redact_url(&args.pg_url));
-            match crate::standin::pg::PgBackend::open(config, opts, shutdown.clone()).await {
-                Ok(pg) => crate::standin::Backend::Postgres(pg),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::BadInput;
-                }
-            }
+            crate::standin::Backend::Postgres(
+                crate::standin::pg::PgBackend::open(config, opts, shutdown.clone()).await?,
+            )
         } else {
             crate::standin::Backend::Memory(Box::new(crate::standin::odoo::Odoo::new(config)))
         };
-        let server = match crate::standin::start_with(backend, args.listen, shutdown.clone()).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
-                return Exit::BadInput;
-            }
-        };
+        let server = crate::standin::start_with(backend, args.listen, shutdown.clone())
+            .await
+            .map_err(|e| UsageError(format!("cannot listen on {}: {e}", args.listen)))?;
         println!(
             "peakgate stand-in listening on {} (backend {}, release {release}, {workers} workers, database {database}, login {login})",
             server.url(),
             args.backend
         );
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("stopping the stand-in");
+        stop.stopping().cancelled().await;
         server.stop().await;
-        Exit::Pass
+        Ok(Exit::Pass)
     })
 }

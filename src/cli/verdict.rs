@@ -3,78 +3,48 @@
 
 use std::path::{Path, PathBuf};
 
-use super::judge::{exit_for, exit_for_verdict, judge_into, stored_gate, verdict_line};
-use super::{Exit, VerdictArgs};
+use anyhow::Context;
+
+use super::judge::{exit_for, exit_for_verdict, judge_into, verdict_line};
+use super::{Exit, InputError, UsageError, VerdictArgs};
 use crate::plan::{Gate, load_gate_file};
 use crate::report;
-use crate::result::{RunResult, RunStatus};
-use crate::verdict::{Stored, headroom};
+use crate::result::{RunStatus, StoredRun, read_gate, read_latency, write_atomic};
+use crate::verdict::headroom;
 
-pub fn verdict(args: VerdictArgs) -> Exit {
+pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
     if !args.run.join("run.json").exists() {
         let steps = scale_steps(&args.run);
         if !steps.is_empty() {
             return verdict_scale(&args, steps);
         }
     }
-    let run = match RunResult::load(&args.run) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
-    };
-    let mut gate = match stored_gate(&args.run) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Exit::Internal;
-        }
-    };
+    let stored = StoredRun::open(&args.run)?;
+    let mut gate = stored.gate()?.clone();
     if let Some(path) = &args.gate {
-        match load_gate_file(path) {
-            Ok(g) => gate.merge(g),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::BadInput;
-            }
-        }
+        gate.merge(load_gate_file(path)?);
     }
-    let baseline = match &args.baseline {
-        Some(dir) => match Stored::load(dir) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("error: --baseline: {e}");
-                return Exit::BadInput;
-            }
-        },
-        None => None,
-    };
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|dir| {
+            StoredRun::open(dir).map_err(|e| InputError {
+                flag: "--baseline",
+                source: e.into(),
+            })
+        })
+        .transpose()?;
     let out = args.out.clone().unwrap_or_else(|| args.run.clone());
-    if let Err(e) = std::fs::create_dir_all(&out) {
-        eprintln!("error: cannot create {}: {e}", out.display());
-        return Exit::BadInput;
-    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     // The gate this verdict is judged by goes beside it: a later `verdict` with no flags
     // reproduces this one.
-    let gate_json = serde_json::to_vec_pretty(&gate).unwrap_or_default();
-    if let Err(e) = crate::result::write_atomic(&out.join("gate.json"), &gate_json) {
-        eprintln!(
-            "error: cannot write {}: {e}",
-            out.join("gate.json").display()
-        );
-        return Exit::Internal;
-    }
-    match judge_into(&args.run, &out, &run, &gate, baseline.as_ref()) {
-        Ok(v) => {
-            println!("{}", verdict_line(&v));
-            exit_for(&run, &v, args.fail_on_warn)
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            Exit::Internal
-        }
-    }
+    let gate_json = serde_json::to_vec_pretty(&gate).context("cannot serialize the gate")?;
+    let gate_path = out.join("gate.json");
+    write_atomic(&gate_path, &gate_json)
+        .with_context(|| format!("cannot write {}", gate_path.display()))?;
+    let v = judge_into(&args.run, &out, &stored.result, &gate, baseline.as_ref())?;
+    println!("{}", verdict_line(&v));
+    Ok(exit_for(&stored.result, &v, args.fail_on_warn))
 }
 
 /// The step folders of a `--scale` parent (`x0.5`, `x1`, ...), by ascending multiplier.
@@ -97,62 +67,36 @@ fn scale_steps(parent: &Path) -> Vec<(f64, String, PathBuf)> {
     steps
 }
 
-/// The gate stored in `dir`, with `--gate` merged over it.
-fn gate_for(dir: &Path, extra: Option<&Gate>) -> anyhow::Result<Gate> {
-    let mut gate = stored_gate(dir)?;
-    if let Some(g) = extra {
-        gate.merge(g.clone());
-    }
-    Ok(gate)
-}
-
 /// Judges every step of a `--scale` parent again, up to the first that does not pass (as the
 /// escalation did), and rebuilds the parent's verdict.
-fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> Exit {
+fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> anyhow::Result<Exit> {
     if args.baseline.is_some() {
-        eprintln!("error: --baseline does not apply to a --scale run; judge a step folder");
-        return Exit::BadInput;
+        return Err(UsageError(
+            "--baseline does not apply to a --scale run; judge a step folder".into(),
+        )
+        .into());
     }
-    let extra = match args.gate.as_deref().map(load_gate_file).transpose() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
-    };
+    let extra = args.gate.as_deref().map(load_gate_file).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| args.run.clone());
     let (mut figures, mut runs, mut interrupted) = (Vec::new(), Vec::new(), false);
     for (scale, name, dir) in steps {
-        let judged = RunResult::load(&dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|run| {
-                let gate = gate_for(&dir, extra.as_ref())?;
-                let step_out = out.join(&name);
-                std::fs::create_dir_all(&step_out)?;
-                let v = judge_into(&dir, &step_out, &run, &gate, None)?;
-                Ok((run, v))
-            });
-        let (run, v) = match judged {
-            Ok(j) => j,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Exit::BadInput;
-            }
-        };
-        figures.push(headroom::step_figures(scale, &name, &run, &v));
-        interrupted = run.status == RunStatus::Interrupted;
-        runs.push(run);
+        let stored = StoredRun::open(&dir)?;
+        let mut gate = stored.gate()?.clone();
+        if let Some(g) = &extra {
+            gate.merge(g.clone());
+        }
+        let step_out = out.join(&name);
+        std::fs::create_dir_all(&step_out)
+            .with_context(|| format!("cannot create {}", step_out.display()))?;
+        let v = judge_into(&dir, &step_out, &stored.result, &gate, None)?;
+        figures.push(headroom::step_figures(scale, &name, &stored.result, &v));
+        interrupted = stored.result.status == RunStatus::Interrupted;
+        runs.push(stored.result);
         if interrupted || !headroom::passes(v.verdict, args.fail_on_warn) {
             break;
         }
     }
-    let parent_gate = match gate_for(&args.run, extra.as_ref()) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Exit::BadInput;
-        }
-    };
+    let parent_gate = parent_gate(&args.run, extra.as_ref())?;
     let parent_id = args
         .run
         .file_name()
@@ -165,19 +109,23 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> Exit
         interrupted,
     );
     let shown = &runs[headroom::shown_step(&v)];
-    let latency = crate::verdict::load_latency(&headroom::shown_dir(&v, &args.run)).ok();
-    let written = report::write_verdict(&out, shown, &v)
-        .and_then(|_| report::write_report(&out, shown, &v, latency.as_ref(), None));
-    if let Err(e) = written {
-        eprintln!(
-            "error: cannot write the verdict into {}: {e}",
-            out.display()
-        );
-        return Exit::BadInput;
-    }
+    let latency = read_latency(&headroom::shown_dir(&v, &args.run)).ok();
+    report::write_verdict(&out, shown, &v)
+        .and_then(|_| report::write_report(&out, shown, &v, latency.as_ref(), None))
+        .with_context(|| format!("cannot write the verdict into {}", out.display()))?;
     println!("{}", verdict_line(&v));
     if interrupted {
-        return Exit::Stopped;
+        return Ok(Exit::Stopped);
     }
-    exit_for_verdict(v.verdict, args.fail_on_warn)
+    Ok(exit_for_verdict(v.verdict, args.fail_on_warn))
+}
+
+/// The gate stored in a `--scale` parent (which holds no run of its own), with `--gate`
+/// merged over it.
+fn parent_gate(dir: &Path, extra: Option<&Gate>) -> anyhow::Result<Gate> {
+    let mut gate = read_gate(dir)?;
+    if let Some(g) = extra {
+        gate.merge(g.clone());
+    }
+    Ok(gate)
 }

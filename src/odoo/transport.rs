@@ -347,3 +347,87 @@ impl HttpResponse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A loopback server that reads one request per connection and then does `answer` to it.
+    async fn server<F, Fut>(answer: F) -> String
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                answer(s).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn get() -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            path: "/web/webclient/version_info".into(),
+            cookie: None,
+            body: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_reset_is_counted_as_reset_not_protocol() {
+        // SO_LINGER 0 makes the close a TCP reset.
+        let base = server(|s| async move {
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s);
+        })
+        .await;
+        let t = HyperTransport::new(&base, Duration::from_secs(2), 1);
+        let failure = t.send(get()).await.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Reset, "{failure:?}");
+    }
+
+    #[tokio::test]
+    async fn a_garbage_answer_is_counted_as_protocol() {
+        let base = server(|mut s| async move {
+            let _ = s.write_all(b"this is not HTTP\r\n\r\n").await;
+            let _ = s.shutdown().await;
+        })
+        .await;
+        let t = HyperTransport::new(&base, Duration::from_secs(2), 1);
+        let failure = t.send(get()).await.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Protocol, "{failure:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_counted_as_body_too_large() {
+        let base = server(|mut s| async move {
+            let body = vec![b'x'; 64 * 1024];
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(&body).await;
+        })
+        .await;
+        let capped = HyperTransport::new(&base, Duration::from_secs(2), 1).with_max_body(16 * 1024);
+        let failure = capped.send(get()).await.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::BodyTooLarge, "{failure:?}");
+        // Under the cap the same answer is read whole.
+        let roomy = HyperTransport::new(&base, Duration::from_secs(2), 1).with_max_body(1 << 20);
+        assert_eq!(roomy.send(get()).await.unwrap().body.len(), 64 * 1024);
+    }
+}

@@ -98,4 +98,37 @@ mod tests {
         let later = new_run_id("flash sale", t + Duration::from_secs(3600));
         assert!(later > id);
     }
+
+    #[test]
+    fn run_folders_are_created_exclusively() {
+        let out = tempfile::tempdir().unwrap();
+        let first = RunDir::create(out.path(), "20261201T100000Z-smoke-0a1b2c3d").unwrap();
+        assert!(first.path.is_dir());
+        // A second run with the same id never shares the folder.
+        let again = RunDir::create(out.path(), "20261201T100000Z-smoke-0a1b2c3d");
+        assert_eq!(again.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_neither_the_file_nor_a_temp_file() {
+        let out = tempfile::tempdir().unwrap();
+        // Renaming a file over a non-empty folder fails after the temp file was written.
+        let target = out.path().join("capacity.json");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), b"x").unwrap();
+        assert!(write_atomic(&target, b"{}").is_err());
+        let left: Vec<_> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(left, vec!["capacity.json".to_string()]);
+        // Two writes in one folder use distinct temp files (capacity.json and capacity.md
+        // once shared one name) and both land.
+        let a = out.path().join("a.json");
+        let b = out.path().join("b.md");
+        write_atomic(&a, b"1").unwrap();
+        write_atomic(&b, b"2").unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"1");
+        assert_eq!(std::fs::read(&b).unwrap(), b"2");
+    }
 }

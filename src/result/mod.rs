@@ -2,12 +2,14 @@
 //! folder it is written to. Everything after a run (verdict, reports) starts from here.
 
 pub mod artifacts;
+pub mod stored;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use artifacts::{RunDir, new_run_id, write_atomic};
+pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 
 use crate::config::profile::{ArrivalKind, ModelKind};
 use crate::metrics::{TimelineEntry, Totals, Transaction};

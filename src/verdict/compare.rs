@@ -9,10 +9,10 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::plan::gate::{Compare, Worse};
-use crate::result::RunResult;
+use crate::result::{RunResult, StoredRun};
 
 use super::stats::{self, Method};
-use super::{Check, Status, Stored, describe_limits, fmt_num, grade, round6};
+use super::{Check, Status, describe_limits, fmt_num, grade, round6};
 
 /// Confidence level of every reported interval.
 pub const CONFIDENCE: f64 = 0.95;
@@ -82,7 +82,7 @@ pub struct ErrorComparison {
 pub fn compare(
     run: &RunResult,
     latency: &BTreeMap<String, Histogram<u64>>,
-    base: &Stored,
+    base: &StoredRun,
     c: &Compare,
 ) -> (Vec<Check>, Comparisons) {
     let min = c.min_count();
@@ -361,7 +361,7 @@ mod tests {
         h
     }
 
-    fn stored(shift_us: u64, errors: u64) -> (Stored, BTreeMap<String, Histogram<u64>>) {
+    fn stored(shift_us: u64, errors: u64) -> (StoredRun, BTreeMap<String, Histogram<u64>>) {
         let mut r = run();
         let step = "pos_order_sync/create_from_ui".to_string();
         r.transactions.get_mut(&step).unwrap().errors =
@@ -371,10 +371,7 @@ mod tests {
             hist((0..800u64).map(|i| 30_000 + (i * 7919) % 40_000 + shift_us)),
         )]);
         (
-            Stored {
-                result: r,
-                latency: lat.clone(),
-            },
+            StoredRun::from_parts(std::path::PathBuf::new(), r, lat.clone(), None),
             lat,
         )
     }

@@ -10,15 +10,13 @@ mod probes;
 pub mod stats;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::metrics::hlog;
 use crate::plan::Gate;
 use crate::plan::gate::{Limits, Worse};
-use crate::result::{ResultError, RunResult};
+use crate::result::{RunResult, StoredRun};
 
 pub use compare::Comparisons;
 
@@ -157,56 +155,12 @@ impl Verdict {
     }
 }
 
-/// A stored run: `run.json` and, when a comparison needs them, its per-step histograms.
-pub struct Stored {
-    pub result: RunResult,
-    /// Step → merged latency histogram (µs) from `latency.hlog`.
-    pub latency: BTreeMap<String, Histogram<u64>>,
-}
-
-/// Errors loading a stored run.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error(transparent)]
-    Result(#[from] ResultError),
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: {source}", path.display())]
-    Hlog {
-        path: std::path::PathBuf,
-        source: hlog::HlogError,
-    },
-}
-
-/// Reads the latency histograms of a run folder.
-pub fn load_latency(dir: &Path) -> Result<BTreeMap<String, Histogram<u64>>, LoadError> {
-    let path = dir.join("latency.hlog");
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    hlog::read_merged(&bytes).map_err(|source| LoadError::Hlog { path, source })
-}
-
-impl Stored {
-    /// Loads `run.json` and `latency.hlog` of a run folder.
-    pub fn load(dir: &Path) -> Result<Stored, LoadError> {
-        Ok(Stored {
-            result: RunResult::load(dir)?,
-            latency: load_latency(dir)?,
-        })
-    }
-}
-
 /// Judges a run. `candidate_latency` and `baseline` are needed only for a comparison.
 pub fn judge(
     run: &RunResult,
     gate: &Gate,
     candidate_latency: Option<&BTreeMap<String, Histogram<u64>>>,
-    baseline: Option<&Stored>,
+    baseline: Option<&StoredRun>,
 ) -> Verdict {
     let mut list = checks::evaluate(run, gate);
     list.extend(probes::evaluate(run, gate));

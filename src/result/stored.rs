@@ -1,0 +1,153 @@
+//! A run read back from its folder: the one loader `verdict`, `report`, `capacity` and the
+//! baseline comparison use, so they all see the same artifacts and fail the same way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::de::DeserializeOwned;
+
+use super::{ResultError, RunResult};
+use crate::metrics::hlog;
+use crate::plan::Gate;
+use crate::verdict::Verdict;
+
+/// A stored run: `run.json`, the per-step histograms of `latency.hlog`, the gate it was judged
+/// by (`gate.json`) and its verdict (`verdict.json`).
+pub struct StoredRun {
+    pub dir: PathBuf,
+    pub result: RunResult,
+    /// Step → merged latency histogram (µs).
+    pub latency: BTreeMap<String, Histogram<u64>>,
+    gate: Option<Gate>,
+}
+
+/// Why a stored run cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The folder holds no `run.json`: not a run folder.
+    #[error("{}: not a run folder (no run.json){}", dir.display(), if dir.join("x1").is_dir() { "; a --scale parent's steps are in its x<multiplier>/ folders" } else { "" })]
+    NotARun { dir: PathBuf },
+    /// An artifact the run should have is missing: it was never written, or was removed.
+    #[error("{}: missing ({why})", path.display())]
+    Missing { path: PathBuf, why: &'static str },
+    /// An artifact is there but cannot be read or is not what peakgate wrote.
+    #[error(transparent)]
+    Result(#[from] ResultError),
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Hlog {
+        path: PathBuf,
+        source: hlog::HlogError,
+    },
+    #[error("{}: not a peakgate {what}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl OpenError {
+    /// True when the folder is simply not a run (the user's input); false when a run's own
+    /// artifacts are missing or damaged.
+    pub fn is_not_a_run(&self) -> bool {
+        matches!(self, OpenError::NotARun { .. })
+    }
+}
+
+impl StoredRun {
+    /// Reads a run folder. `run.json` and `latency.hlog` must be there; `gate.json` is read
+    /// when present and must then parse. `verdict.json` is read by [`StoredRun::verdict`].
+    pub fn open(dir: &Path) -> Result<StoredRun, OpenError> {
+        if !dir.join("run.json").is_file() {
+            return Err(OpenError::NotARun {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let result = RunResult::load(dir)?;
+        Ok(StoredRun {
+            dir: dir.to_path_buf(),
+            result,
+            latency: read_latency(dir)?,
+            gate: read_json(&dir.join("gate.json"), "gate")?,
+        })
+    }
+
+    /// A run already in memory, e.g. one just simulated or built by a test.
+    pub fn from_parts(
+        dir: PathBuf,
+        result: RunResult,
+        latency: BTreeMap<String, Histogram<u64>>,
+        gate: Option<Gate>,
+    ) -> StoredRun {
+        StoredRun {
+            dir,
+            result,
+            latency,
+            gate,
+        }
+    }
+
+    /// The gate the run was judged by. Missing is an error: an empty gate would pass anything.
+    pub fn gate(&self) -> Result<&Gate, OpenError> {
+        self.gate.as_ref().ok_or_else(|| missing_gate(&self.dir))
+    }
+
+    /// The verdict written for the run, read when asked for: `peakgate verdict` replaces it
+    /// and never needs the old one.
+    pub fn verdict(&self) -> Result<Verdict, OpenError> {
+        let path = self.dir.join("verdict.json");
+        read_json(&path, "verdict")?.ok_or(OpenError::Missing {
+            path,
+            why: "judge the run first: peakgate verdict RUN_DIR",
+        })
+    }
+}
+
+/// The gate stored in a folder (a run's, or a `--scale` parent's); missing is an error.
+pub fn read_gate(dir: &Path) -> Result<Gate, OpenError> {
+    read_json(&dir.join("gate.json"), "gate")?.ok_or_else(|| missing_gate(dir))
+}
+
+fn missing_gate(dir: &Path) -> OpenError {
+    OpenError::Missing {
+        path: dir.join("gate.json"),
+        why: "the gate the run was judged with; every run writes it before its load",
+    }
+}
+
+/// The merged per-step histograms of a folder's `latency.hlog`.
+pub fn read_latency(dir: &Path) -> Result<BTreeMap<String, Histogram<u64>>, OpenError> {
+    let path = dir.join("latency.hlog");
+    let bytes = std::fs::read(&path).map_err(|source| OpenError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    hlog::read_merged(&bytes).map_err(|source| OpenError::Hlog { path, source })
+}
+
+/// A JSON artifact, `None` when the file does not exist.
+fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, OpenError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(OpenError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| OpenError::Parse {
+            path: path.to_path_buf(),
+            what,
+            source,
+        })
+}
