@@ -9,6 +9,8 @@
 #   k6        highest constant-arrival-rate with < 1% dropped_iterations
 #   wrk       closed-loop requests/s with 64 connections (an upper bound for one core)
 #   p99       peakgate's recorded p99 at 5,000 journeys/s
+#   lateness  the engine's scheduling lateness (send minus intended start, run.json
+#             `generator.lateness_ms`) at 5,000 journeys/s and at half its sustained maximum
 #   RSS       peakgate's resident memory over a soak (SOAK seconds, default 60; 600 = 10 min)
 #   goose     closed-model requests/s (only with GOOSE=1: a separate, slow build)
 #
@@ -162,6 +164,15 @@ echo "  wrk closed loop: $WRK requests/s" >&2
 P99=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['transactions']['rpc/version_info']['latency_ms']['p99'])" "$P99_DIR/run.json")
 
 echo "  p99 $P99 ms" >&2
+# lateness DIR: "p99 X ms, max Y ms" of the engine's own scheduling lateness in that run.
+lateness() {
+  python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['generator']['lateness_ms']; print(f\"p99 {g['p99']:.3f} ms, max {g['max']:.3f} ms\")" "$1/run.json"
+}
+LATE_5000=$(lateness "$P99_DIR")
+HALF=$(python3 -c "print(int(float('$PG') / 2))")
+echo "lateness at half the sustained maximum ($HALF journeys/s):" >&2
+LATE_HALF=$(lateness "$(peakgate_run "$HALF")")
+echo "  5,000/s: $LATE_5000; $HALF/s: $LATE_HALF" >&2
 echo "RSS over a ${SOAK}s soak at ${SOAK_RATE}/s:" >&2
 peakgate_run "$SOAK_RATE" "$SOAK" >/dev/null &
 SOAK_JOB=$!
@@ -204,6 +215,8 @@ engine benchmark, one core each ({'$(nproc)'} cores on this machine), {int('$TRI
   peakgate / k6       {pg / k6 if k6 else float('nan'):>9.1f} x   (target >= 10x)
   peakgate / wrk      {100 * pg / wrk if wrk else float('nan'):>9.1f} %   (target >= 40%)
   p99 at 5,000/s      {float('$P99'):>9.3f} ms  (target < 2 ms)
+  lateness at 5,000/s $LATE_5000
+  lateness at $HALF/s $LATE_HALF  (half the sustained maximum)
   RSS soak            $RSS
   goose               $GOOSE_LINE""")
 PY

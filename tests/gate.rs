@@ -63,8 +63,10 @@ fn a_passing_run_writes_the_three_verdict_files_and_exits_0() {
     let v = json(&base.join("verdict.json"));
     assert_eq!(v["schema"], "peakgate.verdict/1");
     assert_eq!(v["verdict"], "pass", "{v:#}");
-    // The smoke profile's gate: run status, 2 journey checks, 1 error, 3 latency checks.
-    assert_eq!(v["checks"].as_array().unwrap().len(), 7, "{v:#}");
+    // The smoke profile's gate: run status, the load generator, 2 journey checks, 1 error,
+    // 3 latency checks.
+    assert_eq!(v["checks"].as_array().unwrap().len(), 8, "{v:#}");
+    assert_eq!(check(&v, "load generator kept its plan")["status"], "pass");
     let p95 = check(&v, "latency p95 pos_order_sync/*");
     assert!(p95["observed"].as_f64().unwrap() > 10.0);
     assert_eq!(
@@ -72,7 +74,7 @@ fn a_passing_run_writes_the_three_verdict_files_and_exits_0() {
         (Some(800.0), Some(1500.0))
     );
     let junit = std::fs::read_to_string(base.join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase ").count(), 7);
+    assert_eq!(junit.matches("<testcase ").count(), 8);
     assert!(junit.contains("failures=\"0\""));
     let md = std::fs::read_to_string(base.join("summary.md")).unwrap();
     assert!(md.starts_with("# peakgate verdict: **PASS**"), "{md}");

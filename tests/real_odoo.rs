@@ -325,16 +325,32 @@ fn shipped_profile_passes(odoo: &RealOdoo, profile: &str, extra: &[&str]) {
             .unwrap();
     let summary = std::fs::read_to_string(ws.run_dir().join("summary.md")).unwrap_or_default();
     assert!(
-        matches!(out.status.code(), Some(0 | 1)),
+        matches!(out.status.code(), Some(0 | 1 | 4)),
         "{profile} on Odoo {}: exit {:?}\n{summary}",
         odoo.major,
         out.status.code()
     );
+    // The real server shares this machine's cores with peakgate: when it starves the load
+    // generator, the run is inconclusive (exit 4), which is the honest answer here, and only
+    // that check may say so.
+    let generator = "load generator kept its plan";
+    if out.status.code() == Some(4) {
+        let g = verdict["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == generator)
+            .unwrap();
+        assert_eq!(g["status"], "inconclusive", "{verdict:#}");
+    }
     let not_latency: Vec<&Value> = verdict["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| !c["name"].as_str().unwrap_or("").starts_with("latency "))
+        .filter(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            !name.starts_with("latency ") && name != generator
+        })
         .collect();
     assert!(not_latency.len() >= 2, "{verdict:#}");
     for c in not_latency {

@@ -95,3 +95,75 @@ pub fn message(e: &anyhow::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit_of(e: impl Into<anyhow::Error>) -> Exit {
+        for_error(&e.into())
+    }
+
+    #[test]
+    fn a_dead_recorder_or_probe_thread_or_a_failed_write_is_5_never_a_pass() {
+        assert_eq!(
+            exit_of(SessionError::Recorder("task panicked".into())),
+            Exit::Internal
+        );
+        assert_eq!(
+            exit_of(SessionError::ProbeThread(
+                "the probe thread ended without its reports".into()
+            )),
+            Exit::Internal
+        );
+        let write = SessionError::Write {
+            path: "run.json".into(),
+            source: std::io::Error::other("No space left on device"),
+        };
+        assert_eq!(exit_of(write), Exit::Internal);
+        // Under context added on the way up, the typed cause still decides.
+        let wrapped = anyhow::Error::from(SessionError::Recorder("x".into())).context("the run");
+        assert_eq!(for_error(&wrapped), Exit::Internal);
+        // An error of no known kind fails closed.
+        assert_eq!(
+            exit_of(anyhow::anyhow!("something unforeseen")),
+            Exit::Internal
+        );
+    }
+
+    #[test]
+    fn the_users_mistakes_are_2() {
+        assert_eq!(
+            exit_of(UsageError("--scale and --baseline".into())),
+            Exit::BadInput
+        );
+        assert_eq!(
+            exit_of(SessionError::Target("not a URL".into())),
+            Exit::BadInput
+        );
+        assert_eq!(
+            exit_of(OpenError::NotARun {
+                dir: "/tmp/x".into()
+            }),
+            Exit::BadInput
+        );
+        // A run folder whose own artifact is missing is not the user's mistake.
+        assert_eq!(
+            exit_of(OpenError::Missing {
+                path: "/tmp/x/gate.json".into(),
+                why: "test"
+            }),
+            Exit::Internal
+        );
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::from(SessionError::Write {
+            path: "r/run.json".into(),
+            source: io,
+        });
+        assert_eq!(message(&e), "cannot write r/run.json: disk full");
+    }
+}

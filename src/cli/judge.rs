@@ -63,6 +63,7 @@ pub fn exit_for_verdict(status: Status, fail_on_warn: bool) -> Exit {
         Status::Warn if fail_on_warn => Exit::GateFailed,
         Status::Warn => Exit::Pass,
         Status::Fail => Exit::GateFailed,
+        Status::Inconclusive => Exit::Inconclusive,
     }
 }
 

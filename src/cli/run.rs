@@ -52,9 +52,13 @@ pub fn run(
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
-    if verdict.checks.len() <= 1 {
+    let judged_by_gate = verdict
+        .checks
+        .iter()
+        .any(|c| c.name != "run completed" && c.name != crate::verdict::generator::NAME);
+    if !judged_by_gate {
         eprintln!(
-            "peakgate: note: the profile has no [gate]: only `run completed` was checked, so any completed run passes"
+            "peakgate: note: the profile has no [gate]: only `run completed` and the load generator were checked, so any completed run passes"
         );
     }
     Ok(super::judge::exit_for(&result, &verdict, args.fail_on_warn))

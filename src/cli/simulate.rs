@@ -302,6 +302,7 @@ fn result_of(
         totals: f.totals.clone(),
         transactions: f.transactions.clone(),
         timeline: f.timeline.clone(),
+        generator: Default::default(),
         probes: [("simulator".to_string(), simulator)].into(),
         simulation: Some(SimulationInfo {
             calibration_run: calibration.run_id.clone(),

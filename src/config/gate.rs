@@ -42,6 +42,25 @@ pub struct GateFile {
     /// The stepped run (`--scale`).
     #[serde(default)]
     pub scale: ScaleFile,
+    /// The load generator's own health: past these limits the run is inconclusive.
+    #[serde(default)]
+    pub generator: GeneratorFile,
+}
+
+/// `[gate.generator]`: when the load generator counts as unable to keep its plan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorFile {
+    /// Largest p99 of scheduling lateness (send minus intended start) over the run, ms.
+    pub lateness_p99_ms: Option<Spanned<f64>>,
+    /// Largest mean time peakgate's threads waited for a CPU, seconds per second (judged only
+    /// when set)...
+    pub runqueue_wait: Option<Spanned<f64>>,
+    /// ...while the host's CPU pressure (share of time some task waited for a CPU) was above
+    /// this mean, 0..1 (default 0.5).
+    pub cpu_pressure: Option<Spanned<f64>>,
+    /// Largest delay between an event and its recording, ms.
+    pub recorder_lag_ms: Option<Spanned<f64>>,
 }
 
 /// `[gate.latency."<selector>"]`: thresholds in milliseconds per statistic.

@@ -47,3 +47,15 @@ pub enum Event {
     /// A session expired (code 100) and the virtual user logged in again.
     Reauthenticated,
 }
+
+impl Event {
+    /// When it happened, from t0. A re-login carries no time: it counts as on time.
+    pub fn at(&self) -> Duration {
+        match self {
+            Event::Arrival { at, .. } => *at,
+            Event::Step(s) => s.end,
+            Event::Journey { end, .. } => *end,
+            Event::Reauthenticated => Duration::MAX,
+        }
+    }
+}

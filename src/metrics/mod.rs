@@ -1,11 +1,13 @@
 //! metrics: the recorder that owns every histogram and counter of a run, the per-second
-//! timeline, and the HdrHistogram interval log.
+//! timeline, the HdrHistogram interval log, and the load generator's own health.
 
 pub mod hlog;
+pub mod host;
 pub mod recorder;
 pub mod summary;
 
 pub use recorder::{Figures, Live, Recorder};
 pub use summary::{
-    ErrorMessage, LatencySummary, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
+    ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
+    TimelineEntry, Totals, Transaction,
 };

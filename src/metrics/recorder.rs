@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::hlog::HlogWriter;
+use super::host::HostSampler;
 use super::summary::{
-    ErrorMessage, KINDS_PER_STEP, LatencySummary, MESSAGE_CHARS, MESSAGES_PER_KIND, Quantiles,
-    ScenarioWindow, TimelineEntry, Totals, Transaction,
+    ErrorMessage, GeneratorSummary, GeneratorWindow, KINDS_PER_STEP, LatencySummary, MESSAGE_CHARS,
+    MESSAGES_PER_KIND, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
 };
 use crate::engine::{Event, Sample};
 use crate::secrets::Scrubber;
@@ -43,6 +44,8 @@ pub struct Figures {
     /// Keyed `scenario/step` for requests and `scenario` for whole journeys.
     pub transactions: BTreeMap<String, Transaction>,
     pub timeline: Vec<TimelineEntry>,
+    /// The load generator's health over the run.
+    pub generator: GeneratorSummary,
 }
 
 /// How long after a second ends its window stays open for late events.
@@ -130,6 +133,10 @@ struct Window {
     index: u64,
     entry: TimelineEntry,
     all: Histogram<u64>,
+    /// Scheduling lateness (µs) of the requests recorded in this window.
+    lateness: Histogram<u64>,
+    /// The recorder's largest lag in this window, µs.
+    lag_us: u64,
     steps: Vec<Histogram<u64>>,
     scenarios: Vec<(Histogram<u64>, u64, u64)>,
 }
@@ -151,6 +158,11 @@ pub struct Recorder<W: Write> {
     /// Receives each second's entry as it closes (the live abort watch); set once.
     feed: Option<mpsc::UnboundedSender<TimelineEntry>>,
     scrubber: Scrubber,
+    /// Scheduling lateness (µs) of every request, and the largest recorder lag (µs).
+    lateness: Histogram<u64>,
+    lag_max_us: u64,
+    /// Reads the host's figures as each window closes (only in a live run).
+    host: Option<HostSampler>,
 }
 
 impl<W: Write> Recorder<W> {
@@ -178,7 +190,16 @@ impl<W: Write> Recorder<W> {
             live,
             feed: None,
             scrubber: Scrubber::default(),
+            lateness: histogram(),
+            lag_max_us: 0,
+            host: None,
         }
+    }
+
+    /// Also reads the host's CPU figures as each second closes (`metrics::host`).
+    pub fn with_host_sampler(mut self) -> Self {
+        self.host = Some(HostSampler::new());
+        self
     }
 
     /// Scrubs these secrets from every failure message kept.
@@ -206,7 +227,11 @@ impl<W: Write> Recorder<W> {
             tokio::select! {
                 biased;
                 e = events.recv() => match e {
-                    Some(e) => self.record(e),
+                    Some(e) => {
+                        let now = Instant::now().saturating_duration_since(t0);
+                        self.lagged(now.saturating_sub(e.at()));
+                        self.record(e)
+                    }
                     None => break,
                 },
                 _ = tick.tick() => self.close_due(t0),
@@ -228,6 +253,13 @@ impl<W: Write> Recorder<W> {
         while Duration::from_secs(self.window.index + 1) + WINDOW_GRACE <= now {
             self.close_window();
         }
+    }
+
+    /// Notes how long after it happened an event reached the recorder.
+    fn lagged(&mut self, lag: Duration) {
+        let us = lag.as_micros() as u64;
+        self.lag_max_us = self.lag_max_us.max(us);
+        self.window.lag_us = self.window.lag_us.max(us);
     }
 
     /// Takes in one event.
@@ -286,9 +318,12 @@ impl<W: Write> Recorder<W> {
         self.steps[s.step].redirects += u64::from(s.redirects);
         self.totals.requests += 1;
         let scenario = self.step_scenario[s.step];
+        let late = (s.sent.saturating_sub(s.intended).as_micros() as u64).max(1);
+        let _ = self.lateness.record(late);
         let w = self.slot_for(s.end);
         let us = (latency.as_micros() as u64).max(1);
         let _ = w.all.record(us);
+        let _ = w.lateness.record(late);
         let _ = w.steps[s.step].record(us);
         w.entry.requests += 1;
         if let Some(sc) = scenario {
@@ -318,6 +353,28 @@ impl<W: Write> Recorder<W> {
         w.entry.t = w.index;
         w.entry.in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
         w.entry.latency_ms = Quantiles::from_micros(&w.all);
+        let ms = |us: u64| us as f64 / 1000.0;
+        let host = self
+            .host
+            .as_mut()
+            .map(HostSampler::sample)
+            .unwrap_or_default();
+        let round = |x: Option<f64>| x.map(|v| (v * 1000.0).round() / 1000.0);
+        w.entry.generator = GeneratorWindow {
+            lateness_p99_ms: if w.lateness.is_empty() {
+                0.0
+            } else {
+                ms(w.lateness.value_at_quantile(0.99))
+            },
+            lateness_max_ms: ms(w.lateness.max()),
+            recorder_lag_ms: ms(w.lag_us),
+            cpu_cores: round(host.cpu_cores),
+            runqueue_wait: round(host.runqueue_wait),
+            host_busy: round(host.host_busy),
+            host_steal: round(host.host_steal),
+            cpu_pressure: round(host.cpu_pressure),
+            load1: host.load1,
+        };
         for (i, (h, n, errors)) in w.scenarios.iter().enumerate() {
             if *n > 0 {
                 w.entry.scenarios.insert(
@@ -377,10 +434,16 @@ impl<W: Write> Recorder<W> {
         {
             transactions.insert(self.scenario_names[i].clone(), acc.transaction());
         }
+        let generator = GeneratorSummary::new(
+            &self.lateness,
+            self.lag_max_us as f64 / 1000.0,
+            &self.timeline,
+        );
         Figures {
             totals: self.totals,
             transactions,
             timeline: self.timeline,
+            generator,
         }
     }
 }
@@ -390,6 +453,8 @@ impl Window {
     fn reset(&mut self) {
         self.index += 1;
         self.all.reset();
+        self.lateness.reset();
+        self.lag_us = 0;
         self.steps.iter_mut().for_each(Histogram::reset);
         for (h, n, errors) in &mut self.scenarios {
             h.reset();
@@ -403,6 +468,8 @@ impl Window {
             index,
             entry: TimelineEntry::default(),
             all: histogram(),
+            lateness: histogram(),
+            lag_us: 0,
             steps: vec![histogram(); steps],
             scenarios: vec![(histogram(), 0, 0); scenarios],
         }

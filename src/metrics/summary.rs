@@ -144,6 +144,90 @@ pub struct TimelineEntry {
     pub latency_ms: Quantiles,
     /// Per scenario: its requests' count, errors and latency in this second.
     pub scenarios: BTreeMap<String, ScenarioWindow>,
+    /// The load generator's own health in this second.
+    #[serde(default)]
+    pub generator: GeneratorWindow,
+}
+
+/// The load generator's health in one second: did it send when the plan said, did the
+/// recorder keep up, and was the machine it ran on free to run it. Host figures are absent
+/// where `/proc` cannot be read (see `metrics::host`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorWindow {
+    /// Scheduling lateness of the requests that finished in this second: actual send minus
+    /// intended start, ms. The engine's own delay, before any network or server time.
+    pub lateness_p99_ms: f64,
+    pub lateness_max_ms: f64,
+    /// How long after it happened the recorder took in an event, ms (the second's largest).
+    pub recorder_lag_ms: f64,
+    /// CPU cores peakgate used (the built-in stand-in included when it runs in-process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores: Option<f64>,
+    /// Seconds per second peakgate's threads were runnable but waited for a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runqueue_wait: Option<f64>,
+    /// Share of the host's CPU time that was busy, 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_busy: Option<f64>,
+    /// Share of the host's CPU time stolen by a hypervisor, 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_steal: Option<f64>,
+    /// Share of the second some task on the host waited for a CPU (PSI `some`), 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pressure: Option<f64>,
+    /// One-minute load average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load1: Option<f64>,
+}
+
+/// The load generator's health over the whole run (`run.json` `generator`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorSummary {
+    /// Scheduling lateness of every request (actual send minus intended start), ms.
+    pub lateness_ms: LatencySummary,
+    /// The recorder's largest lag, ms.
+    pub recorder_lag_max_ms: f64,
+    /// CPUs the host offers to peakgate.
+    pub cores: usize,
+    /// Means and maxima over the run's seconds of the [`GeneratorWindow`] figures; absent
+    /// where unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runqueue_wait_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_busy_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_steal_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pressure_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load1_max: Option<f64>,
+}
+
+impl GeneratorSummary {
+    /// The run's summary from its lateness histogram (µs), largest recorder lag and timeline.
+    pub fn new(lateness: &Histogram<u64>, lag_max_ms: f64, timeline: &[TimelineEntry]) -> Self {
+        let g: Vec<&GeneratorWindow> = timeline.iter().map(|e| &e.generator).collect();
+        let mean = |f: fn(&GeneratorWindow) -> Option<f64>| {
+            let v: Vec<f64> = g.iter().filter_map(|w| f(w)).collect();
+            (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64))
+        };
+        let max = |f: fn(&GeneratorWindow) -> Option<f64>| {
+            g.iter().filter_map(|w| f(w)).reduce(f64::max).map(round3)
+        };
+        GeneratorSummary {
+            lateness_ms: LatencySummary::from_micros(lateness),
+            recorder_lag_max_ms: round3(lag_max_ms),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_cores_max: max(|w| w.cpu_cores),
+            runqueue_wait_mean: mean(|w| w.runqueue_wait),
+            host_busy_mean: mean(|w| w.host_busy),
+            host_steal_mean: mean(|w| w.host_steal),
+            cpu_pressure_mean: mean(|w| w.cpu_pressure),
+            load1_max: max(|w| w.load1),
+        }
+    }
 }
 
 /// A scenario's requests within one second.

@@ -335,3 +335,27 @@ fn thread_cpu() -> Option<Duration> {
     let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
 }
+
+#[cfg(test)]
+mod dead_thread {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_probe_thread_that_dies_is_an_error_not_empty_reports() {
+        let (done_tx, done) = oneshot::channel::<Finished>();
+        // The thread dies holding the sender of its reports, as a panic would leave it.
+        let died = std::thread::spawn(move || {
+            let _reports = done_tx;
+            panic!("a probe thread dies");
+        })
+        .join();
+        assert!(died.is_err());
+        let set = ProbeSet {
+            go: None,
+            stop: CancellationToken::new(),
+            done,
+        };
+        let err = set.finish().await.unwrap_err();
+        assert!(err.contains("ended without its reports"), "{err}");
+    }
+}

@@ -29,6 +29,13 @@ impl Format for Junit {
                     s.set_type("gate");
                     s
                 }
+                // Neither passed nor failed: skipped, with the reason.
+                Status::Inconclusive => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(c.message.clone());
+                    s.set_type("inconclusive");
+                    s
+                }
                 Status::Pass | Status::Warn => TestCaseStatus::success(),
             };
             let mut case = TestCase::new(c.name.clone(), status);

@@ -10,6 +10,28 @@ use crate::verdict::{Status, Verdict, fmt_num};
 
 pub struct SummaryMarkdown;
 
+/// The load generator's health in one line (empty figures say they were not measured).
+pub fn generator_line(run: &RunResult) -> String {
+    let g = &run.generator;
+    if g.cores == 0 {
+        return "not measured (a simulated run, or one recorded before peakgate measured it)"
+            .into();
+    }
+    let pct = |x: Option<f64>| x.map_or("n/a".into(), |v| format!("{}%", fmt_num(100.0 * v)));
+    format!(
+        "scheduling lateness p99 {} ms (max {} ms), recorder lag max {} ms, CPU {} cores at most, waited for a CPU {} s/s; host CPU pressure {}, steal {}, load {} on {} cores",
+        fmt_num(g.lateness_ms.p99),
+        fmt_num(g.lateness_ms.max),
+        fmt_num(g.recorder_lag_max_ms),
+        g.cpu_cores_max.map_or("n/a".into(), fmt_num),
+        g.runqueue_wait_mean.map_or("n/a".into(), fmt_num),
+        pct(g.cpu_pressure_mean),
+        pct(g.host_steal_mean),
+        g.load1_max.map_or("n/a".into(), fmt_num),
+        g.cores
+    )
+}
+
 impl Format for SummaryMarkdown {
     const FILE: &'static str = "summary.md";
 
@@ -39,15 +61,21 @@ impl Format for SummaryMarkdown {
                 .as_ref()
                 .map_or(String::new(), |r| format!(" release {r}"))
         )?;
-        let (fails, warns) = (
-            v.checks.iter().filter(|c| c.status == Status::Fail).count(),
-            v.checks.iter().filter(|c| c.status == Status::Warn).count(),
-        );
+        let count = |s: Status| v.checks.iter().filter(|c| c.status == s).count();
+        let (fails, warns) = (count(Status::Fail), count(Status::Warn));
+        let inconclusive = count(Status::Inconclusive);
         writeln!(
             out,
-            "{} checks: {} passed, {warns} warned, {fails} failed.\n",
+            "{} checks: {} passed, {warns} warned, {fails} failed{}.\n",
             v.checks.len(),
-            v.checks.len() - fails - warns
+            v.checks.len() - fails - warns - inconclusive,
+            if inconclusive > 0 {
+                format!(
+                    ", {inconclusive} inconclusive (the load generator did not keep its plan: the release is neither passed nor failed)"
+                )
+            } else {
+                String::new()
+            }
         )?;
         let not_passed: Vec<_> = v
             .checks
@@ -61,8 +89,9 @@ impl Format for SummaryMarkdown {
                 "| check | status | observed | warn | fail | evidence |"
             )?;
             writeln!(out, "|---|---|---|---|---|---|")?;
-            // Failures first, then warnings, each in the verdict's order.
-            for status in [Status::Fail, Status::Warn] {
+            // Inconclusive first (it decides the verdict), then failures, then warnings, each
+            // in the verdict's order.
+            for status in [Status::Inconclusive, Status::Fail, Status::Warn] {
                 for c in not_passed.iter().filter(|c| c.status == status) {
                     writeln!(
                         out,
@@ -153,11 +182,12 @@ impl Format for SummaryMarkdown {
         };
         writeln!(
             out,
-            "- requests: {}, errors: {} ({}%)\n",
+            "- requests: {}, errors: {} ({}%)",
             t.requests,
             t.errors,
             fmt_num(rate)
         )?;
+        writeln!(out, "- load generator: {}\n", generator_line(run))?;
         writeln!(
             out,
             "| transaction | count | errors | p50 ms | p95 ms | p99 ms | max ms |"

@@ -12,7 +12,7 @@ pub use artifacts::{RunDir, new_run_id, write_atomic};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 
 use crate::config::profile::{ArrivalKind, ModelKind};
-use crate::metrics::{TimelineEntry, Totals, Transaction};
+use crate::metrics::{GeneratorSummary, TimelineEntry, Totals, Transaction};
 use crate::plan::{Plan, Stage, Target};
 
 /// Schema tag of `run.json`.
@@ -60,6 +60,10 @@ pub struct RunResult {
     pub transactions: BTreeMap<String, Transaction>,
     /// One entry per second from t0.
     pub timeline: Vec<TimelineEntry>,
+    /// The load generator's own health over the run (absent in runs made before it was
+    /// recorded, and all zero in a simulated run).
+    #[serde(default)]
+    pub generator: GeneratorSummary,
     /// Probe time series by probe name (empty when the profile has no probes).
     #[serde(default)]
     pub probes: BTreeMap<String, serde_json::Value>,

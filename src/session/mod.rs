@@ -333,7 +333,8 @@ async fn execute(
         in_flight.clone(),
         live_tx,
     )
-    .with_scrubber(plan.scrubber());
+    .with_scrubber(plan.scrubber())
+    .with_host_sampler();
     // The run stops with the process's shutdown, or on its own when an abort rule holds.
     let stop = shutdown.stopping().child_token();
     // [gate.abort]: a watch over each closed second cancels `stop` when a condition holds.
@@ -423,6 +424,7 @@ fn assemble(
         totals: figures.totals,
         transactions: figures.transactions,
         timeline: figures.timeline,
+        generator: figures.generator,
         probes: probed
             .as_ref()
             .map(|f| {

@@ -12,7 +12,7 @@ pub fn passes(s: Status, fail_on_warn: bool) -> bool {
     match s {
         Status::Pass => true,
         Status::Warn => !fail_on_warn,
-        Status::Fail => false,
+        Status::Fail | Status::Inconclusive => false,
     }
 }
 

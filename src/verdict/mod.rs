@@ -5,6 +5,7 @@
 pub mod abort;
 mod checks;
 pub mod compare;
+pub mod generator;
 pub mod headroom;
 mod probes;
 pub mod stats;
@@ -23,13 +24,16 @@ pub use compare::Comparisons;
 /// Schema tag of `verdict.json`.
 pub const SCHEMA: &str = "peakgate.verdict/1";
 
-/// A check's outcome; ordered from best to worst.
+/// A check's outcome; ordered from best to worst. `Inconclusive` outranks `Fail`: when the
+/// load generator could not keep its plan, no other figure of the run can fail the release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
     Warn,
     Fail,
+    /// The load generator did not keep its plan: neither passed nor failed.
+    Inconclusive,
 }
 
 impl std::fmt::Display for Status {
@@ -38,6 +42,7 @@ impl std::fmt::Display for Status {
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "fail",
+            Status::Inconclusive => "inconclusive",
         })
     }
 }
@@ -163,6 +168,12 @@ pub fn judge(
     baseline: Option<&StoredRun>,
 ) -> Verdict {
     let mut list = checks::evaluate(run, gate);
+    // Right after "run completed": a run whose generator did not keep its plan is judged
+    // inconclusive whatever else it shows. Simulated runs and runs recorded before the
+    // generator was measured (no core count) have nothing to judge here.
+    if run.simulation.is_none() && run.generator.cores > 0 {
+        list.insert(1.min(list.len()), generator::evaluate(run, gate));
+    }
     list.extend(probes::evaluate(run, gate));
     let mut comparisons = None;
     if let (Some(latency), Some(base)) = (candidate_latency, baseline) {
@@ -367,6 +378,7 @@ pub(crate) mod fixture {
             },
             transactions,
             timeline,
+            generator: Default::default(),
             probes: BTreeMap::new(),
             simulation: None,
         }

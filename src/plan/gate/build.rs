@@ -168,6 +168,49 @@ impl Gate {
             }
             gate.compare.min_count = Some(*n.get_ref() as u64);
         }
+        let g = &f.generator;
+        for (value, key, slot, max) in [
+            (
+                &g.lateness_p99_ms,
+                "lateness_p99_ms",
+                &mut gate.generator.lateness_p99_ms,
+                f64::INFINITY,
+            ),
+            (
+                &g.runqueue_wait,
+                "runqueue_wait",
+                &mut gate.generator.runqueue_wait,
+                f64::INFINITY,
+            ),
+            (
+                &g.cpu_pressure,
+                "cpu_pressure",
+                &mut gate.generator.cpu_pressure,
+                1.0,
+            ),
+            (
+                &g.recorder_lag_ms,
+                "recorder_lag_ms",
+                &mut gate.generator.recorder_lag_ms,
+                f64::INFINITY,
+            ),
+        ] {
+            if let Some(v) = value {
+                let x = *v.get_ref();
+                if !(x > 0.0 && x <= max) {
+                    let range = if max.is_finite() {
+                        format!("above 0 and at most {max}")
+                    } else {
+                        "above 0".into()
+                    };
+                    return Err(locate(
+                        v.span(),
+                        format!("gate.generator.{key} must be {range}, got {x}"),
+                    ));
+                }
+                *slot = Some(x);
+            }
+        }
         if let Some(a) = &f.abort {
             let window = humantime::parse_duration(a.window.get_ref().trim()).map_err(|e| {
                 locate(

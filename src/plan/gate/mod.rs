@@ -262,6 +262,48 @@ pub struct Gate {
     pub abort: Option<Abort>,
     /// Highest passing multiplier of a `--scale` run (lower is worse); default fail below 1.
     pub headroom: Option<Limits>,
+    /// When the load generator counts as unable to keep its plan.
+    #[serde(default)]
+    pub generator: Generator,
+}
+
+/// `[gate.generator]`: past any of these the load generator did not keep its plan and the
+/// run is inconclusive. `None` fields take the defaults below.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    pub lateness_p99_ms: Option<f64>,
+    pub runqueue_wait: Option<f64>,
+    pub cpu_pressure: Option<f64>,
+    pub recorder_lag_ms: Option<f64>,
+}
+
+impl Generator {
+    /// p99 of scheduling lateness over the run, ms: ten times the engine's own on a busy
+    /// 2-core host (3–10 ms in a debug build; see README).
+    pub const DEFAULT_LATENESS_P99_MS: f64 = 50.0;
+    /// With `runqueue_wait` set: the host's CPU pressure above which its wait counts.
+    pub const DEFAULT_CPU_PRESSURE: f64 = 0.5;
+    /// The recorder took in an event more than a second after it happened: the second it
+    /// belongs to had closed.
+    pub const DEFAULT_RECORDER_LAG_MS: f64 = 1000.0;
+
+    pub fn lateness_p99_ms(&self) -> f64 {
+        self.lateness_p99_ms
+            .unwrap_or(Self::DEFAULT_LATENESS_P99_MS)
+    }
+    /// The starvation rule, judged only when set: a target on the same host that keeps its
+    /// CPUs busy starves the generator as much as a stray process does, so it is the
+    /// profile's call.
+    pub fn runqueue_wait(&self) -> Option<f64> {
+        self.runqueue_wait
+    }
+    pub fn cpu_pressure(&self) -> f64 {
+        self.cpu_pressure.unwrap_or(Self::DEFAULT_CPU_PRESSURE)
+    }
+    pub fn recorder_lag_ms(&self) -> f64 {
+        self.recorder_lag_ms
+            .unwrap_or(Self::DEFAULT_RECORDER_LAG_MS)
+    }
 }
 
 impl Gate {
@@ -296,6 +338,11 @@ impl Gate {
             self.abort = other.abort;
         }
         self.headroom = other.headroom.or(self.headroom);
+        let g = other.generator;
+        self.generator.lateness_p99_ms = g.lateness_p99_ms.or(self.generator.lateness_p99_ms);
+        self.generator.runqueue_wait = g.runqueue_wait.or(self.generator.runqueue_wait);
+        self.generator.cpu_pressure = g.cpu_pressure.or(self.generator.cpu_pressure);
+        self.generator.recorder_lag_ms = g.recorder_lag_ms.or(self.generator.recorder_lag_ms);
     }
 
     pub fn headroom(&self) -> Limits {

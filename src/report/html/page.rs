@@ -249,7 +249,7 @@ const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px
 h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}\
 table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid #ddd;padding:4px 6px;text-align:right}\
 th:first-child,td:first-child,td.text{text-align:left}.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}\
-.pass{background:#009E73}.warn{background:#E69F00}.fail{background:#D55E00}figure.chart{margin:12px 0}\
+.pass{background:#009E73}.warn{background:#E69F00}.fail{background:#D55E00}.inconclusive{background:#56B4E9}figure.chart{margin:12px 0}\
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:bold}";
 
 /// The USL fit over the measured runs, with the measurements.
@@ -388,6 +388,10 @@ pub fn render(
         (
             "requests",
             format!("{} ({} failed)", run.totals.requests, run.totals.errors),
+        ),
+        (
+            "load generator",
+            crate::report::markdown::generator_line(run),
         ),
     ] {
         let _ = writeln!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&val));
