@@ -67,6 +67,9 @@ pub fn describe(plan: &Plan) -> String {
             if p.optional { ", optional" } else { "" }
         );
     }
+    for why in &plan.probes_off {
+        let _ = writeln!(out, "probe     {why}");
+    }
     let _ = writeln!(
         out,
         "duration  {}",

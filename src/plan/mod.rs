@@ -218,6 +218,9 @@ pub struct Plan {
     pub gate: Gate,
     /// Probes that watch the servers beside the load, in kind order.
     pub probes: Vec<ProbeSpec>,
+    /// Optional probes left off because the variable holding their URL is not set, each
+    /// with why.
+    pub probes_off: Vec<String>,
 }
 
 /// The version scenarios are compiled for before a target says its own.
@@ -345,7 +348,7 @@ impl Plan {
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
         check_selectors(src, &gate, &step_names, &scenarios)?;
-        let probes = probes::build(src)?;
+        let (probes, probes_off) = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),
             description: f.description.clone(),
@@ -378,6 +381,7 @@ impl Plan {
             rate_scale: o.rate_scale.unwrap_or(1.0),
             gate,
             probes,
+            probes_off,
         })
     }
 

@@ -143,10 +143,12 @@ impl Selector {
     }
 }
 
-/// Every `[probes.*]` section of a profile, resolved, in kind order.
-pub fn build(src: &ProfileSource) -> Result<Vec<ProbeSpec>, ConfigError> {
+/// Every `[probes.*]` section of a profile, resolved, in kind order; and, for each optional
+/// probe left off because the variable holding its URL is not set, why.
+pub fn build(src: &ProfileSource) -> Result<(Vec<ProbeSpec>, Vec<String>), ConfigError> {
     let p = &src.file.probes;
     let mut out = Vec::new();
+    let mut off = Vec::new();
     if let Some(pg) = &p.postgres {
         let f = pg.get_ref();
         let url = url(
@@ -155,14 +157,30 @@ pub fn build(src: &ProfileSource) -> Result<Vec<ProbeSpec>, ConfigError> {
             ProbeKind::Postgres,
             f.url.as_ref(),
             f.url_env.as_ref(),
+            f.every().optional,
         )?;
-        out.push(spec(src, ProbeKind::Postgres, Some(url), f.every())?);
-        out.last_mut().expect("just pushed").database = f.database.clone();
+        match url {
+            Ok(url) => {
+                out.push(spec(src, ProbeKind::Postgres, Some(url), f.every())?);
+                out.last_mut().expect("just pushed").database = f.database.clone();
+            }
+            Err(why) => off.push(why),
+        }
     }
     if let Some(r) = &p.redis {
         let f = r.get_ref();
-        let url = url(src, r, ProbeKind::Redis, f.url.as_ref(), f.url_env.as_ref())?;
-        out.push(spec(src, ProbeKind::Redis, Some(url), f.every())?);
+        let url = url(
+            src,
+            r,
+            ProbeKind::Redis,
+            f.url.as_ref(),
+            f.url_env.as_ref(),
+            f.every().optional,
+        )?;
+        match url {
+            Ok(url) => out.push(spec(src, ProbeKind::Redis, Some(url), f.every())?),
+            Err(why) => off.push(why),
+        }
     }
     if let Some(c) = &p.canary {
         let f = c.get_ref();
@@ -180,6 +198,7 @@ pub fn build(src: &ProfileSource) -> Result<Vec<ProbeSpec>, ConfigError> {
             ProbeKind::Prometheus,
             f.url.as_ref(),
             f.url_env.as_ref(),
+            f.every().optional,
         )?;
         if f.metrics.get_ref().is_empty() {
             return Err(src.error_at(&f.metrics, "`metrics` names no series to keep"));
@@ -192,10 +211,15 @@ pub fn build(src: &ProfileSource) -> Result<Vec<ProbeSpec>, ConfigError> {
             }
             metrics.push(s);
         }
-        out.push(spec(src, ProbeKind::Prometheus, Some(url), f.every())?);
-        out.last_mut().expect("just pushed").metrics = metrics;
+        match url {
+            Ok(url) => {
+                out.push(spec(src, ProbeKind::Prometheus, Some(url), f.every())?);
+                out.last_mut().expect("just pushed").metrics = metrics;
+            }
+            Err(why) => off.push(why),
+        }
     }
-    Ok(out)
+    Ok((out, off))
 }
 
 fn spec(
@@ -244,14 +268,16 @@ fn spec(
     })
 }
 
-/// Exactly one of `url` and `url_env`, resolved and checked for its kind.
+/// Exactly one of `url` and `url_env`, resolved and checked for its kind. An optional probe
+/// whose variable is not set is left off: `Ok(Err(why))`.
 fn url<T>(
     src: &ProfileSource,
     section: &Spanned<T>,
     kind: ProbeKind,
     url: Option<&Spanned<String>>,
     url_env: Option<&Spanned<String>>,
-) -> Result<Secret, ConfigError> {
+    optional: bool,
+) -> Result<Result<Secret, String>, ConfigError> {
     match (url, url_env) {
         (Some(_), Some(e)) => Err(src.error_at(
             e,
@@ -261,20 +287,26 @@ fn url<T>(
             section,
             format!("[probes.{kind}] needs `url` or `url_env` (the name of a variable holding it)"),
         )),
-        (Some(u), None) => inline_url(src, u, kind),
+        (Some(u), None) => inline_url(src, u, kind).map(Ok),
         (None, Some(var)) => {
-            let value = std::env::var(var.get_ref()).map_err(|_| {
-                src.error_at(
+            let Ok(value) = std::env::var(var.get_ref()) else {
+                if optional {
+                    return Ok(Err(format!(
+                        "probe `{kind}` is off: `{}` is not set (an optional probe; set it to watch {kind})",
+                        var.get_ref()
+                    )));
+                }
+                return Err(src.error_at(
                     var,
                     format!(
                         "environment variable `{}` (url_env of probe `{kind}`) is not set",
                         var.get_ref()
                     ),
-                )
-            })?;
+                ));
+            };
             check_scheme(kind, &value)
                 .map_err(|e| src.error_at(var, format!("the URL in `{}`: {e}", var.get_ref())))?;
-            Ok(Secret::new(value))
+            Ok(Ok(Secret::new(value)))
         }
     }
 }
@@ -362,7 +394,8 @@ timeout = "300ms"
 optional = true
 "#,
         );
-        let specs = build(&src).unwrap();
+        let (specs, off) = build(&src).unwrap();
+        assert!(off.is_empty());
         let kinds: Vec<ProbeKind> = specs.iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
@@ -428,5 +461,30 @@ optional = true
         ] {
             assert!(Selector::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_optional_probe_whose_variable_is_unset_is_left_off_and_said() {
+        let text = r#"
+[probes.postgres]
+url_env = "PEAKGATE_TEST_UNSET_PG_URL_1b7e"
+optional = true
+[probes.redis]
+url = "redis://127.0.0.1:6379/0"
+"#;
+        let (specs, off) = build(&source(text)).unwrap();
+        assert_eq!(
+            specs.iter().map(|s| s.kind).collect::<Vec<_>>(),
+            [ProbeKind::Redis]
+        );
+        assert_eq!(off.len(), 1);
+        assert!(
+            off[0].contains("PEAKGATE_TEST_UNSET_PG_URL_1b7e"),
+            "{off:?}"
+        );
+        // A required one is an error at its line.
+        let required = text.replace("optional = true", "optional = false");
+        let e = build(&source(&required)).unwrap_err().to_string();
+        assert!(e.contains("is not set"), "{e}");
     }
 }

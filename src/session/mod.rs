@@ -276,6 +276,9 @@ async fn execute(
         sessions: prepared.login_session().into_iter().collect(),
     };
     // Probes connect before the load: a required one that cannot is bad input, named.
+    for why in &plan.probes_off {
+        eprintln!("peakgate: {why}");
+    }
     let in_flight = Arc::new(AtomicUsize::new(0));
     let mut probes = if plan.probes.is_empty() {
         None
