@@ -4,10 +4,5 @@
 pub mod hlog;
 pub mod host;
 pub mod recorder;
-pub mod summary;
 
 pub use recorder::{Figures, Live, Recorder};
-pub use summary::{
-    ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
-    TimelineEntry, Totals, Transaction,
-};

@@ -14,11 +14,11 @@ use tokio::time::Instant;
 
 use super::hlog::HlogWriter;
 use super::host::HostSampler;
-use super::summary::{
+use crate::engine::{Event, Sample};
+use crate::result::figures::{
     ErrorMessage, GeneratorSummary, GeneratorWindow, KINDS_PER_STEP, LatencySummary, MESSAGE_CHARS,
     MESSAGES_PER_KIND, Quantiles, ScenarioWindow, TimelineEntry, Totals, Transaction,
 };
-use crate::engine::{Event, Sample};
 use crate::secrets::Scrubber;
 
 /// Latest figures for a live display; published once a second.

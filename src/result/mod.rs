@@ -2,6 +2,7 @@
 //! folder it is written to. Everything after a run (verdict, reports) starts from here.
 
 pub mod artifacts;
+pub mod figures;
 pub mod stored;
 
 use std::collections::BTreeMap;
@@ -9,10 +10,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use artifacts::{RunDir, new_run_id, write_atomic};
+pub use figures::{
+    ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
+    TimelineEntry, Totals, Transaction,
+};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 
 use crate::config::profile::{ArrivalKind, ModelKind};
-use crate::metrics::{GeneratorSummary, TimelineEntry, Totals, Transaction};
 use crate::plan::{Plan, Stage, Target};
 
 /// Schema tag of `run.json`.
@@ -198,8 +202,8 @@ impl TargetInfo {
 
 impl RunResult {
     /// The failure messages of every step, the most frequent first: (transaction, message).
-    pub fn top_errors(&self, n: usize) -> Vec<(&str, &crate::metrics::ErrorMessage)> {
-        let mut all: Vec<(&str, &crate::metrics::ErrorMessage)> = self
+    pub fn top_errors(&self, n: usize) -> Vec<(&str, &ErrorMessage)> {
+        let mut all: Vec<(&str, &ErrorMessage)> = self
             .transactions
             .iter()
             .flat_map(|(name, tx)| tx.messages.iter().map(move |m| (name.as_str(), m)))

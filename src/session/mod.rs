@@ -32,13 +32,14 @@ pub use shutdown::Shutdown;
 use crate::config::profile::ProfileSource;
 use crate::engine::{self, Connection, Ending, Wiring};
 use crate::metrics::hlog::HlogWriter;
-use crate::metrics::{Figures, Recorder, TimelineEntry};
+use crate::metrics::{Figures, Recorder};
 use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
-    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, write_atomic,
+    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, TimelineEntry,
+    write_atomic,
 };
 use crate::standin::{self, RunningStandin, StandinConfig};
 use crate::target::data::DataSets;

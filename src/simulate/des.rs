@@ -27,9 +27,10 @@ use crate::config::scenario::SessionKind;
 use crate::engine::scheduler::Arrivals;
 use crate::engine::{ErrorKind, Event, Failure, Sample};
 use crate::metrics::hlog::HlogWriter;
-use crate::metrics::{Figures, LatencySummary, Recorder};
+use crate::metrics::{Figures, Recorder};
 use crate::plan::generator::JourneyRng;
 use crate::plan::{AUTH_STEP_ID, Plan};
+use crate::result::LatencySummary;
 
 /// The server being simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

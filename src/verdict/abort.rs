@@ -4,8 +4,8 @@
 
 use std::collections::VecDeque;
 
-use crate::metrics::TimelineEntry;
 use crate::plan::gate::Abort;
+use crate::result::TimelineEntry;
 
 use super::fmt_num;
 
@@ -78,7 +78,7 @@ pub fn replay(abort: &Abort, timeline: &[TimelineEntry]) -> Option<(u64, String)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Quantiles;
+    use crate::result::Quantiles;
 
     fn second(t: u64, requests: u64, errors: u64, p95: f64) -> TimelineEntry {
         TimelineEntry {

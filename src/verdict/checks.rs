@@ -1,9 +1,9 @@
 //! Checks on the load itself: how the run ended, journeys achieved and dropped, error rates
 //! and latency percentiles per selector.
 
-use crate::metrics::{LatencySummary, Transaction};
 use crate::plan::Gate;
 use crate::plan::gate::{Limits, Selector, Stat, Worse};
+use crate::result::{LatencySummary, Transaction};
 use crate::result::{RunResult, RunStatus};
 
 use super::{Check, Status, abort, describe_limits, fmt_num};

@@ -84,7 +84,7 @@ pub fn evaluate(run: &RunResult, gate: &Gate) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{GeneratorSummary, LatencySummary};
+    use crate::result::{GeneratorSummary, LatencySummary};
 
     fn run_with(g: GeneratorSummary) -> RunResult {
         let mut r = crate::verdict::fixture::run();

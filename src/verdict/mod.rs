@@ -277,7 +277,7 @@ pub(crate) mod fixture {
     use std::collections::BTreeMap;
 
     use crate::config::profile::{ArrivalKind, ModelKind};
-    use crate::metrics::{LatencySummary, Quantiles, TimelineEntry, Totals, Transaction};
+    use crate::result::{LatencySummary, Quantiles, TimelineEntry, Totals, Transaction};
     use crate::result::{PlanInfo, ProfileInfo, RunResult, RunStatus, TargetInfo};
 
     fn tx(count: u64, errors: &[(&str, u64)], p95: f64) -> Transaction {

@@ -45,7 +45,7 @@ fn markers(run: &RunResult) -> Vec<(f64, String)> {
         .collect()
 }
 
-fn timeline(run: &RunResult, f: impl Fn(&crate::metrics::TimelineEntry) -> f64) -> Vec<(f64, f64)> {
+fn timeline(run: &RunResult, f: impl Fn(&crate::result::TimelineEntry) -> f64) -> Vec<(f64, f64)> {
     run.timeline.iter().map(|e| (e.t as f64, f(e))).collect()
 }
 

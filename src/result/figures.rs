@@ -1,5 +1,6 @@
-//! The serializable figures the recorder produces: per-transaction distributions, totals and
-//! the per-second timeline. `result::RunResult` is built from them.
+//! The figures of `run.json` the recorder produces: per-transaction distributions, totals, the
+//! per-second timeline and the load generator's health. Their shapes live here, with every
+//! other persisted type; `metrics` fills them.
 
 use std::collections::BTreeMap;
 
