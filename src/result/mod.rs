@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod figures;
 pub mod stored;
+pub mod target_data;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ pub use figures::{
     TimelineEntry, Totals, Transaction,
 };
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
+pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 
 use crate::config::profile::{ArrivalKind, ModelKind};
 use crate::plan::{Plan, Stage, Target};

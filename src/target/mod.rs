@@ -14,7 +14,8 @@ use crate::config::ConfigError;
 use crate::config::profile::ProfileSource;
 use crate::odoo::{OdooClient, UserSession};
 use crate::plan::{Credentials, Overrides, Plan, Secret};
-use data::{DataSets, PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
+use crate::result::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
+use data::DataSets;
 use pos::PosSession;
 use preflight::Preflight;
 

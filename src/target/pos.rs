@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::data::PreparedAction;
 use crate::config::data::DataTable;
 use crate::odoo::{OdooClient, RpcOutcome, UserSession};
 use crate::plan::generator::odoo_round;
+use crate::result::PreparedAction;
 
 /// POS configs a run opens sessions on: enough to spread orders over several tills' sessions.
 pub const MAX_CONFIGS: usize = 4;
