@@ -389,6 +389,11 @@ pub struct StandinArgs {
     /// `memory` (no dependencies) or `postgres` (real SQL; needs --pg-url).
     #[arg(long, default_value = "memory", value_parser = ["memory", "postgres"])]
     pub backend: String,
+    /// Write Odoo's request log here (appended): a `werkzeug` line per request with Odoo's
+    /// query count, query time and remaining time, what `peakgate simulate --odoo-log` reads.
+    /// Memory backend only.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
     /// PostgreSQL database of the postgres backend, created and seeded when missing.
     #[arg(
         long,

@@ -22,6 +22,7 @@ use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
+use crate::result::ODOO_LOG;
 use crate::result::{
     PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, new_run_id,
     write_atomic,
@@ -133,7 +134,14 @@ pub(super) async fn run_once(
             };
             let database = config.database.clone();
             let listen = ([127, 0, 0, 1], 0).into();
-            let s = standin::start(config, listen, standin_stop.clone())
+            // Odoo's request log of the run, beside its artifacts: the simulator calibrates
+            // from its server-side times.
+            let log_path = dir.file(ODOO_LOG);
+            let access_log = standin::AccessLog::create(&log_path, &database).map_err(|e| {
+                eprintln!("error: cannot create {}: {e}", log_path.display());
+                Exit::Internal
+            })?;
+            let s = standin::start(config, listen, standin_stop.clone(), Some(access_log))
                 .await
                 .map_err(|e| {
                     eprintln!("error: cannot start the built-in stand-in: {e}");
@@ -186,7 +194,9 @@ pub(super) async fn run_once(
     let stop_standin = |s: Option<standin::RunningStandin>| async {
         if let Some(s) = s {
             standin_stop.cancel();
-            s.wait().await;
+            if let Err(e) = s.wait().await {
+                eprintln!("error: {e}");
+            }
         }
     };
     if !args.quiet {

@@ -56,7 +56,22 @@ pub fn standin(args: StandinArgs) -> Exit {
         } else {
             crate::standin::Backend::Memory(Box::new(crate::standin::odoo::Odoo::new(config)))
         };
-        let server = match crate::standin::start_with(backend, args.listen, shutdown.clone()).await {
+        let access_log = match &args.access_log {
+            None => None,
+            // The PostgreSQL backend does not count its queries: its lines would say 0.
+            Some(_) if args.backend == "postgres" => {
+                eprintln!("error: --access-log: the postgres backend does not count its queries yet, so it cannot write Odoo's query fields; use the memory backend");
+                return Exit::BadInput;
+            }
+            Some(path) => match crate::standin::AccessLog::create(path, &database) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("error: --access-log {}: {e}", path.display());
+                    return Exit::BadInput;
+                }
+            },
+        };
+        let server = match crate::standin::start_with(backend, args.listen, shutdown.clone(), access_log).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on {}: {e}", args.listen);
@@ -70,7 +85,12 @@ pub fn standin(args: StandinArgs) -> Exit {
         );
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("stopping the stand-in");
-        server.stop().await;
-        Exit::Pass
+        match server.stop().await {
+            Ok(()) => Exit::Pass,
+            Err(e) => {
+                eprintln!("error: {e}");
+                Exit::Internal
+            }
+        }
     })
 }

@@ -15,6 +15,9 @@ use crate::plan::{Plan, Stage, Target};
 
 /// Schema tag of `run.json`.
 pub const SCHEMA: &str = "peakgate.run/1";
+/// The built-in stand-in's request log in a run folder, in Odoo's own format
+/// (`standin::access_log`): what the simulator calibrates from.
+pub const ODOO_LOG: &str = "odoo.log";
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
