@@ -9,7 +9,7 @@ use crate::capacity::report::{self, Options, SloSizing};
 use crate::capacity::{markdown, slo};
 use crate::plan::{Overrides, Plan};
 use crate::result::{RunResult, write_atomic};
-use crate::simulate::calibrate::Calibration;
+use crate::simulate::calibrate::{Calibration, ServiceTimes};
 use crate::simulate::des::{self, Laws, Server};
 
 /// Largest worker count a sweep for the objectives tries.
@@ -122,7 +122,7 @@ fn calibration_of(runs: &[(RunResult, String, Option<String>)]) -> Option<Calibr
         return None;
     }
     let dir = &runs[0].0.simulation.as_ref()?.calibration_dir;
-    Calibration::load(Path::new(dir)).ok()
+    Calibration::load(Path::new(dir), None).ok()
 }
 
 /// The smallest worker count whose simulated run of the profile at `at_scale` meets the
@@ -152,7 +152,7 @@ fn slo_workers(
             else {
                 return fail("no measured run to calibrate from".into());
             };
-            match Calibration::load(&dirs[i]) {
+            match Calibration::load(&dirs[i], None) {
                 Ok(c) => c,
                 Err(e) => return fail(e.to_string()),
             }
@@ -174,8 +174,9 @@ fn slo_workers(
             ));
         }
     };
-    let service = match cal.laws_for(&plan.step_names) {
-        Ok(s) => s,
+    let workers = super::simulate::standin_workers_of(Path::new(&cal.run.profile.path));
+    let service = match cal.service_laws(&plan, ServiceTimes::Auto, workers) {
+        Ok(s) => s.laws,
         Err(e) => return fail(e.to_string()),
     };
     let laws = Laws {
@@ -207,7 +208,7 @@ fn slo_workers(
         objectives: names,
         workers,
         basis: format!(
-            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s latency.hlog (peakgate simulate --sweep)",
+            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s odoo.log where it names the step, else its latency.hlog less the mean wait (peakgate simulate --sweep)",
             first.profile.path, cal.run_id
         ),
     }

@@ -75,8 +75,13 @@ pub struct SimulationInfo {
     /// Run id and folder of the measured run the service times were drawn from.
     pub calibration_run: String,
     pub calibration_dir: String,
-    /// Where the service-time laws came from (`latency.hlog`: per-step HDR histograms).
+    /// Where the service-time laws came from: `odoo.log` (Odoo's request log: time in the
+    /// worker), `latency.hlog less the mean wait` (measured latency less the Erlang C wait),
+    /// `latency.hlog` (measured latency, queueing included), joined by ` + ` when steps differ.
     pub service_source: String,
+    /// Step name → where its law came from, with the figures used (requests read, wait removed).
+    #[serde(default)]
+    pub service_by_step: std::collections::BTreeMap<String, String>,
     /// Odoo HTTP workers simulated.
     pub workers: usize,
     /// Database connections shared by the workers (`null`: never short).

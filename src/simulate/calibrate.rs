@@ -1,13 +1,33 @@
 //! Calibration: each step's service-time law and failure rate, read from a measured run.
 //!
-//! The laws come from the run's `latency.hlog`, not from `run.json`: the log holds each step's
-//! whole HDR histogram (every recorded value, 3 significant digits), where `run.json` keeps
-//! only seven summary figures. A step's latency counts from its intended start, which for every
-//! step but a journey's first is the moment it was sent (previous end + think time), and for the
-//! first is the arrival, sent within the scheduler's lateness (microseconds). So in a run whose
-//! server did not queue, the log's latency *is* the service time. A calibration run should
-//! therefore be a light one; [`Calibration::queueing_hint`] estimates how much of its figures
-//! is queueing, so the simulator can say so.
+//! A service time is the time a request holds an Odoo worker, without the wait for one: the
+//! simulation adds the waits itself. Where a step's law comes from, best first
+//! ([`ServiceTimes::Auto`]):
+//!
+//! 1. **Odoo's request log** ([`odoo_log`]): per request, `query_time + remaining_time`,
+//!    counted in the worker from the moment it took the request. It is the run folder's
+//!    `odoo.log` (written by the built-in stand-in) or a log given with `--odoo-log` (a real
+//!    Odoo's, or `peakgate standin --access-log`). A step reads the lines of its own route:
+//!    its method and path (`POST /web/dataset/call_kw/<model>/<method>`, a page's path; a
+//!    templated path as a pattern, where an exact route of another step wins). A step is not
+//!    taken from the log when its route is shared by steps that call different things (every
+//!    `execute_kw` step is `POST /jsonrpc`, every button `POST /web/dataset/call_button`), when
+//!    its route is only placeholders, or when it followed redirects in the calibration run (its
+//!    time spans several requests).
+//! 2. **The run's latency, less its mean wait**: the step's HDR histogram from `latency.hlog`
+//!    (from the intended start: for every step but a journey's first, the send; for the first,
+//!    the arrival, sent within the scheduler's microseconds), each value scaled by
+//!    `(R_step − W) / R_step`, where `W` is the mean wait for a worker in the calibration run,
+//!    from Erlang C (M/M/c): the mean service `S` solves `R = S + W(λ, S, c)`, with `R` the
+//!    mean latency over all requests, `λ` their rate and `c` the run's workers. Needs the
+//!    calibration run's worker count. Exact in the mean under M/M/c; the shape is the
+//!    latency's, scaled.
+//! 3. **The run's latency as it is**, which holds the run's queueing: right only for a run
+//!    that did not queue ([`Calibration::queueing_hint`] estimates how much it did).
+//!
+//! `run.json`'s `service_ms` is no service time in this sense: it counts from the client's
+//! send, so it holds the wait for a worker (the stand-in's and Odoo's listen backlog), and it
+//! keeps seven summary figures, not a distribution.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,9 +35,13 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use rand::{Rng, RngExt};
 
+use super::odoo_log::{OdooLogError, ServerTimes};
 use crate::capacity::erlang;
 use crate::metrics::hlog;
-use crate::result::RunResult;
+use crate::plan::scenario::Call;
+use crate::plan::template::{Part, Template};
+use crate::plan::{AUTH_STEP_ID, Plan};
+use crate::result::{ODOO_LOG, RunResult};
 
 /// A service-time law drawn from an HDR histogram: a bucket is chosen by its count, and a value
 /// uniformly within the bucket's range of equivalent values.
@@ -55,6 +79,33 @@ impl ServiceLaw {
         })
     }
 
+    /// From a histogram of values rounded to `resolution_us` (Odoo logs milliseconds): each
+    /// value stands for the whole interval it was rounded from.
+    pub fn from_rounded(h: &Histogram<u64>, resolution_us: f64) -> Option<ServiceLaw> {
+        let mut law = ServiceLaw::from_histogram(h)?;
+        let half = resolution_us / 2.0;
+        for (_, low, high) in &mut law.buckets {
+            let mid = (*low + *high) / 2.0;
+            *low = low.min(mid - half).max(0.0);
+            *high = high.max(mid + half);
+        }
+        Some(law)
+    }
+
+    /// Every value multiplied by `factor` (above 0).
+    pub fn scaled(&self, factor: f64) -> ServiceLaw {
+        ServiceLaw {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|(c, l, h)| (*c, l * factor, h * factor))
+                .collect(),
+            total: self.total,
+            mean_s: self.mean_s * factor,
+            count: self.count,
+        }
+    }
+
     /// One service time, seconds.
     pub fn draw(&self, rng: &mut impl Rng) -> f64 {
         let k = rng.random_range(0..self.total);
@@ -73,15 +124,68 @@ pub struct Failures {
     pub kind: String,
 }
 
+/// Where the service times come from (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceTimes {
+    /// Odoo's log for every step it can key, else latency less the wait when the
+    /// calibration's worker count is known, else latency as it is.
+    Auto,
+    /// Odoo's log for every step; a step it cannot give is an error.
+    OdooLog,
+    /// Every step's latency less the calibration run's mean wait (Erlang C).
+    LatencyLessWait,
+    /// Every step's latency as measured, queueing included (what peakgate did before 0.x:
+    /// right only for a calibration run that did not queue).
+    Latency,
+}
+
+/// Where one step's law came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Odoo's request log: the requests of the step's route(s).
+    OdooLog { requests: u64 },
+    /// `latency.hlog` less the calibration run's mean wait, ms.
+    LatencyLessWait { wait_ms: f64 },
+    /// `latency.hlog` as measured.
+    Latency,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::OdooLog { requests } => write!(f, "{ODOO_LOG}: {requests} requests"),
+            Source::LatencyLessWait { wait_ms } => {
+                write!(
+                    f,
+                    "latency.hlog less a {wait_ms:.1} ms mean wait (Erlang C)"
+                )
+            }
+            Source::Latency => write!(f, "latency.hlog (queueing included)"),
+        }
+    }
+}
+
+/// The laws of a plan's steps, by step id, with where each came from.
+#[derive(Debug, Clone)]
+pub struct StepLaws {
+    /// `None` for a step never measured (an unused login).
+    pub laws: Vec<Option<ServiceLaw>>,
+    pub sources: Vec<Option<Source>>,
+    /// Why steps that could have come from Odoo's log did not, one line per step.
+    pub notes: Vec<String>,
+}
+
 /// Everything the simulator takes from a calibration run.
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub run_id: String,
     pub dir: PathBuf,
-    /// Step name (`scenario/step`) → service-time law.
+    /// Step name (`scenario/step`) → its measured latency as a law (`latency.hlog`).
     pub laws: BTreeMap<String, ServiceLaw>,
     /// Step name → failures, for steps that failed at all.
     pub failures: BTreeMap<String, Failures>,
+    /// Odoo's request log of the run, when there is one.
+    pub server: Option<ServerTimes>,
     /// The calibration run itself, for its figures.
     pub run: RunResult,
 }
@@ -101,15 +205,29 @@ pub enum CalibrationError {
         path: PathBuf,
         source: hlog::HlogError,
     },
+    #[error(transparent)]
+    OdooLog(#[from] OdooLogError),
     #[error(
         "calibration run {run} has no measurements of step(s) {steps}: calibrate from a run of a profile with the same scenarios"
     )]
     MissingSteps { run: String, steps: String },
+    #[error("--service-times odoo-log: {0}")]
+    NotInLog(String),
+    #[error(
+        "--service-times latency-less-wait: the calibration run's worker count is unknown (give --calibration-workers N)"
+    )]
+    NoWorkers,
 }
 
+/// The ceiling of the wait estimate's bisection, in steps of halving.
+const BISECTIONS: usize = 60;
+/// Odoo's log gives seconds with 3 decimals.
+const LOG_RESOLUTION_US: f64 = 1000.0;
+
 impl Calibration {
-    /// Reads `run.json` and `latency.hlog` from a run folder.
-    pub fn load(dir: &Path) -> Result<Calibration, CalibrationError> {
+    /// Reads `run.json` and `latency.hlog` from a run folder, and Odoo's request log: `odoo_log`
+    /// when given, else the folder's `odoo.log` when there is one.
+    pub fn load(dir: &Path, odoo_log: Option<&Path>) -> Result<Calibration, CalibrationError> {
         let run = RunResult::load(dir)?;
         let path = dir.join("latency.hlog");
         let bytes = std::fs::read(&path).map_err(|source| CalibrationError::Read {
@@ -142,22 +260,38 @@ impl Calibration {
                 })
             })
             .collect();
+        let own = dir.join(ODOO_LOG);
+        let server = match odoo_log {
+            Some(p) => Some(ServerTimes::read(p)?),
+            None if own.is_file() => Some(ServerTimes::read(&own)?),
+            None => None,
+        };
         Ok(Calibration {
             run_id: run.run_id.clone(),
             dir: dir.to_path_buf(),
             laws,
             failures,
+            server,
             run,
         })
     }
 
-    /// The laws of `steps` in order; an error names every step the run did not measure.
-    pub fn laws_for(&self, steps: &[String]) -> Result<Vec<Option<ServiceLaw>>, CalibrationError> {
-        let missing: Vec<&str> = steps
+    /// The service law of each of `plan`'s steps, by `how`; `workers` is the calibration
+    /// run's worker count (for the wait estimate). An error names every step the run did not
+    /// measure, or (with [`ServiceTimes::OdooLog`]) every step the log cannot give.
+    pub fn service_laws(
+        &self,
+        plan: &Plan,
+        how: ServiceTimes,
+        workers: Option<usize>,
+    ) -> Result<StepLaws, CalibrationError> {
+        let names = &plan.step_names;
+        let used = steps_in_use(plan);
+        let missing: Vec<&str> = names
             .iter()
             .enumerate()
-            // The login step (id 0) is only needed when a scenario logs in.
-            .filter(|(i, s)| *i != crate::plan::AUTH_STEP_ID && !self.laws.contains_key(*s))
+            // A missing login law is the simulation's own error (it names the login).
+            .filter(|(i, s)| *i != AUTH_STEP_ID && used[*i] && !self.laws.contains_key(*s))
             .map(|(_, s)| s.as_str())
             .collect();
         if !missing.is_empty() {
@@ -166,14 +300,188 @@ impl Calibration {
                 steps: missing.join(", "),
             });
         }
-        Ok(steps.iter().map(|s| self.laws.get(s).cloned()).collect())
+        let mut out = StepLaws {
+            laws: vec![None; names.len()],
+            sources: vec![None; names.len()],
+            notes: Vec::new(),
+        };
+        let from_log = match (&self.server, how) {
+            (Some(server), ServiceTimes::Auto | ServiceTimes::OdooLog) => {
+                self.laws_from_log(plan, server, &used)
+            }
+            (None, ServiceTimes::OdooLog) => {
+                return Err(CalibrationError::NotInLog(format!(
+                    "the calibration run {} has no {ODOO_LOG}; give Odoo's log with --odoo-log FILE",
+                    self.run_id
+                )));
+            }
+            _ => vec![Err(String::new()); names.len()],
+        };
+        let wait_s = match how {
+            ServiceTimes::Latency => None,
+            ServiceTimes::LatencyLessWait => Some(
+                self.mean_wait_s(workers)
+                    .ok_or(CalibrationError::NoWorkers)?,
+            ),
+            _ => self.mean_wait_s(workers),
+        };
+        let mut not_in_log = Vec::new();
+        for (id, found) in from_log.into_iter().enumerate() {
+            if !used[id] {
+                continue;
+            }
+            match found {
+                Ok((law, requests)) => {
+                    out.laws[id] = Some(law);
+                    out.sources[id] = Some(Source::OdooLog { requests });
+                    continue;
+                }
+                Err(why) if !why.is_empty() => {
+                    not_in_log.push(format!("{}: {why}", names[id]));
+                }
+                Err(_) => {}
+            }
+            let Some(measured) = self.laws.get(&names[id]) else {
+                continue;
+            };
+            let (law, source) = match wait_s {
+                Some(w) => {
+                    // Every request waits alike (one FIFO queue), whatever its step.
+                    let factor = ((measured.mean_s - w) / measured.mean_s).max(0.05);
+                    (
+                        measured.scaled(factor),
+                        Source::LatencyLessWait {
+                            wait_ms: w * 1000.0,
+                        },
+                    )
+                }
+                None => (measured.clone(), Source::Latency),
+            };
+            out.laws[id] = Some(law);
+            out.sources[id] = Some(source);
+        }
+        if how == ServiceTimes::OdooLog && !not_in_log.is_empty() {
+            return Err(CalibrationError::NotInLog(not_in_log.join("; ")));
+        }
+        out.notes = not_in_log;
+        Ok(out)
     }
 
-    /// How much of the calibration's latency may be queueing: the Erlang C probability of
-    /// waiting at the run's mean request rate and mean service time on `workers`, when the
-    /// worker count is known.
-    pub fn queueing_hint(&self, workers: Option<usize>) -> Option<erlang::Queue> {
-        let workers = workers? as u32;
+    /// Per step id: its law and request count from Odoo's log, or why not (empty: unused).
+    fn laws_from_log(
+        &self,
+        plan: &Plan,
+        server: &ServerTimes,
+        used: &[bool],
+    ) -> Vec<Result<(ServiceLaw, u64), String>> {
+        let mut routes: Vec<Option<StepRoute>> = vec![None; plan.step_names.len()];
+        routes[AUTH_STEP_ID] = Some(StepRoute {
+            method: "POST",
+            path: RoutePath::Exact(crate::odoo::client::AUTHENTICATE_PATH.to_string()),
+            calls: crate::odoo::client::AUTHENTICATE_PATH.to_string(),
+        });
+        for sc in &plan.scenarios {
+            for st in &sc.steps {
+                routes[st.id] = route_of(&st.call);
+            }
+        }
+        // The exact routes every step claims: a pattern never takes their lines.
+        let exact: Vec<(&str, &str)> = routes
+            .iter()
+            .flatten()
+            .filter_map(|r| match &r.path {
+                RoutePath::Exact(p) => Some((r.method, p.as_str())),
+                RoutePath::Pattern(_) => None,
+            })
+            .collect();
+        (0..plan.step_names.len())
+            .map(|id| {
+                if !used[id] {
+                    return Err(String::new());
+                }
+                let Some(route) = &routes[id] else {
+                    return Err("its path is only placeholders: no route to read".into());
+                };
+                let shared: Vec<&StepRoute> = routes
+                    .iter()
+                    .flatten()
+                    .filter(|r| r.method == route.method && r.path.same(&route.path))
+                    .collect();
+                if shared.iter().any(|r| r.calls != route.calls) {
+                    return Err(format!(
+                        "{} {} is also the route of steps that call other things",
+                        route.method,
+                        route.path.shown()
+                    ));
+                }
+                let name = &plan.step_names[id];
+                if self
+                    .run
+                    .transactions
+                    .get(name)
+                    .is_some_and(|tx| tx.redirects > 0)
+                {
+                    return Err(
+                        "it followed redirects in the calibration run: its time spans several requests"
+                            .into(),
+                    );
+                }
+                let mut merged: Option<Histogram<u64>> = None;
+                for ((method, path), h) in &server.routes {
+                    let hit = method == route.method
+                        && match &route.path {
+                            RoutePath::Exact(p) => p == path,
+                            RoutePath::Pattern(re) => {
+                                re.is_match(path) && !exact.contains(&(method.as_str(), path))
+                            }
+                        };
+                    if hit {
+                        match &mut merged {
+                            Some(m) => {
+                                let _ = m.add(h);
+                            }
+                            None => merged = Some(h.clone()),
+                        }
+                    }
+                }
+                let Some(h) = merged else {
+                    return Err(format!(
+                        "no {} {} request in {}",
+                        route.method,
+                        route.path.shown(),
+                        server.path.display()
+                    ));
+                };
+                let n = h.len();
+                ServiceLaw::from_rounded(&h, LOG_RESOLUTION_US)
+                    .map(|l| (l, n))
+                    .ok_or_else(|| "no request".to_string())
+            })
+            .collect()
+    }
+
+    /// The calibration run's mean wait for a worker, seconds, by Erlang C: the mean service
+    /// `S` solves `R = S + W(λ, S, c)` (bisection; `W` grows with `S`), `R` being the mean
+    /// latency of its requests, `λ` their rate, `c` its workers. `None` without a worker count
+    /// or requests.
+    pub fn mean_wait_s(&self, workers: Option<usize>) -> Option<f64> {
+        let c = workers? as u32;
+        let (rate, latency_s) = self.request_rate_and_mean()?;
+        let wait = |s: f64| erlang::queue(c, rate, s, 0.0).mean_wait_s;
+        let (mut lo, mut hi) = (0.0, latency_s);
+        for _ in 0..BISECTIONS {
+            let mid = (lo + hi) / 2.0;
+            if mid + wait(mid) > latency_s {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Some((latency_s - lo).max(0.0))
+    }
+
+    /// Requests per second of the calibration run and their mean latency, seconds.
+    fn request_rate_and_mean(&self) -> Option<(f64, f64)> {
         let r = &self.run;
         let (mut n, mut busy_s) = (0u64, 0.0);
         for (name, tx) in r.transactions.iter().filter(|(k, _)| k.contains('/')) {
@@ -182,12 +490,129 @@ impl Calibration {
                 busy_s += tx.count as f64 * l.mean_s;
             }
         }
-        if n == 0 || r.duration_s <= 0.0 {
-            return None;
-        }
-        let rate = n as f64 / r.duration_s;
-        Some(erlang::queue(workers, rate, busy_s / n as f64, 0.0))
+        (n > 0 && r.duration_s > 0.0).then(|| (n as f64 / r.duration_s, busy_s / n as f64))
     }
+
+    /// How much of the calibration's latency may be queueing: the Erlang C probability of
+    /// waiting at the run's mean request rate and mean latency on `workers`, when the worker
+    /// count is known.
+    pub fn queueing_hint(&self, workers: Option<usize>) -> Option<erlang::Queue> {
+        let workers = workers? as u32;
+        let (rate, mean_s) = self.request_rate_and_mean()?;
+        Some(erlang::queue(workers, rate, mean_s, 0.0))
+    }
+}
+
+/// Which step ids a plan may send: every scenario step, and the login when a scenario logs in.
+fn steps_in_use(plan: &Plan) -> Vec<bool> {
+    let mut used = vec![false; plan.step_names.len()];
+    for sc in &plan.scenarios {
+        for st in &sc.steps {
+            used[st.id] = true;
+        }
+        if sc.needs_login {
+            used[AUTH_STEP_ID] = true;
+        }
+    }
+    used
+}
+
+/// The HTTP request a step starts with, as Odoo's log names it.
+#[derive(Debug, Clone)]
+struct StepRoute {
+    method: &'static str,
+    path: RoutePath,
+    /// What it calls: two steps on one route read one law only when this is the same.
+    calls: String,
+}
+
+#[derive(Debug, Clone)]
+enum RoutePath {
+    Exact(String),
+    /// A templated path: its literal parts, anything without `?` for each placeholder.
+    Pattern(regex::Regex),
+}
+
+impl RoutePath {
+    fn same(&self, other: &RoutePath) -> bool {
+        self.shown() == other.shown()
+    }
+    fn shown(&self) -> String {
+        match self {
+            RoutePath::Exact(p) => p.clone(),
+            RoutePath::Pattern(re) => re.as_str().to_string(),
+        }
+    }
+}
+
+fn route_of(call: &Call) -> Option<StepRoute> {
+    let (method, path, calls) = match call {
+        Call::CallKw {
+            path,
+            model,
+            method,
+            ..
+        } => (
+            "POST",
+            RoutePath::Exact(path.clone()),
+            format!("{model}.{method}"),
+        ),
+        Call::ExecuteKw { model, method, .. } => (
+            "POST",
+            RoutePath::Exact("/jsonrpc".into()),
+            format!("{model}.{method}"),
+        ),
+        Call::JsonRpc { path, .. } => {
+            let p = path_of(path)?;
+            ("POST", p.clone(), p.shown())
+        }
+        Call::Http { path, form } => {
+            let p = path_of(path)?;
+            let m = if form.is_some() { "POST" } else { "GET" };
+            (m, p.clone(), p.shown())
+        }
+    };
+    Some(StepRoute {
+        method,
+        path,
+        calls,
+    })
+}
+
+/// A path template as a route: exact when literal, a pattern when it has literal text around
+/// its placeholders, `None` when it is only placeholders. The query is not part of a route.
+fn path_of(t: &Template) -> Option<RoutePath> {
+    let strip = |p: &str| p.split_once('?').map_or(p, |(a, _)| a).to_string();
+    match t {
+        Template::Literal(serde_json::Value::String(s)) => Some(RoutePath::Exact(strip(s))),
+        Template::Text(parts) => {
+            let mut re = String::from("^");
+            let mut literal = false;
+            for part in parts {
+                match part {
+                    Part::Lit(l) => {
+                        let l = l.split_once('?').map_or(l.as_str(), |(a, _)| a);
+                        literal |= l.chars().any(|c| c != '/');
+                        re.push_str(&regex::escape(l));
+                        if part_has_query(part) {
+                            break;
+                        }
+                    }
+                    Part::Slot(_) => re.push_str("[^?]+"),
+                }
+            }
+            re.push('$');
+            if !literal {
+                return None;
+            }
+            regex::Regex::new(&re).ok().map(RoutePath::Pattern)
+        }
+        _ => None,
+    }
+}
+
+fn part_has_query(p: &Part) -> bool {
+    matches!(p, Part::Lit(l) if l.contains('?'))
 }
 
 #[cfg(test)]

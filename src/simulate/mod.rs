@@ -5,3 +5,4 @@
 
 pub mod calibrate;
 pub mod des;
+pub mod odoo_log;
