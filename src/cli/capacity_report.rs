@@ -176,11 +176,12 @@ fn slo_workers(
     };
     let workers = super::simulate::standin_workers_of(Path::new(&cal.run.profile.path));
     let service = match cal.service_laws(&plan, ServiceTimes::Auto, workers) {
-        Ok(s) => s.laws,
+        Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
     let laws = Laws {
-        service,
+        service: service.laws,
+        outside_s: service.outside_s,
         failures: plan
             .step_names
             .iter()

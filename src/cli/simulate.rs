@@ -80,6 +80,7 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
     }
     let laws = Laws {
         service: step_laws.laws.clone(),
+        outside_s: step_laws.outside_s.clone(),
         failures: plan
             .step_names
             .iter()

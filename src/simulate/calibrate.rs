@@ -18,10 +18,10 @@
 //!    (from the intended start: for every step but a journey's first, the send; for the first,
 //!    the arrival, sent within the scheduler's microseconds), each value scaled by
 //!    `(R_step − W) / R_step`, where `W` is the mean wait for a worker in the calibration run,
-//!    from Erlang C (M/M/c): the mean service `S` solves `R = S + W(λ, S, c)`, with `R` the
-//!    mean latency over all requests, `λ` their rate and `c` the run's workers. Needs the
-//!    calibration run's worker count. Exact in the mean under M/M/c; the shape is the
-//!    latency's, scaled.
+//!    from Erlang C (M/M/c) times Allen–Cunneen's `(1 + Cs²) / 2` for the spread of service
+//!    times: the mean service `S` solves `R = S + W(λ, S, c)`, with `R` the mean latency over
+//!    all requests, `λ` their rate and `c` the run's workers. Needs the calibration run's
+//!    worker count. An approximation in the mean; the shape is the latency's, scaled.
 //! 3. **The run's latency as it is**, which holds the run's queueing: right only for a run
 //!    that did not queue ([`Calibration::queueing_hint`] estimates how much it did).
 //!
@@ -52,6 +52,8 @@ pub struct ServiceLaw {
     total: u64,
     /// Mean of the histogram, seconds.
     pub mean_s: f64,
+    /// Second moment of the histogram, s².
+    pub mean_square_s2: f64,
     /// Measurements behind the law.
     pub count: u64,
 }
@@ -75,6 +77,7 @@ impl ServiceLaw {
             buckets,
             total: cum,
             mean_s: h.mean() / 1e6,
+            mean_square_s2: (h.stdev().powi(2) + h.mean().powi(2)) / 1e12,
             count: h.len(),
         })
     }
@@ -102,6 +105,7 @@ impl ServiceLaw {
                 .collect(),
             total: self.total,
             mean_s: self.mean_s * factor,
+            mean_square_s2: self.mean_square_s2 * factor * factor,
             count: self.count,
         }
     }
@@ -142,8 +146,11 @@ pub enum ServiceTimes {
 /// Where one step's law came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    /// Odoo's request log: the requests of the step's route(s).
-    OdooLog { requests: u64 },
+    /// Odoo's request log: the requests of the step's route(s), and the step's mean time
+    /// outside any worker, ms: its mean latency in the calibration run less its mean time in
+    /// a worker and the run's mean wait for one (Erlang C on the log's service times), the
+    /// client's and the network's part of what the client measures.
+    OdooLog { requests: u64, outside_ms: f64 },
     /// `latency.hlog` less the calibration run's mean wait, ms.
     LatencyLessWait { wait_ms: f64 },
     /// `latency.hlog` as measured.
@@ -153,7 +160,13 @@ pub enum Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::OdooLog { requests } => write!(f, "{ODOO_LOG}: {requests} requests"),
+            Source::OdooLog {
+                requests,
+                outside_ms,
+            } => write!(
+                f,
+                "{ODOO_LOG}: {requests} requests, {outside_ms:.1} ms outside the worker"
+            ),
             Source::LatencyLessWait { wait_ms } => {
                 write!(
                     f,
@@ -170,6 +183,8 @@ impl std::fmt::Display for Source {
 pub struct StepLaws {
     /// `None` for a step never measured (an unused login).
     pub laws: Vec<Option<ServiceLaw>>,
+    /// Per step: its mean time outside any worker, seconds (see [`Source::OdooLog`]).
+    pub outside_s: Vec<f64>,
     pub sources: Vec<Option<Source>>,
     /// Why steps that could have come from Odoo's log did not, one line per step.
     pub notes: Vec<String>,
@@ -302,6 +317,7 @@ impl Calibration {
         }
         let mut out = StepLaws {
             laws: vec![None; names.len()],
+            outside_s: vec![0.0; names.len()],
             sources: vec![None; names.len()],
             notes: Vec::new(),
         };
@@ -325,6 +341,7 @@ impl Calibration {
             ),
             _ => self.mean_wait_s(workers),
         };
+        let wait_in_run_s = self.wait_with_server_times(&from_log, plan, workers);
         let mut not_in_log = Vec::new();
         for (id, found) in from_log.into_iter().enumerate() {
             if !used[id] {
@@ -332,8 +349,14 @@ impl Calibration {
             }
             match found {
                 Ok((law, requests)) => {
+                    let latency_s = self.laws.get(&names[id]).map_or(0.0, |l| l.mean_s);
+                    let outside_s = (latency_s - law.mean_s - wait_in_run_s).max(0.0);
+                    out.outside_s[id] = outside_s;
                     out.laws[id] = Some(law);
-                    out.sources[id] = Some(Source::OdooLog { requests });
+                    out.sources[id] = Some(Source::OdooLog {
+                        requests,
+                        outside_ms: outside_s * 1000.0,
+                    });
                     continue;
                 }
                 Err(why) if !why.is_empty() => {
@@ -460,14 +483,47 @@ impl Calibration {
             .collect()
     }
 
-    /// The calibration run's mean wait for a worker, seconds, by Erlang C: the mean service
-    /// `S` solves `R = S + W(λ, S, c)` (bisection; `W` grows with `S`), `R` being the mean
-    /// latency of its requests, `λ` their rate, `c` its workers. `None` without a worker count
+    /// The calibration run's mean wait for a worker, seconds, by Erlang C with Allen–Cunneen's
+    /// correction for the service times' spread, on the log's service times (a step without
+    /// one counts with its latency): 0 when the worker count is unknown (the whole difference
+    /// is then counted as time outside, an upper bound).
+    fn wait_with_server_times(
+        &self,
+        from_log: &[Result<(ServiceLaw, u64), String>],
+        plan: &Plan,
+        workers: Option<usize>,
+    ) -> f64 {
+        let Some(c) = workers else { return 0.0 };
+        let mut mix = Mix::default();
+        for (id, name) in plan.step_names.iter().enumerate() {
+            let (Some(tx), Some(measured)) = (self.run.transactions.get(name), self.laws.get(name))
+            else {
+                continue;
+            };
+            match &from_log[id] {
+                Ok((law, _)) => mix.add(tx.count, law),
+                Err(_) => mix.add(tx.count, measured),
+            }
+        }
+        mix.wait_s(c, self.run.duration_s).unwrap_or(0.0)
+    }
+
+    /// The calibration run's mean wait for a worker, seconds, by Erlang C with Allen–Cunneen's
+    /// correction `(1 + Cs²) / 2` (Cs² of the measured latencies, an upper bound of the
+    /// service times'): the mean service `S` solves `R = S + W(λ, S, c)` (bisection; `W` grows
+    /// with `S`), `R` being the mean latency of its requests, `λ` their rate, `c` its workers. `None` without a worker count
     /// or requests.
     pub fn mean_wait_s(&self, workers: Option<usize>) -> Option<f64> {
         let c = workers? as u32;
         let (rate, latency_s) = self.request_rate_and_mean()?;
-        let wait = |s: f64| erlang::queue(c, rate, s, 0.0).mean_wait_s;
+        let mut mix = Mix::default();
+        for (name, tx) in &self.run.transactions {
+            if let Some(l) = self.laws.get(name) {
+                mix.add(tx.count, l);
+            }
+        }
+        let variability = mix.allen_cunneen();
+        let wait = |s: f64| erlang::queue(c, rate, s, 0.0).mean_wait_s * variability;
         let (mut lo, mut hi) = (0.0, latency_s);
         for _ in 0..BISECTIONS {
             let mid = (lo + hi) / 2.0;
@@ -500,6 +556,47 @@ impl Calibration {
         let workers = workers? as u32;
         let (rate, mean_s) = self.request_rate_and_mean()?;
         Some(erlang::queue(workers, rate, mean_s, 0.0))
+    }
+}
+
+/// The requests of a run, pooled: for the mean wait of a queue they all share.
+#[derive(Default)]
+struct Mix {
+    n: u64,
+    sum_s: f64,
+    sum_square_s2: f64,
+}
+
+impl Mix {
+    fn add(&mut self, count: u64, law: &ServiceLaw) {
+        self.n += count;
+        self.sum_s += count as f64 * law.mean_s;
+        self.sum_square_s2 += count as f64 * law.mean_square_s2;
+    }
+
+    /// Allen–Cunneen's factor `(Ca² + Cs²) / 2` on the M/M/c wait, with Poisson arrivals
+    /// (`Ca² = 1`) and `Cs²` the pooled service times' squared coefficient of variation
+    /// (A. O. Allen, *Probability, Statistics, and Queueing Theory*, 2nd ed., 1990).
+    fn allen_cunneen(&self) -> f64 {
+        if self.n == 0 || self.sum_s <= 0.0 {
+            return 1.0;
+        }
+        let mean = self.sum_s / self.n as f64;
+        let scv = (self.sum_square_s2 / self.n as f64) / (mean * mean) - 1.0;
+        (1.0 + scv.max(0.0)) / 2.0
+    }
+
+    /// The mean wait, seconds, of these requests over `duration_s` on `c` workers (M/G/c by
+    /// Allen–Cunneen); `None` when unstable or empty.
+    fn wait_s(&self, c: usize, duration_s: f64) -> Option<f64> {
+        if self.n == 0 || duration_s <= 0.0 {
+            return None;
+        }
+        let mean = self.sum_s / self.n as f64;
+        let q = erlang::queue(c as u32, self.n as f64 / duration_s, mean, 0.0);
+        q.mean_wait_s
+            .is_finite()
+            .then(|| q.mean_wait_s * self.allen_cunneen())
     }
 }
 
