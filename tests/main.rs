@@ -17,5 +17,6 @@ mod probes_postgres;
 mod real_odoo;
 mod report;
 mod run_smoke;
+mod simulate_accuracy;
 mod standin;
 mod traffic;
