@@ -85,7 +85,7 @@ TOML
 
 CAL=$("$PEAKGATE" run --quiet --seed "$SEED" --profile "$(profile cal "$CAL_WORKERS" "$CAL_UTIL" "$CAL_SECONDS")" --out "$WORK/runs")
 echo "calibration: $CAL_WORKERS workers at $CAL_UTIL utilisation, ${CAL_SECONDS}s"
-printf '%-22s %-12s %-8s %12s %12s %8s\n' setting step source measured simulated error
+printf '%-22s %-12s %-18s %12s %12s %8s\n' setting step source measured simulated error
 for s in $SETTINGS; do
   w=${s%%:*}; u=${s##*:}
   P=$(profile "w$w" "$w" "$u" "$RUN_SECONDS")
@@ -99,7 +99,7 @@ real, sim = (json.load(open(p)) for p in sys.argv[1:3])
 for step in ("browse/shop", "browse/cart"):
     m = real["transactions"][step]["latency_ms"]["p95"]
     p = sim["transactions"][step]["latency_ms"]["p95"]
-    print(f"{sys.argv[3]:<22} {step:<12} {sys.argv[4]:<8} {m:9.1f} ms {p:9.1f} ms {100 * (p - m) / m:+7.1f}%")
+    print(f"{sys.argv[3]:<22} {step:<12} {sys.argv[4]:<18} {m:9.1f} ms {p:9.1f} ms {100 * (p - m) / m:+7.1f}%")
 PY
   done
 done
