@@ -183,3 +183,89 @@ fn simulator_within_15_percent_per_step_on_held_out_settings() {
         "the latency-as-service calibration should miss by far:\n{table}"
     );
 }
+
+/// A server that is not the in-process stand-in: its log is given with `--odoo-log`. Here
+/// `peakgate standin --access-log` writes it, line for line as Odoo does.
+#[test]
+fn a_separate_servers_request_log_calibrates_with_odoo_log() {
+    let ws = Workspace::new();
+    let log = ws.dir.path().join("odoo-server.log");
+    let log_arg = log.display().to_string();
+    let server =
+        crate::common::StandinProcess::start(&["--workers", "4", "--access-log", &log_arg]);
+    let smoke = crate::common::repo_file("profiles/smoke.toml");
+    let cal = stdout_path(
+        peakgate()
+            .args(["run", "--quiet", "--duration", "3s", "--rate-scale", "0.5"])
+            .args(["--target", &server.url])
+            .env("ODOO_PASSWORD", "admin")
+            .arg("--profile")
+            .arg(&smoke)
+            .arg("--out")
+            .arg(ws.out())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    // A run against a target keeps no log of its own: the server's is given.
+    assert!(!cal.join("odoo.log").exists());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" INFO retail werkzeug: 127.0.0.1 - - [")
+                && l.contains(
+                    "\"POST /web/dataset/call_kw/pos.order/create_from_ui HTTP/1.1\" 200 - 0 0.000 "
+                )),
+        "{}",
+        text.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    let sims = ws.dir.path().join("sims");
+    let sim = |extra: &[&str]| {
+        let mut c = peakgate();
+        c.args(["simulate", "--workers", "4", "--profile"])
+            .arg(&smoke)
+            .arg("--from")
+            .arg(&cal)
+            .arg("--out")
+            .arg(&sims)
+            .args(extra);
+        c
+    };
+    sim(&["--service-times", "odoo-log"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "has no odoo.log; give Odoo's log with --odoo-log FILE",
+        ));
+    let dir = stdout_path(
+        sim(&["--quiet", "--odoo-log", &log_arg])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    let r = load(&dir);
+    let by_step = &r["simulation"]["service_by_step"];
+    let pos = by_step["pos_order_sync/create_from_ui"].as_str().unwrap();
+    assert!(pos.starts_with("odoo.log: "), "{by_step}");
+    assert!(
+        r["simulation"]["service_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("odoo.log"),
+        "{}",
+        r["simulation"]
+    );
+    // The PostgreSQL backend cannot write Odoo's query fields yet, and says so before starting.
+    peakgate()
+        .args(["standin", "--backend", "postgres", "--access-log"])
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--access-log: the postgres backend does not count its queries yet",
+        ));
+}

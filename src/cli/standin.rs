@@ -21,6 +21,13 @@ pub fn standin(args: StandinArgs) -> Exit {
         }
         return Exit::Pass;
     }
+    // The PostgreSQL backend does not count its queries: its lines would say 0.
+    if args.access_log.is_some() && args.backend == "postgres" {
+        eprintln!(
+            "error: --access-log: the postgres backend does not count its queries yet, so it cannot write Odoo's query fields; use the memory backend"
+        );
+        return Exit::BadInput;
+    }
     let runtime = match super::runtime() {
         Ok(r) => r,
         Err(exit) => return exit,
@@ -58,11 +65,6 @@ pub fn standin(args: StandinArgs) -> Exit {
         };
         let access_log = match &args.access_log {
             None => None,
-            // The PostgreSQL backend does not count its queries: its lines would say 0.
-            Some(_) if args.backend == "postgres" => {
-                eprintln!("error: --access-log: the postgres backend does not count its queries yet, so it cannot write Odoo's query fields; use the memory backend");
-                return Exit::BadInput;
-            }
             Some(path) => match crate::standin::AccessLog::create(path, &database) {
                 Ok(l) => Some(l),
                 Err(e) => {
