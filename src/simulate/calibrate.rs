@@ -10,10 +10,11 @@
 //!    Odoo's, or `peakgate standin --access-log`). A step reads the lines of its own route:
 //!    its method and path (`POST /web/dataset/call_kw/<model>/<method>`, a page's path; a
 //!    templated path as a pattern, where an exact route of another step wins). A step is not
-//!    taken from the log when its route is shared by steps that call different things (every
-//!    `execute_kw` step is `POST /jsonrpc`, every button `POST /web/dataset/call_button`), when
-//!    its route is only placeholders, or when it followed redirects in the calibration run (its
-//!    time spans several requests).
+//!    taken from the log when its route's log line does not name the call (every `execute_kw`
+//!    is `POST /jsonrpc`, every button `POST /web/dataset/call_button`), when
+//!    steps calling other things share its route, when its path is only placeholders, or when
+//!    it followed redirects in the calibration run (its time spans several requests). Every
+//!    line of the log counts, the preflight's and discovery's included.
 //! 2. **The run's latency, less its mean wait**: the step's HDR histogram from `latency.hlog`
 //!    (from the intended start: for every step but a journey's first, the send; for the first,
 //!    the arrival, sent within the scheduler's microseconds), each value scaled by
@@ -396,8 +397,9 @@ impl Calibration {
         server: &ServerTimes,
         used: &[bool],
     ) -> Vec<Result<(ServiceLaw, u64), String>> {
-        let mut routes: Vec<Option<StepRoute>> = vec![None; plan.step_names.len()];
-        routes[AUTH_STEP_ID] = Some(StepRoute {
+        let mut routes: Vec<Result<StepRoute, String>> =
+            vec![Err(String::new()); plan.step_names.len()];
+        routes[AUTH_STEP_ID] = Ok(StepRoute {
             method: "POST",
             path: RoutePath::Exact(crate::odoo::client::AUTHENTICATE_PATH.to_string()),
             calls: crate::odoo::client::AUTHENTICATE_PATH.to_string(),
@@ -421,9 +423,7 @@ impl Calibration {
                 if !used[id] {
                     return Err(String::new());
                 }
-                let Some(route) = &routes[id] else {
-                    return Err("its path is only placeholders: no route to read".into());
-                };
+                let route = routes[id].as_ref().map_err(Clone::clone)?;
                 let shared: Vec<&StepRoute> = routes
                     .iter()
                     .flatten()

@@ -32,7 +32,14 @@ impl RoutePath {
     }
 }
 
-pub fn route_of(call: &Call) -> Option<StepRoute> {
+/// Routes whose log line does not say what was called: every `execute_kw` is `POST /jsonrpc`,
+/// every button `POST /web/dataset/call_button`. Their lines mix whatever calls them (the
+/// preflight and the POS sessions' buttons too), so no step reads them.
+pub const UNNAMED: [&str; 2] = ["/jsonrpc", "/web/dataset/call_button"];
+
+/// The route of a step's first request, or why its log lines cannot be told apart.
+pub fn route_of(call: &Call) -> Result<StepRoute, String> {
+    let placeholders = || "its path is only placeholders: no route to read".to_string();
     let (method, path, calls) = match call {
         Call::CallKw {
             path,
@@ -44,22 +51,25 @@ pub fn route_of(call: &Call) -> Option<StepRoute> {
             RoutePath::Exact(path.clone()),
             format!("{model}.{method}"),
         ),
-        Call::ExecuteKw { model, method, .. } => (
-            "POST",
-            RoutePath::Exact("/jsonrpc".into()),
-            format!("{model}.{method}"),
-        ),
+        Call::ExecuteKw { .. } => ("POST", RoutePath::Exact(UNNAMED[0].into()), String::new()),
         Call::JsonRpc { path, .. } => {
-            let p = path_of(path)?;
+            let p = path_of(path).ok_or_else(placeholders)?;
             ("POST", p.clone(), p.shown())
         }
         Call::Http { path, form } => {
-            let p = path_of(path)?;
+            let p = path_of(path).ok_or_else(placeholders)?;
             let m = if form.is_some() { "POST" } else { "GET" };
             (m, p.clone(), p.shown())
         }
     };
-    Some(StepRoute {
+    if let RoutePath::Exact(p) = &path
+        && UNNAMED.contains(&p.as_str())
+    {
+        return Err(format!(
+            "{method} {p}'s log line does not name the call it makes"
+        ));
+    }
+    Ok(StepRoute {
         method,
         path,
         calls,
@@ -116,7 +126,8 @@ mod tests {
     fn literal_paths_are_exact_routes_without_their_query() {
         let r = route_of(&http(Template::Literal(json!("/shop?category=2")))).unwrap();
         assert_eq!((r.method, r.path.shown()), ("GET", "/shop".to_string()));
-        let kw = route_of(&Call::ExecuteKw {
+        let kw = route_of(&Call::CallKw {
+            path: "/web/dataset/call_kw/res.partner/search_read".into(),
             model: "res.partner".into(),
             method: "search_read".into(),
             args: Template::Literal(json!([])),
@@ -124,9 +135,31 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            (kw.method, kw.path.shown(), kw.calls.as_str()),
-            ("POST", "/jsonrpc".to_string(), "res.partner.search_read")
+            (kw.method, kw.calls.as_str()),
+            ("POST", "res.partner.search_read")
         );
+    }
+
+    #[test]
+    fn routes_that_do_not_name_the_call_are_refused() {
+        let execute = route_of(&Call::ExecuteKw {
+            model: "res.partner".into(),
+            method: "search_read".into(),
+            args: Template::Literal(json!([])),
+            kwargs: Template::Literal(json!({})),
+        });
+        assert_eq!(
+            execute.unwrap_err(),
+            "POST /jsonrpc's log line does not name the call it makes"
+        );
+        let button = route_of(&Call::CallKw {
+            path: "/web/dataset/call_button".into(),
+            model: "sale.order".into(),
+            method: "action_confirm".into(),
+            args: Template::Literal(json!([])),
+            kwargs: Template::Literal(json!({})),
+        });
+        assert!(button.unwrap_err().contains("call_button's log line"));
     }
 
     #[test]
@@ -142,7 +175,7 @@ mod tests {
             panic!("a pattern")
         };
         assert!(re.is_match("/shop/desk-12") && !re.is_match("/web/health"));
-        assert!(route_of(&http(Template::Text(vec![slot()]))).is_none());
-        assert!(route_of(&http(Template::Text(vec![Part::Lit("/".into()), slot()]))).is_none());
+        assert!(route_of(&http(Template::Text(vec![slot()]))).is_err());
+        assert!(route_of(&http(Template::Text(vec![Part::Lit("/".into()), slot()]))).is_err());
     }
 }
