@@ -136,10 +136,10 @@ pub enum ServiceTimes {
     Auto,
     /// Odoo's log for every step; a step it cannot give is an error.
     OdooLog,
-    /// Every step's latency less the calibration run's mean wait (Erlang C).
+    /// Every step's latency less the calibration run's mean wait (Erlang C, Allen–Cunneen).
     LatencyLessWait,
-    /// Every step's latency as measured, queueing included (what peakgate did before 0.x:
-    /// right only for a calibration run that did not queue).
+    /// Every step's latency as measured, queueing included (the calibration before Odoo's log
+    /// was read: right only for a calibration run that did not queue).
     Latency,
 }
 
