@@ -288,7 +288,8 @@ fn simulation_calibrated_from_a_light_run_predicts_real_runs_below_and_above_sat
     let sim = load(&sim_dir);
     assert_eq!(sim["target"]["kind"], "simulation");
     assert_eq!(sim["simulation"]["workers"], 16);
-    assert_eq!(sim["simulation"]["service_source"], "latency.hlog");
+    // The run on the stand-in kept Odoo's request log: service times without the wait.
+    assert_eq!(sim["simulation"]["service_source"], "odoo.log");
     assert!(sim.get("simulation").is_some() && real.get("simulation").is_none());
     // Same plan, same seed: the simulator replays the run's own arrivals.
     assert_eq!(sim["totals"]["planned"], real["totals"]["planned"]);

@@ -18,5 +18,6 @@ mod real_odoo;
 mod report;
 mod run_smoke;
 mod run_trust;
+mod simulate_accuracy;
 mod standin;
 mod traffic;

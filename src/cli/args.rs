@@ -204,6 +204,16 @@ pub struct SimulateArgs {
     /// (default: the profile's stand-in workers).
     #[arg(long, value_name = "N")]
     pub calibration_workers: Option<usize>,
+    /// Odoo's request log of the calibration run (werkzeug lines with Odoo's query count,
+    /// query time and remaining time), for service times without the wait for a worker
+    /// (default: RUN_DIR/odoo.log, which runs on the built-in stand-in write).
+    #[arg(long, value_name = "FILE")]
+    pub odoo_log: Option<PathBuf>,
+    /// Where service times come from: `auto` (Odoo's log where it names the step, else the
+    /// measured latency less the run's mean wait), `odoo-log`, `latency-less-wait`, or
+    /// `latency` (as measured, queueing included).
+    #[arg(long, value_name = "SOURCE", default_value = "auto", value_parser = parse_service_times)]
+    pub service_times: crate::simulate::calibrate::ServiceTimes,
     /// Find the smallest value meeting every --slo: `workers=4..32` or `db-maxconn=2..16`.
     #[arg(long, value_name = "KEY=FROM..TO", value_parser = parse_sweep)]
     pub sweep: Option<Sweep>,
@@ -220,6 +230,19 @@ pub struct SimulateArgs {
     /// Only the run folder's path on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn parse_service_times(s: &str) -> Result<crate::simulate::calibrate::ServiceTimes, String> {
+    use crate::simulate::calibrate::ServiceTimes;
+    match s {
+        "auto" => Ok(ServiceTimes::Auto),
+        "odoo-log" => Ok(ServiceTimes::OdooLog),
+        "latency-less-wait" => Ok(ServiceTimes::LatencyLessWait),
+        "latency" => Ok(ServiceTimes::Latency),
+        other => Err(format!(
+            "`{other}` is not one of auto, odoo-log, latency-less-wait, latency"
+        )),
+    }
 }
 
 /// What a sweep varies.
@@ -389,6 +412,11 @@ pub struct StandinArgs {
     /// `memory` (no dependencies) or `postgres` (real SQL; needs --pg-url).
     #[arg(long, default_value = "memory", value_parser = ["memory", "postgres"])]
     pub backend: String,
+    /// Write Odoo's request log here (appended): a `werkzeug` line per request with Odoo's
+    /// query count, query time and remaining time, what `peakgate simulate --odoo-log` reads.
+    /// Memory backend only.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
     /// PostgreSQL database of the postgres backend, created and seeded when missing.
     #[arg(
         long,

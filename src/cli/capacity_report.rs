@@ -11,7 +11,7 @@ use crate::capacity::report::{self, Options, SloSizing};
 use crate::capacity::{markdown, slo};
 use crate::plan::{Overrides, Plan};
 use crate::result::{RunResult, StoredRun, write_atomic};
-use crate::simulate::calibrate::Calibration;
+use crate::simulate::calibrate::{Calibration, ServiceTimes};
 use crate::simulate::des::{self, Laws, Server};
 
 /// Largest worker count a sweep for the objectives tries.
@@ -127,7 +127,7 @@ fn calibration_of(runs: &[(RunResult, String, Option<String>)]) -> Option<Calibr
         return None;
     }
     let dir = &runs[0].0.simulation.as_ref()?.calibration_dir;
-    Calibration::load(Path::new(dir)).ok()
+    Calibration::load(Path::new(dir), None).ok()
 }
 
 /// The smallest worker count whose simulated run of the profile at `at_scale` meets the
@@ -157,7 +157,7 @@ fn slo_workers(
             else {
                 return fail("no measured run to calibrate from".into());
             };
-            match Calibration::load(&dirs[i]) {
+            match Calibration::load(&dirs[i], None) {
                 Ok(c) => c,
                 Err(e) => return fail(e.to_string()),
             }
@@ -179,12 +179,14 @@ fn slo_workers(
             ));
         }
     };
-    let service = match cal.laws_for(&plan.step_names) {
+    let workers = super::simulate::standin_workers_of(Path::new(&cal.run.profile.path));
+    let service = match cal.service_laws(&plan, ServiceTimes::Auto, workers) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
     let laws = Laws {
-        service,
+        service: service.laws,
+        outside_s: service.outside_s,
         failures: plan
             .step_names
             .iter()
@@ -212,7 +214,7 @@ fn slo_workers(
         objectives: names,
         workers,
         basis: format!(
-            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s latency.hlog (peakgate simulate --sweep)",
+            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s odoo.log where it names the step, else its latency.hlog less the mean wait (peakgate simulate --sweep)",
             first.profile.path, cal.run_id
         ),
     }

@@ -1,6 +1,7 @@
 //! `peakgate simulate`: a profile against a simulated Odoo calibrated from a measured run;
 //! one configuration, or a sweep for the smallest one that meets the latency objectives.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -11,10 +12,10 @@ use crate::capacity::slo::{self, SloCheck};
 use crate::metrics::hlog::HlogWriter;
 use crate::plan::{Plan, Target};
 use crate::result::{
-    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SimulationInfo, TargetInfo,
-    new_run_id, write_atomic,
+    ODOO_LOG, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SimulationInfo,
+    TargetInfo, new_run_id, write_atomic,
 };
-use crate::simulate::calibrate::Calibration;
+use crate::simulate::calibrate::{Calibration, Source, StepLaws};
 use crate::simulate::des::{self, Laws, Server, Simulated};
 use crate::standin::StandinConfig;
 
@@ -24,41 +25,43 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Exit> {
 }
 
 fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
-    let calibration = Calibration::load(&args.from).map_err(|e| e.to_string())?;
+    let calibration =
+        Calibration::load(&args.from, args.odoo_log.as_deref()).map_err(|e| e.to_string())?;
     // The steps of the Odoo version the calibration run measured.
     let mut overrides = args.plan.overrides(None);
     let measured = &calibration.run.plan.odoo_version;
     overrides.server_version = (!measured.is_empty()).then(|| measured.clone());
     let plan = Plan::load(&args.profile, &overrides).map_err(|e| e.to_string())?;
-    let laws = Laws {
-        service: calibration
-            .laws_for(&plan.step_names)
-            .map_err(|e| e.to_string())?,
-        failures: plan
-            .step_names
-            .iter()
-            .map(|s| calibration.failures.get(s).cloned())
-            .collect(),
-    };
+    let calibration_workers = args
+        .calibration_workers
+        .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));
+    let step_laws = calibration
+        .service_laws(&plan, args.service_times, calibration_workers)
+        .map_err(|e| e.to_string())?;
     let profile_workers = standin_workers(&plan);
     let workers = args.workers.map(|w| w as usize).or(profile_workers).ok_or(
         "no worker count: give --workers N (the profile's target is not the stand-in, whose config would say)",
     )?;
     let mut warnings = Vec::new();
-    let calibration_workers = args
-        .calibration_workers
-        .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));
+    let raw = step_laws
+        .sources
+        .iter()
+        .any(|s| matches!(s, Some(Source::Latency)));
     match calibration.queueing_hint(calibration_workers) {
-        Some(q) if q.p_wait > 0.05 => warnings.push(format!(
-            "the calibration run kept {:.0}% of {} workers busy: about {:.0}% of its requests waited (Erlang C), so its histograms include queueing and predictions err high; calibrate from a lighter run",
+        Some(q) if raw && q.p_wait > 0.05 => warnings.push(format!(
+            "the calibration run kept {:.0}% of {} workers busy: about {:.0}% of its requests waited (Erlang C), and steps calibrated from its latency as measured include that queueing, so predictions err high; give Odoo's log (--odoo-log) or calibrate from a lighter run",
             q.occupancy * 100.0,
             q.servers,
             q.p_wait * 100.0
         )),
         Some(_) => {}
-        None => warnings.push(
-            "the calibration run's worker count is unknown (give --calibration-workers N): its queueing could not be estimated; calibrate from a light run".into(),
+        None if raw => warnings.push(
+            "the calibration run's worker count is unknown (give --calibration-workers N): its queueing could not be removed from the steps Odoo's log does not give; calibrate from a light run".into(),
         ),
+        None => {}
+    }
+    for note in &step_laws.notes {
+        warnings.push(format!("not from Odoo's log: {note}"));
     }
     if calibration.run.simulation.is_some() {
         warnings.push(format!(
@@ -69,6 +72,15 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    let laws = Laws {
+        service: step_laws.laws.clone(),
+        outside_s: step_laws.outside_s.clone(),
+        failures: plan
+            .step_names
+            .iter()
+            .map(|s| calibration.failures.get(s).cloned())
+            .collect(),
+    };
     let server = Server {
         workers,
         db_connections: args.db_maxconn.map(|m| m as usize),
@@ -80,9 +92,11 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
                 "--sweep needs at least one --slo objective to pass (e.g. --slo p95=800ms)".into(),
             );
         }
-        return run_sweep(args, &plan, &laws, &calibration, server, sweep, warnings);
+        let notes = Provenance::of(&plan, &step_laws, warnings);
+        return run_sweep(args, &plan, &laws, &calibration, server, sweep, &notes);
     }
-    let (result, dir) = write_run(args, &plan, &laws, &calibration, server, warnings)?;
+    let notes = Provenance::of(&plan, &step_laws, warnings);
+    let (result, dir) = write_run(args, &plan, &laws, &calibration, server, &notes)?;
     let checks = slo::check(&args.slo, &result);
     if args.json {
         let v = serde_json::json!({"run_dir": dir.path, "run": result, "slo": checks});
@@ -99,6 +113,39 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
     } else {
         Exit::GateFailed
     })
+}
+
+/// Where the simulated run's service times came from, and the cautions to print and store.
+struct Provenance {
+    /// The sources used, e.g. `odoo.log` or `odoo.log + latency.hlog less the mean wait`.
+    summary: String,
+    /// Step name → its source.
+    by_step: BTreeMap<String, String>,
+    warnings: Vec<String>,
+}
+
+impl Provenance {
+    fn of(plan: &Plan, laws: &StepLaws, warnings: Vec<String>) -> Provenance {
+        let mut kinds = Vec::new();
+        let mut by_step = BTreeMap::new();
+        for (name, source) in plan.step_names.iter().zip(&laws.sources) {
+            let Some(source) = source else { continue };
+            let kind = match source {
+                Source::OdooLog { .. } => ODOO_LOG,
+                Source::LatencyLessWait { .. } => "latency.hlog less the mean wait",
+                Source::Latency => "latency.hlog",
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+            by_step.insert(name.clone(), source.to_string());
+        }
+        Provenance {
+            summary: kinds.join(" + "),
+            by_step,
+            warnings,
+        }
+    }
 }
 
 /// The stand-in's worker count when the plan's target is the built-in stand-in.
@@ -133,7 +180,7 @@ fn run_sweep(
     calibration: &Calibration,
     base: Server,
     sweep: &Sweep,
-    warnings: Vec<String>,
+    notes: &Provenance,
 ) -> Result<Exit, String> {
     let mut rows = Vec::new();
     let mut chosen = None;
@@ -146,7 +193,7 @@ fn run_sweep(
             },
         };
         let sim = dry(plan, laws, server)?;
-        let result = result_of(plan, calibration, server, &sim, 0.0, Vec::new());
+        let result = result_of(plan, calibration, server, &sim, 0.0, notes);
         let checks = slo::check(&args.slo, &result);
         let pass = slo::passes(&checks);
         let worst = checks
@@ -187,7 +234,7 @@ fn run_sweep(
         }
         return Ok(Exit::GateFailed);
     };
-    let (result, dir) = write_run(args, plan, laws, calibration, server, warnings)?;
+    let (result, dir) = write_run(args, plan, laws, calibration, server, notes)?;
     let n = match sweep.key {
         SweepKey::Workers => server.workers,
         SweepKey::DbMaxconn => server.db_connections.unwrap_or(0),
@@ -226,7 +273,7 @@ fn write_run(
     laws: &Laws,
     calibration: &Calibration,
     server: Server,
-    warnings: Vec<String>,
+    notes: &Provenance,
 ) -> Result<(RunResult, RunDir), String> {
     let started_at = SystemTime::now();
     let run_id = new_run_id(&format!("{}-sim", plan.name), started_at);
@@ -247,7 +294,7 @@ fn write_run(
     )
     .map_err(|e| e.to_string())?;
     let wall_s = clock.elapsed().as_secs_f64();
-    let mut result = result_of(plan, calibration, server, &sim, wall_s, warnings);
+    let mut result = result_of(plan, calibration, server, &sim, wall_s, notes);
     result.run_id = run_id;
     result.started_at = humantime::format_rfc3339_millis(started_at).to_string();
     let json = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
@@ -267,7 +314,7 @@ fn result_of(
     server: Server,
     sim: &Simulated,
     wall_s: f64,
-    warnings: Vec<String>,
+    notes: &Provenance,
 ) -> RunResult {
     let q = &sim.queueing;
     let simulator = serde_json::json!({
@@ -307,7 +354,8 @@ fn result_of(
         simulation: Some(SimulationInfo {
             calibration_run: calibration.run_id.clone(),
             calibration_dir: calibration.dir.display().to_string(),
-            service_source: "latency.hlog".into(),
+            service_source: notes.summary.clone(),
+            service_by_step: notes.by_step.clone(),
             workers: server.workers,
             db_connections: server.db_connections,
             events: sim.events,
@@ -317,7 +365,7 @@ fn result_of(
             } else {
                 0.0
             },
-            warnings,
+            warnings: notes.warnings.clone(),
         }),
     }
 }

@@ -23,6 +23,9 @@ use crate::plan::{Plan, Stage, Target};
 
 /// Schema tag of `run.json`.
 pub const SCHEMA: &str = "peakgate.run/1";
+/// The built-in stand-in's request log in a run folder, in Odoo's own format
+/// (`standin::access_log`): what the simulator calibrates from.
+pub const ODOO_LOG: &str = "odoo.log";
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,8 +87,13 @@ pub struct SimulationInfo {
     /// Run id and folder of the measured run the service times were drawn from.
     pub calibration_run: String,
     pub calibration_dir: String,
-    /// Where the service-time laws came from (`latency.hlog`: per-step HDR histograms).
+    /// Where the service-time laws came from: `odoo.log` (Odoo's request log: time in the
+    /// worker), `latency.hlog less the mean wait` (measured latency less the Erlang C wait),
+    /// `latency.hlog` (measured latency, queueing included), joined by ` + ` when steps differ.
     pub service_source: String,
+    /// Step name → where its law came from, with the figures used (requests read, wait removed).
+    #[serde(default)]
+    pub service_by_step: std::collections::BTreeMap<String, String>,
     /// Odoo HTTP workers simulated.
     pub workers: usize,
     /// Database connections shared by the workers (`null`: never short).

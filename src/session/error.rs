@@ -44,6 +44,9 @@ pub enum SessionError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The built-in stand-in's request log (`odoo.log`) could not be completed.
+    #[error("odoo.log: {0}")]
+    OdooLog(String),
     /// An artifact could not be serialized.
     #[error("cannot serialize {}: {source}", path.display())]
     Serialize {
@@ -66,6 +69,7 @@ impl SessionError {
             SessionError::ProbeThread(_)
             | SessionError::Recorder(_)
             | SessionError::Write { .. }
+            | SessionError::OdooLog(_)
             | SessionError::Serialize { .. } => false,
         }
     }

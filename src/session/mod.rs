@@ -38,8 +38,8 @@ use crate::plan::gate::Abort;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
-    PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo, TimelineEntry,
-    write_atomic,
+    ODOO_LOG, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo,
+    TimelineEntry, write_atomic,
 };
 use crate::standin::{self, RunningStandin, StandinConfig};
 use crate::target::data::DataSets;
@@ -74,12 +74,12 @@ pub async fn run(
     shutdown: &Shutdown,
 ) -> Result<RunResult, SessionError> {
     let src = ProfileSource::read(run.profile)?;
-    let reached = reach(&src, run.overrides, options).await?;
+    let reached = reach(&src, run.overrides, run.dir, options).await?;
     let prepared = preflight(&reached, &src, run.overrides, run.dir, options).await;
     let (plan, mut prepared) = match prepared {
         Ok(p) => p,
         Err(e) => {
-            reached.stop().await;
+            let _ = reached.stop().await;
             // Nothing was measured or judged: leave no run folder behind.
             let _ = std::fs::remove_dir_all(&run.dir.path);
             return Err(e);
@@ -97,9 +97,10 @@ pub async fn run(
     }
     let data_written = write_json(&run.dir.file("target-data.json"), &prepared.target_data);
     let base = reached.client.base().clone();
-    reached.stop().await;
+    let stopped = reached.stop().await;
     let result = assemble(&plan, &base, &run, executed?)?;
     data_written?;
+    stopped?;
     Ok(result)
 }
 
@@ -114,11 +115,13 @@ struct Reached {
 }
 
 impl Reached {
-    async fn stop(self) {
+    /// Stops the stand-in the run started; its request log's last lines are flushed.
+    async fn stop(self) -> Result<(), SessionError> {
         if let Some((s, stop)) = self.standin {
             stop.cancel();
-            s.wait().await;
+            s.wait().await.map_err(SessionError::OdooLog)?;
         }
+        Ok(())
     }
 }
 
@@ -126,6 +129,7 @@ impl Reached {
 async fn reach(
     src: &ProfileSource,
     overrides: &Overrides,
+    dir: &RunDir,
     options: &Options,
 ) -> Result<Reached, SessionError> {
     let draft = Plan::build(src, overrides, &DataSets::offline())?;
@@ -147,9 +151,24 @@ async fn reach(
             };
             let database = config.database.clone();
             let stop = CancellationToken::new();
-            let s = standin::start(config, ([127, 0, 0, 1], 0).into(), stop.clone())
-                .await
-                .map_err(|e| SessionError::Standin(e.to_string()))?;
+            // Odoo's request log of the run, beside its artifacts: the simulator calibrates
+            // from its server-side times.
+            let log_path = dir.file(ODOO_LOG);
+            let access_log =
+                standin::AccessLog::create(&log_path, &database).map_err(|source| {
+                    SessionError::Write {
+                        path: log_path,
+                        source,
+                    }
+                })?;
+            let s = standin::start(
+                config,
+                ([127, 0, 0, 1], 0).into(),
+                stop.clone(),
+                Some(access_log),
+            )
+            .await
+            .map_err(|e| SessionError::Standin(e.to_string()))?;
             let url = parse_target(&s.url()).map_err(|e| SessionError::Standin(e.to_string()))?;
             Reached {
                 client: client_for(&draft, &url),
@@ -193,7 +212,7 @@ async fn reach(
                     .recording(Box::new(std::io::BufWriter::new(f)))
             }
             Err(source) => {
-                reached.stop().await;
+                let _ = reached.stop().await;
                 return Err(SessionError::WireLog {
                     path: path.clone(),
                     source,

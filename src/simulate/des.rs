@@ -6,8 +6,9 @@
 //! arrival times as a real run of the plan), journeys that run their steps in order with the
 //! steps' think times, `max_in_flight` drops, the shared pool of logged-in sessions (a journey
 //! that finds none logs in first), the request timeout. Each request's service time is drawn from
-//! its step's calibrated law. Every outcome goes through the real [`Recorder`], so the figures,
-//! timeline and `latency.hlog` are those of a run.
+//! its step's calibrated law; a step's time outside any worker (client and network, from the
+//! calibration) delays its arrival at the server's queue. Every outcome goes through the real
+//! [`Recorder`], so the figures, timeline and `latency.hlog` are those of a run.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -48,6 +49,9 @@ pub struct Laws {
     pub service: Vec<Option<ServiceLaw>>,
     /// Failure rate and label per step id.
     pub failures: Vec<Option<Failures>>,
+    /// Per step id: time of a request outside any worker, seconds (the client's lateness and
+    /// the network both ways), spent before it reaches the server's queue. Empty: none.
+    pub outside_s: Vec<f64>,
 }
 
 /// Queueing figures of a simulated run.
@@ -94,6 +98,8 @@ enum Ev {
     Arrival,
     /// Journey slot ready to send its current step.
     Send(usize),
+    /// Journey slot's request reaches the server (after its time outside any worker).
+    Reach(usize),
     /// Journey slot's request finished service.
     Done(usize),
     /// Closed model: terminal ready to start its next journey (or to check it is open).
@@ -106,6 +112,8 @@ struct Journey {
     step: usize,
     intended_s: f64,
     sent_s: f64,
+    /// When the request reached the server's queue: its wait counts from here.
+    reached_s: f64,
     /// The journey's planned start: its latency counts from here.
     arrival_s: f64,
     has_session: bool,
@@ -218,6 +226,7 @@ pub fn run<W: Write>(
                 }
             }
             Ev::Send(j) => sim.send(j, now),
+            Ev::Reach(j) => sim.reach(j, now),
             Ev::Terminal(i) => {
                 let curve = &plan.load.curve;
                 if now >= curve.duration_s() {
@@ -373,6 +382,7 @@ impl Sim<'_> {
             step: 0,
             intended_s: at,
             sent_s: at,
+            reached_s: at,
             arrival_s: at,
             has_session: false,
             terminal,
@@ -408,9 +418,19 @@ impl Sim<'_> {
         self.send(slot, at);
     }
 
-    /// The request reaches the server: a free worker takes it, or it queues.
+    /// The client sends the request; it reaches the server after its time outside.
     fn send(&mut self, j: usize, now: f64) {
         self.journeys[j].sent_s = now;
+        let id = self.step_id(&self.journeys[j]);
+        match self.laws.outside_s.get(id) {
+            Some(o) if *o > 0.0 => self.push(now + o, Ev::Reach(j)),
+            _ => self.reach(j, now),
+        }
+    }
+
+    /// The request reaches the server: a free worker takes it, or it queues.
+    fn reach(&mut self, j: usize, now: f64) {
+        self.journeys[j].reached_s = now;
         if self.busy_workers < self.server.workers {
             self.busy_workers += 1;
             self.connect(j, now);
@@ -444,7 +464,7 @@ impl Sim<'_> {
         let service = self.laws.service[id]
             .as_ref()
             .map_or(0.0, |l| l.draw(&mut self.rng));
-        let wait = now - self.journeys[j].sent_s;
+        let wait = now - self.journeys[j].reached_s;
         let _ = self.waits.record((wait * 1e6) as u64);
         if wait > 0.0 {
             self.waited += 1;

@@ -5,3 +5,5 @@
 
 pub mod calibrate;
 pub mod des;
+pub mod odoo_log;
+mod route;

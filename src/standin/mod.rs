@@ -4,6 +4,7 @@
 //! release variants, and stall windows. Two backends: `memory` (no dependencies) and
 //! `postgres` (real SQL on a retail schema, sessions in Redis).
 
+pub mod access_log;
 pub mod catalog;
 pub mod config;
 mod memory;
@@ -14,5 +15,6 @@ mod server;
 mod sessions;
 mod shop;
 
+pub use access_log::AccessLog;
 pub use config::StandinConfig;
 pub use server::{Backend, RunningStandin, STATS_PATH, start, start_with};

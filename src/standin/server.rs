@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crossbeam_queue::ArrayQueue;
 
+use super::access_log::{AccessLog, Entry};
 use super::config::StandinConfig;
 use super::odoo::{Incoming, Odoo, Reply, error_envelope};
 use super::pg::PgBackend;
@@ -54,6 +55,8 @@ struct State {
     started: Instant,
     /// Requests answered, for `/peakgate/standin/stats`.
     served: std::sync::atomic::AtomicU64,
+    /// Odoo's request log, when asked for: a line per request with its time in the worker.
+    access_log: Option<AccessLog>,
 }
 
 /// A running stand-in.
@@ -63,6 +66,7 @@ pub struct RunningStandin {
     pub workers: usize,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    state: Arc<State>,
 }
 
 impl RunningStandin {
@@ -71,28 +75,36 @@ impl RunningStandin {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting and waits for the accept loop to end.
-    pub async fn stop(self) {
+    /// Stops accepting and waits for the accept loop to end (and for the request log, if
+    /// any, to hold every line); the log's write error, if any.
+    pub async fn stop(self) -> Result<(), String> {
         self.shutdown.cancel();
-        let _ = self.task.await;
+        self.wait().await
     }
 
-    /// Waits until `shutdown` (given at start) is cancelled.
-    pub async fn wait(self) {
+    /// Waits until `shutdown` (given at start) is cancelled, then for the request log.
+    pub async fn wait(self) -> Result<(), String> {
         let _ = self.task.await;
+        match &self.state.access_log {
+            Some(log) => log.flush().await,
+            None => Ok(()),
+        }
     }
 }
 
-/// Binds `listen` (port 0 picks a free one) and serves the memory backend until `shutdown`.
+/// Binds `listen` (port 0 picks a free one) and serves the memory backend until `shutdown`,
+/// writing Odoo's request log to `access_log` when given.
 pub async fn start(
     config: StandinConfig,
     listen: SocketAddr,
     shutdown: CancellationToken,
+    access_log: Option<AccessLog>,
 ) -> std::io::Result<RunningStandin> {
     start_with(
         Backend::Memory(Box::new(Odoo::new(config))),
         listen,
         shutdown,
+        access_log,
     )
     .await
 }
@@ -102,6 +114,7 @@ pub async fn start_with(
     backend: Backend,
     listen: SocketAddr,
     shutdown: CancellationToken,
+    access_log: Option<AccessLog>,
 ) -> std::io::Result<RunningStandin> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
@@ -117,11 +130,13 @@ pub async fn start_with(
         backend,
         started: Instant::now(),
         served: Default::default(),
+        access_log,
     });
     let stop = shutdown.clone();
+    let serving = state.clone();
     let task = tokio::spawn(async move {
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     // Out of file descriptors or a reset during accept: keep serving.
@@ -130,10 +145,10 @@ pub async fn start_with(
                 _ = stop.cancelled() => break,
             };
             let _ = stream.set_nodelay(true);
-            let state = state.clone();
+            let state = serving.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |req| handle(state.clone(), req));
+                let service = service_fn(move |req| handle(state.clone(), peer, req));
                 let conn = http1::Builder::new()
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), service);
@@ -151,14 +166,17 @@ pub async fn start_with(
         workers,
         shutdown,
         task,
+        state,
     })
 }
 
 async fn handle(
     state: Arc<State>,
+    peer: SocketAddr,
     req: Request<Body>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
+    let version = req.version();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = req
@@ -188,6 +206,8 @@ async fn handle(
         return Ok(plain(503, "Service Unavailable"));
     };
     let worker = Worker::take(&state);
+    // Odoo's `perf_t0`: the request's time in its worker starts here.
+    let taken = Instant::now();
     let config = state.backend.config();
     let key = incoming.key();
     let service = StandinConfig::lookup(&config.service, &key)
@@ -225,6 +245,23 @@ async fn handle(
         },
     };
     drop(worker);
+    if let Some(log) = &state.access_log {
+        let target = if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}?{query}")
+        };
+        log.record(&Entry {
+            peer,
+            method: method.as_str(),
+            target: &target,
+            version: http_version(version),
+            status: reply.status,
+            query_count: 0,
+            query_time: Duration::ZERO,
+            worker_time: taken.elapsed(),
+        });
+    }
     state
         .served
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -243,6 +280,17 @@ async fn handle(
     Ok(resp
         .body(Full::new(reply.body))
         .unwrap_or_else(|_| plain(500, "response build failed")))
+}
+
+/// The request line's protocol, as werkzeug logs it.
+fn http_version(v: hyper::Version) -> &'static str {
+    match v {
+        hyper::Version::HTTP_09 => "HTTP/0.9",
+        hyper::Version::HTTP_10 => "HTTP/1.0",
+        hyper::Version::HTTP_2 => "HTTP/2.0",
+        hyper::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// Introspection route (not Odoo's): counters as JSON, served without taking a worker.

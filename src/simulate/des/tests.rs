@@ -48,6 +48,7 @@ fn laws(plan: &Plan, mean_s: f64) -> Laws {
     Laws {
         service,
         failures: vec![None; plan.step_names.len()],
+        outside_s: Vec::new(),
     }
 }
 
