@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::config::ConfigError;
 use crate::result::OpenError;
 use crate::session::SessionError;
+use crate::simulate::des::SimulateError;
 use crate::standin::pg::PgError;
 use crate::target::PrepareError;
 use crate::traffic::LogError;
@@ -72,6 +73,7 @@ pub fn for_error(e: &anyhow::Error) -> Exit {
             || cause.is::<PrepareError>()
             || cause.is::<PgError>()
             || cause.is::<LogError>()
+            || cause.is::<SimulateError>()
         {
             return Exit::BadInput;
         }

@@ -7,7 +7,9 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
-use super::{Exit, SimulateArgs, Sweep, SweepKey, UsageError};
+use anyhow::Context;
+
+use super::{Exit, InputError, SimulateArgs, Sweep, SweepKey, UsageError};
 use crate::capacity::slo::{self, SloCheck};
 use crate::metrics::hlog::HlogWriter;
 use crate::plan::{Plan, Target};
@@ -21,27 +23,27 @@ use crate::standin::StandinConfig;
 
 /// Runs `peakgate simulate`.
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<Exit> {
-    Ok(simulate_inner(&args).map_err(UsageError)?)
-}
-
-fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
+    let args = &args;
     let calibration =
-        Calibration::load(&args.from, args.odoo_log.as_deref()).map_err(|e| e.to_string())?;
+        Calibration::load(&args.from, args.odoo_log.as_deref()).map_err(|e| InputError {
+            flag: "--from",
+            source: e.into(),
+        })?;
     // The steps of the Odoo version the calibration run measured.
     let mut overrides = args.plan.overrides(None);
     let measured = &calibration.run.plan.odoo_version;
     overrides.server_version = (!measured.is_empty()).then(|| measured.clone());
-    let plan = Plan::load(&args.profile, &overrides).map_err(|e| e.to_string())?;
+    let plan = Plan::load(&args.profile, &overrides)?;
     let calibration_workers = args
         .calibration_workers
         .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));
     let step_laws = calibration
         .service_laws(&plan, args.service_times, calibration_workers)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| UsageError(e.to_string()))?;
     let profile_workers = standin_workers(&plan);
-    let workers = args.workers.map(|w| w as usize).or(profile_workers).ok_or(
-        "no worker count: give --workers N (the profile's target is not the stand-in, whose config would say)",
-    )?;
+    let workers = args.workers.map(|w| w as usize).or(profile_workers).ok_or_else(|| UsageError(
+        "no worker count: give --workers N (the profile's target is not the stand-in, whose config would say)".into(),
+    ))?;
     let mut warnings = Vec::new();
     let raw = step_laws
         .sources
@@ -88,9 +90,10 @@ fn simulate_inner(args: &SimulateArgs) -> Result<Exit, String> {
 
     if let Some(sweep) = &args.sweep {
         if args.slo.is_empty() {
-            return Err(
+            return Err(UsageError(
                 "--sweep needs at least one --slo objective to pass (e.g. --slo p95=800ms)".into(),
-            );
+            )
+            .into());
         }
         let notes = Provenance::of(&plan, &step_laws, warnings);
         return run_sweep(args, &plan, &laws, &calibration, server, sweep, &notes);
@@ -169,8 +172,8 @@ pub(super) fn standin_workers_of(path: &Path) -> Option<usize> {
 }
 
 /// Simulates one configuration without artifacts (for a sweep).
-fn dry(plan: &Plan, laws: &Laws, server: Server) -> Result<Simulated, String> {
-    des::run::<std::io::Sink>(plan, laws, server, None).map_err(|e| e.to_string())
+fn dry(plan: &Plan, laws: &Laws, server: Server) -> anyhow::Result<Simulated> {
+    Ok(des::run::<std::io::Sink>(plan, laws, server, None)?)
 }
 
 fn run_sweep(
@@ -181,7 +184,7 @@ fn run_sweep(
     base: Server,
     sweep: &Sweep,
     notes: &Provenance,
-) -> Result<Exit, String> {
+) -> anyhow::Result<Exit> {
     let mut rows = Vec::new();
     let mut chosen = None;
     for n in sweep.from..=sweep.to {
@@ -243,9 +246,9 @@ fn run_sweep(
         "key": sweep.key.name(), "smallest": n, "slo": args.slo, "sweep": rows,
         "run_dir": dir.path,
     });
-    let text = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec_pretty(&summary).context("cannot serialize sweep.json")?;
     write_atomic(&dir.file("sweep.json"), &text)
-        .map_err(|e| format!("cannot write {}: {e}", dir.file("sweep.json").display()))?;
+        .with_context(|| format!("cannot write {}", dir.file("sweep.json").display()))?;
     if args.json {
         println!("{}", String::from_utf8_lossy(&text));
     } else {
@@ -274,37 +277,32 @@ fn write_run(
     calibration: &Calibration,
     server: Server,
     notes: &Provenance,
-) -> Result<(RunResult, RunDir), String> {
+) -> anyhow::Result<(RunResult, RunDir)> {
     let started_at = SystemTime::now();
     let run_id = new_run_id(&format!("{}-sim", plan.name), started_at);
-    let dir = RunDir::create(&args.out, &run_id).map_err(|e| {
-        format!(
-            "cannot create the run folder in {}: {e}",
-            args.out.display()
-        )
-    })?;
+    let dir = RunDir::create(&args.out, &run_id)
+        .with_context(|| format!("cannot create the run folder in {}", args.out.display()))?;
     let path = dir.file("latency.hlog");
-    let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let clock = Instant::now();
     let sim = des::run(
         plan,
         laws,
         server,
         Some(HlogWriter::new(BufWriter::new(file), started_at)),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let wall_s = clock.elapsed().as_secs_f64();
     let mut result = result_of(plan, calibration, server, &sim, wall_s, notes);
     result.run_id = run_id;
     result.started_at = humantime::format_rfc3339_millis(started_at).to_string();
-    let json = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(&result).context("cannot serialize run.json")?;
     write_atomic(&dir.file("run.json"), &json)
-        .map_err(|e| format!("cannot write {}: {e}", dir.file("run.json").display()))?;
+        .with_context(|| format!("cannot write {}", dir.file("run.json").display()))?;
     // The gate the simulated run is judged by (the profile's, with `--gate` merged), so that
     // `peakgate verdict` and `report` on this folder judge it as a run's.
-    let gate = serde_json::to_vec_pretty(&plan.gate).map_err(|e| e.to_string())?;
+    let gate = serde_json::to_vec_pretty(&plan.gate).context("cannot serialize gate.json")?;
     write_atomic(&dir.file("gate.json"), &gate)
-        .map_err(|e| format!("cannot write {}: {e}", dir.file("gate.json").display()))?;
+        .with_context(|| format!("cannot write {}", dir.file("gate.json").display()))?;
     Ok((result, dir))
 }
 
