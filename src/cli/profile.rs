@@ -18,14 +18,12 @@ pub fn from_log(args: FromLogArgs) -> anyhow::Result<Exit> {
             .file_stem()
             .map_or_else(|| "from-log".into(), |s| s.to_string_lossy().into_owned())
     });
-    let mut text = demand.to_profile(&name, &args.log.display().to_string(), args.scale);
-    if let Some(dir) = &args.scenarios_dir {
-        text = text.replacen(
-            "environment = \"staging\"",
-            &format!("environment = \"staging\"\nscenarios_dir = {dir:?}"),
-            1,
-        );
-    }
+    let text = demand.to_profile(
+        &name,
+        &args.log.display().to_string(),
+        args.scale,
+        args.scenarios_dir.as_deref(),
+    );
     crate::result::write_atomic(&args.out, text.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let totals = demand.totals();

@@ -45,15 +45,33 @@ pub enum LogError {
 /// Lines that could not be read: (line number, reason).
 pub type Skipped = Vec<(usize, String)>;
 
-/// Reads every request; returns them and the lines that could not be read.
+/// Longest span a log may cover around its median time: a line further away is a stray (a
+/// clock reset, a line from another log), skipped. A profile's stages cover at most 7 days.
+pub const MAX_SPAN_S: i64 = 7 * 24 * 3600;
+
+/// Reads every request; returns them and the lines that could not be read. A log compressed
+/// by logrotate (gzip, `access.log.2.gz`) is read as it is.
 pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped), LogError> {
-    let file = std::fs::File::open(path).map_err(|source| LogError::Read {
+    let read_error = |source| LogError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut requests = Vec::new();
+    };
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(read_error)?);
+    // gzip's magic bytes, whatever the file is called.
+    let gzip = file
+        .fill_buf()
+        .map_err(read_error)?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn BufRead> = if gzip {
+        Box::new(std::io::BufReader::new(
+            flate2::bufread::MultiGzDecoder::new(file),
+        ))
+    } else {
+        Box::new(file)
+    };
+    let mut requests: Vec<(usize, Request)> = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| LogError::Read {
             path: path.to_path_buf(),
             source,
@@ -71,10 +89,11 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
         } else {
             parse_clf(&line)
         } {
-            Ok(r) => requests.push(r),
+            Ok(r) => requests.push((i + 1, r)),
             Err(m) => bad.push((i + 1, m)),
         }
     }
+    let requests = drop_strays(requests, &mut bad);
     if requests.is_empty() {
         let (line, message) = bad
             .first()
@@ -87,6 +106,34 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
         });
     }
     Ok((requests, bad))
+}
+
+/// Keeps the requests within [`MAX_SPAN_S`] of the log's median time; the others are skipped
+/// lines, each with its time and why.
+fn drop_strays(requests: Vec<(usize, Request)>, bad: &mut Skipped) -> Vec<Request> {
+    let mut times: Vec<i64> = requests.iter().map(|(_, r)| r.unix_s).collect();
+    times.sort_unstable();
+    let Some(&median) = times.get(times.len() / 2) else {
+        return Vec::new();
+    };
+    let shown = |t: i64| jiff::Timestamp::from_second(t).map_or(t.to_string(), |t| t.to_string());
+    let mut kept = Vec::with_capacity(requests.len());
+    for (line, r) in requests {
+        if (r.unix_s - median).abs() > MAX_SPAN_S {
+            bad.push((
+                line,
+                format!(
+                    "its time {} is more than 7 days from the log's median time {} (a stray line: a profile covers at most 7 days)",
+                    shown(r.unix_s),
+                    shown(median)
+                ),
+            ));
+        } else {
+            kept.push(r);
+        }
+    }
+    bad.sort_by_key(|(line, _)| *line);
+    kept
 }
 
 /// `127.0.0.1 - - [26/Nov/2026:10:00:01 +0100] "POST /path HTTP/1.1" 200 ...`
@@ -190,5 +237,58 @@ mod tests {
             )
         );
         assert!(parse_json("{\"x\":1}").is_err());
+    }
+
+    fn clf(at: &str, path: &str) -> String {
+        format!(r#"10.0.0.7 - - [{at}] "GET {path} HTTP/1.1" 200 512 "-" "curl""#)
+    }
+
+    #[test]
+    fn a_gzip_rotated_log_reads_like_the_plain_one() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let text = [
+            clf("26/Nov/2026:10:00:01 +0000", "/shop"),
+            clf("26/Nov/2026:10:01:02 +0000", "/shop/cart"),
+        ]
+        .join("\n");
+        let plain = dir.path().join("access.log.1");
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.path().join("access.log.2.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        enc.write_all(text.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let (a, _) = read_log(&plain, LogFormat::Auto).unwrap();
+        let (b, bad) = read_log(&gz, LogFormat::Auto).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.len(), 2);
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn a_stray_line_far_in_time_is_skipped_not_planned_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        let text = [
+            clf("26/Nov/2026:10:00:01 +0000", "/shop"),
+            clf("01/Jan/1970:00:00:00 +0000", "/shop"),
+            clf("26/Nov/2026:10:01:02 +0000", "/shop/cart"),
+            clf("26/Nov/2026:10:02:03 +0000", "/shop"),
+        ]
+        .join("\n");
+        std::fs::write(&log, text).unwrap();
+        let (requests, bad) = read_log(&log, LogFormat::Auto).unwrap();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].0, 2, "{bad:?}");
+        assert!(bad[0].1.contains("1970-01-01T00:00:00Z"), "{bad:?}");
+        // The demand spans the three real minutes, not 56 years of them.
+        assert_eq!(
+            crate::traffic::Demand::from_requests(&requests)
+                .minutes
+                .len(),
+            3
+        );
     }
 }
