@@ -20,6 +20,7 @@ use crate::plan::Gate;
 use crate::plan::gate::{Limits, Worse};
 use crate::result::{ResultError, RunResult};
 
+pub use checks::PercentileEvidence;
 pub use compare::Comparisons;
 
 /// Schema tag of `verdict.json`.
@@ -131,6 +132,10 @@ pub struct Verdict {
     pub verdict: Status,
     /// Every check, in a stable order: run, journeys, errors, latency, probes, comparisons.
     pub checks: Vec<Check>,
+    /// The confidence interval behind each percentile check (`latency p99 ...`) whose
+    /// transaction has a histogram in latency.hlog.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percentiles: Vec<PercentileEvidence>,
     /// With `--baseline`: the statistics behind each `compare ...` check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparisons: Option<Comparisons>,
@@ -151,6 +156,7 @@ impl Verdict {
                 .max()
                 .unwrap_or(Status::Pass),
             checks,
+            percentiles: Vec::new(),
             comparisons: None,
             headroom: None,
         }
@@ -201,14 +207,15 @@ impl Stored {
     }
 }
 
-/// Judges a run. `candidate_latency` and `baseline` are needed only for a comparison.
+/// Judges a run. `candidate_latency` (the run's latency.hlog) gives percentile checks their
+/// confidence intervals; a comparison needs it and `baseline`.
 pub fn judge(
     run: &RunResult,
     gate: &Gate,
     candidate_latency: Option<&BTreeMap<String, Histogram<u64>>>,
     baseline: Option<&Stored>,
 ) -> Verdict {
-    let mut list = checks::evaluate(run, gate);
+    let (mut list, percentiles) = checks::evaluate(run, gate, candidate_latency);
     list.extend(probes::evaluate(run, gate));
     let mut comparisons = None;
     if let (Some(latency), Some(base)) = (candidate_latency, baseline) {
@@ -217,6 +224,7 @@ pub fn judge(
         comparisons = Some(found);
     }
     let mut v = Verdict::new(run.run_id.clone(), list);
+    v.percentiles = percentiles;
     v.comparisons = comparisons;
     v
 }
