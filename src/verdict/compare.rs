@@ -1,7 +1,7 @@
-//! Candidate against baseline, step by step. A latency regression needs both a significant
-//! Mann-Whitney U test (one-sided, Bonferroni over the steps compared) and an effect above
-//! the allowed one (p95 ratio or Hodges-Lehmann shift); an error-rate regression needs a
-//! significant two-proportion test and an increase above the allowed one.
+//! Candidate against baseline, step by step. A latency regression needs all three: a
+//! significant Mann-Whitney U test (one-sided, Bonferroni over the steps compared), a
+//! Hodges-Lehmann shift above `shift_ms` and a p95 ratio above `p95_ratio`; an error-rate
+//! regression needs a significant two-proportion test and an increase above the allowed one.
 
 use std::collections::BTreeMap;
 
@@ -282,8 +282,10 @@ fn latency_comparison(
     );
     let ratio = if p95_b > 0.0 { p95_k / p95_b } else { 1.0 };
     let significant = mw.p_greater < alpha;
+    // Each level needs both effects beyond it: a noisy p95 ratio on a step of a few ms, or a
+    // large shift that is a small share of a slow step, is not a regression by itself.
     let status = if significant {
-        grade(ratio, c.p95_ratio(), Worse::Higher).max(grade(
+        grade(ratio, c.p95_ratio(), Worse::Higher).min(grade(
             shift.estimate / 1000.0,
             c.shift_ms(),
             Worse::Higher,
@@ -321,7 +323,7 @@ fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
         warn: l.warn,
         fail: l.fail,
         message: format!(
-            "p95 {} → {} ms (×{}), Hodges-Lehmann shift {} ms [{}, {}] ({}%), Mann-Whitney U = {}, one-sided p = {} ({}significant); p95 ratio {}; shift {}",
+            "p95 {} → {} ms (×{}), Hodges-Lehmann shift {} ms [{}, {}] ({}%), Mann-Whitney U = {}, one-sided p = {} ({}significant); a regression needs significance, a shift and a ratio both beyond a level: p95 ratio {}; shift {}",
             fmt_num(cmp.p95_baseline_ms),
             fmt_num(cmp.p95_candidate_ms),
             fmt_num(cmp.p95_ratio),
@@ -417,6 +419,46 @@ mod tests {
         let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
         assert!(c.latency[0].significant);
         assert_eq!(checks[1].status, Status::Pass);
+    }
+
+    #[test]
+    fn a_significant_ratio_with_a_shift_under_min_shift_ms_passes_and_both_above_fail() {
+        // A fast step (~5 ms) that got 4 ms slower: ×1.8 on the p95, significant, but 4 ms is
+        // under the 20 ms shift a regression needs.
+        let fast =
+            |shift_us: u64| hist((0..800u64).map(move |i| 4_000 + (i * 7919) % 2_000 + shift_us));
+        let step = "pos_order_sync/create_from_ui".to_string();
+        let (mut base, _) = stored(0, 20);
+        base.latency = BTreeMap::from([(step.clone(), fast(0))]);
+        let (cand, _) = stored(0, 20);
+        let lat = BTreeMap::from([(step.clone(), fast(4_000))]);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let l = &c.latency[0];
+        assert!(
+            l.significant && l.p95_ratio > 1.5 && l.shift_ms < 5.0,
+            "{l:?}"
+        );
+        assert_eq!(checks[1].status, Status::Pass, "{}", checks[1].message);
+        // With the shift limit lowered under the shift, all three hold: it fails.
+        let strict = Compare {
+            shift_ms: Some(crate::plan::gate::Limits {
+                warn: None,
+                fail: Some(2.0),
+            }),
+            ..Compare::default()
+        };
+        let (checks, _) = compare(&cand.result, &lat, &base, &strict);
+        assert_eq!(checks[1].status, Status::Fail, "{}", checks[1].message);
+        // And a large shift with a ratio under min_ratio passes.
+        let loose_ratio = Compare {
+            p95_ratio: Some(crate::plan::gate::Limits {
+                warn: None,
+                fail: Some(3.0),
+            }),
+            ..strict
+        };
+        let (checks, _) = compare(&cand.result, &lat, &base, &loose_ratio);
+        assert_eq!(checks[1].status, Status::Pass, "{}", checks[1].message);
     }
 
     #[test]

@@ -186,9 +186,10 @@ pub struct ProbeCheck {
 pub struct Compare {
     /// Family-wise significance level, split over the steps compared.
     pub alpha: Option<f64>,
-    /// Allowed candidate p95 / baseline p95.
+    /// Candidate p95 / baseline p95 a regression must exceed (`min_ratio` is its fail level).
+    /// A level is reached only when the shift reaches it too.
     pub p95_ratio: Option<Limits>,
-    /// Allowed Hodges-Lehmann shift, ms.
+    /// Hodges-Lehmann shift a regression must exceed, ms (`min_shift_ms` is its fail level).
     pub shift_ms: Option<Limits>,
     /// Allowed error-rate increase (absolute, 0..1).
     pub error_rate_increase: Option<Limits>,
