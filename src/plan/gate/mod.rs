@@ -87,8 +87,11 @@ pub enum ProbeMetric {
     PgIdleInTransaction,
     /// Peak count of backends waiting on a lock.
     PgLockWaits,
-    /// Peak rollbacks per second.
+    /// Peak rollbacks per second. Depends on the load and on the probe interval; prefer
+    /// `PgRollbacksPerCommit`.
     PgRollbacksPerS,
+    /// Rollbacks per committed transaction over the run (Σ rollbacks / Σ commits).
+    PgRollbacksPerCommit,
     /// Deadlocks over the run (a count).
     PgDeadlocks,
     /// Peak age of the oldest open transaction, seconds.
@@ -110,11 +113,12 @@ pub enum ProbeMetric {
 }
 
 impl ProbeMetric {
-    pub const ALL: [ProbeMetric; 13] = [
+    pub const ALL: [ProbeMetric; 14] = [
         ProbeMetric::PgConnectionsShare,
         ProbeMetric::PgIdleInTransaction,
         ProbeMetric::PgLockWaits,
         ProbeMetric::PgRollbacksPerS,
+        ProbeMetric::PgRollbacksPerCommit,
         ProbeMetric::PgDeadlocks,
         ProbeMetric::PgOldestXactAgeS,
         ProbeMetric::PgCronLagS,
@@ -132,6 +136,7 @@ impl ProbeMetric {
             ProbeMetric::PgIdleInTransaction => "pg_idle_in_transaction",
             ProbeMetric::PgLockWaits => "pg_lock_waits",
             ProbeMetric::PgRollbacksPerS => "pg_rollbacks_per_s",
+            ProbeMetric::PgRollbacksPerCommit => "pg_rollbacks_per_commit",
             ProbeMetric::PgDeadlocks => "pg_deadlocks",
             ProbeMetric::PgOldestXactAgeS => "pg_oldest_xact_age_s",
             ProbeMetric::PgCronLagS => "pg_cron_lag_s",
