@@ -106,6 +106,8 @@ pub struct CompareFile {
     pub min_shift_ms: Option<Spanned<f64>>,
     /// Increase of a step's error rate (absolute, 0..1).
     pub error_rate_increase: Option<Spanned<LimitsFile>>,
+    /// Increase of rollbacks per committed transaction (PostgreSQL probes, 0..1).
+    pub rollbacks_per_commit_increase: Option<Spanned<LimitsFile>>,
     /// Steps with fewer requests than this on either side are not compared.
     pub min_count: Option<Spanned<i64>>,
 }

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use super::Format;
 use crate::result::RunResult;
+use crate::verdict::cause::Role;
 use crate::verdict::{Status, Verdict, fmt_num};
 
 pub struct SummaryMarkdown;
@@ -114,6 +115,38 @@ impl Format for SummaryMarkdown {
                 )?;
             }
             writeln!(out)?;
+            if let Some(a) = &c.cause {
+                writeln!(out, "**Likely cause: {}.**\n", a.named)?;
+                writeln!(
+                    out,
+                    "Added worker time = (Δ mean service time − shared wait of {} ms) × the step's throughput (Little's law); approximate, since service time seen by the client includes waiting for a worker.\n",
+                    fmt_num(a.shared_wait_ms)
+                )?;
+                writeln!(
+                    out,
+                    "| step | mean service base ms | cand ms | req/s | added worker-s/s | share | role |"
+                )?;
+                writeln!(out, "|---|---|---|---|---|---|---|")?;
+                for s in &a.steps {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {}% | {} |",
+                        cell(&s.step),
+                        fmt_num(s.service_mean_baseline_ms),
+                        fmt_num(s.service_mean_candidate_ms),
+                        fmt_num(s.throughput_per_s),
+                        fmt_num(s.added_worker_s_per_s),
+                        fmt_num((100.0 * s.share).round()),
+                        match s.role {
+                            Role::Cause => "cause",
+                            Role::AddsTime => "adds server time",
+                            Role::Queued => "queued behind it",
+                            Role::NotRegressed => "not regressed",
+                        }
+                    )?;
+                }
+                writeln!(out)?;
+            }
         }
         if let Some(h) = &v.headroom {
             writeln!(out, "## Headroom: ×{}\n", fmt_num(h.multiplier))?;

@@ -194,6 +194,11 @@ impl Gate {
             gate.compare.error_rate_increase =
                 Some(limits_of(l, Worse::Higher, Some(1.0), key, &at)?);
         }
+        if let Some(l) = &c.rollbacks_per_commit_increase {
+            let key = "gate.compare.rollbacks_per_commit_increase";
+            gate.compare.rollbacks_per_commit_increase =
+                Some(limits_of(l, Worse::Higher, None, key, &at)?);
+        }
         if let Some(n) = &c.min_count {
             if *n.get_ref() < 1 {
                 return Err(locate(
@@ -401,6 +406,7 @@ mod tests {
             canary_latency_ms = { fail = 2000, percentile = "p99" }
             [compare]
             shift_ms = { warn = 5, fail = 10 }
+            rollbacks_per_commit_increase = { warn = 0.1, fail = 0.3 }
             [abort]
             window = "10s"
             p95_ms = 10000

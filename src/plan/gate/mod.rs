@@ -198,6 +198,9 @@ pub struct Compare {
     pub shift_ms: Option<Limits>,
     /// Allowed error-rate increase (absolute, 0..1).
     pub error_rate_increase: Option<Limits>,
+    /// Allowed increase of rollbacks per committed transaction (PostgreSQL probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollbacks_per_commit_increase: Option<Limits>,
     /// Requests a step needs on each side to be compared.
     pub min_count: Option<u64>,
 }
@@ -217,6 +220,10 @@ impl Compare {
         fail: Some(0.02),
     };
     pub const DEFAULT_MIN_COUNT: u64 = 20;
+    pub const DEFAULT_ROLLBACKS_PER_COMMIT_INCREASE: Limits = Limits {
+        warn: Some(0.05),
+        fail: Some(0.25),
+    };
 
     pub fn alpha(&self) -> f64 {
         self.alpha.unwrap_or(Self::DEFAULT_ALPHA)
@@ -230,6 +237,10 @@ impl Compare {
     pub fn error_rate_increase(&self) -> Limits {
         self.error_rate_increase
             .unwrap_or(Self::DEFAULT_ERROR_RATE_INCREASE)
+    }
+    pub fn rollbacks_per_commit_increase(&self) -> Limits {
+        self.rollbacks_per_commit_increase
+            .unwrap_or(Self::DEFAULT_ROLLBACKS_PER_COMMIT_INCREASE)
     }
     pub fn min_count(&self) -> u64 {
         self.min_count.unwrap_or(Self::DEFAULT_MIN_COUNT)
@@ -298,6 +309,9 @@ impl Gate {
         self.compare.error_rate_increase =
             c.error_rate_increase.or(self.compare.error_rate_increase);
         self.compare.min_count = c.min_count.or(self.compare.min_count);
+        self.compare.rollbacks_per_commit_increase = c
+            .rollbacks_per_commit_increase
+            .or(self.compare.rollbacks_per_commit_increase);
         if other.abort.is_some() {
             self.abort = other.abort;
         }
