@@ -19,3 +19,4 @@ mod report;
 mod run_smoke;
 mod standin;
 mod traffic;
+mod verdict_quality;
