@@ -21,3 +21,4 @@ mod run_trust;
 mod simulate_accuracy;
 mod standin;
 mod traffic;
+mod verdict_quality;

@@ -32,13 +32,13 @@ pub fn judge_into(
     gate: &Gate,
     baseline: Option<&StoredRun>,
 ) -> anyhow::Result<Verdict> {
-    // Read once: the comparison needs it (then it must be there), the report draws it.
+    // Read once: the comparison needs it (then it must be there), the percentile checks
+    // take their confidence intervals from it, the report draws it.
     let latency = match baseline {
         Some(_) => Some(read_latency(run_dir).context("reading the candidate's latency")?),
         None => read_latency(run_dir).ok(),
     };
-    let compared = latency.as_ref().filter(|_| baseline.is_some());
-    let v = verdict::judge(run, gate, compared, baseline);
+    let v = verdict::judge(run, gate, latency.as_ref(), baseline);
     report::write_verdict(out, run, &v)
         .with_context(|| format!("writing the verdict into {}", out.display()))?;
     report::write_report(out, run, &v, latency.as_ref(), baseline.map(|b| &b.latency))

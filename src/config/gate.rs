@@ -115,12 +115,18 @@ pub struct ProbeFile {
 pub struct CompareFile {
     /// Family-wise significance level, split over the steps compared (Bonferroni).
     pub alpha: Option<Spanned<f64>>,
-    /// Candidate p95 / baseline p95 of a step.
+    /// Candidate p95 / baseline p95 of a step: the relative change a regression needs.
     pub p95_ratio: Option<Spanned<LimitsFile>>,
-    /// Hodges-Lehmann shift of a step's latency, ms.
+    /// Hodges-Lehmann shift of a step's latency, ms: the absolute change a regression needs.
     pub shift_ms: Option<Spanned<LimitsFile>>,
+    /// The smallest p95 ratio that fails (the fail level of `p95_ratio`, as one number).
+    pub min_ratio: Option<Spanned<f64>>,
+    /// The smallest Hodges-Lehmann shift that fails, ms (the fail level of `shift_ms`).
+    pub min_shift_ms: Option<Spanned<f64>>,
     /// Increase of a step's error rate (absolute, 0..1).
     pub error_rate_increase: Option<Spanned<LimitsFile>>,
+    /// Increase of rollbacks per committed transaction (PostgreSQL probes, 0..1).
+    pub rollbacks_per_commit_increase: Option<Spanned<LimitsFile>>,
     /// Steps with fewer requests than this on either side are not compared.
     pub min_count: Option<Spanned<i64>>,
 }

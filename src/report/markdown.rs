@@ -1,11 +1,13 @@
 //! `summary.md`: what a change request needs, in order: the verdict, the checks that did not
-//! pass with their evidence, the baseline comparison and headroom when there are any, then
-//! the run's key figures.
+//! pass with their evidence, the percentiles judged with their intervals, the baseline
+//! comparison (with the likely cause) and headroom when there are any, then the run's key
+//! figures.
 
 use std::io::Write;
 
 use super::Format;
 use crate::result::RunResult;
+use crate::verdict::cause::Role;
 use crate::verdict::{Status, Verdict, fmt_num};
 
 pub struct SummaryMarkdown;
@@ -107,6 +109,32 @@ impl Format for SummaryMarkdown {
             }
             writeln!(out)?;
         }
+        if !v.percentiles.is_empty() {
+            writeln!(out, "## Percentiles judged\n")?;
+            writeln!(
+                out,
+                "Each limit is compared with the lower bound of the percentile's distribution-free 95% interval (order statistics of the n samples).\n"
+            )?;
+            writeln!(
+                out,
+                "| check | transaction | n | estimate ms | 95% interval ms | judged ms |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|")?;
+            for p in &v.percentiles {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | [{}, {}] | {} |",
+                    cell(&p.check),
+                    cell(&p.transaction),
+                    p.n,
+                    fmt_num(p.estimate_ms),
+                    p.low_ms.map_or("0".into(), fmt_num),
+                    p.high_ms.map_or("open".into(), fmt_num),
+                    fmt_num(p.judged_ms)
+                )?;
+            }
+            writeln!(out)?;
+        }
         if let Some(c) = &v.comparisons {
             writeln!(
                 out,
@@ -143,6 +171,42 @@ impl Format for SummaryMarkdown {
                 )?;
             }
             writeln!(out)?;
+            if let Some(a) = &c.cause {
+                if a.steps.first().is_some_and(|s| s.role == Role::Cause) {
+                    writeln!(out, "**Likely cause: {}.**\n", a.named)?;
+                } else {
+                    writeln!(out, "**No single cause: {}.**\n", a.named)?;
+                }
+                writeln!(
+                    out,
+                    "Added worker time = (Δ mean service time − shared wait of {} ms) × the step's throughput (Little's law); approximate, since service time seen by the client includes waiting for a worker.\n",
+                    fmt_num(a.shared_wait_ms)
+                )?;
+                writeln!(
+                    out,
+                    "| step | mean service base ms | cand ms | req/s | added worker-s/s | share | role |"
+                )?;
+                writeln!(out, "|---|---|---|---|---|---|---|")?;
+                for s in &a.steps {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {}% | {} |",
+                        cell(&s.step),
+                        fmt_num(s.service_mean_baseline_ms),
+                        fmt_num(s.service_mean_candidate_ms),
+                        fmt_num(s.throughput_per_s),
+                        fmt_num(s.added_worker_s_per_s),
+                        fmt_num((100.0 * s.share).round()),
+                        match s.role {
+                            Role::Cause => "cause",
+                            Role::AddsTime => "adds server time",
+                            Role::Queued => "queued behind it",
+                            Role::NotRegressed => "not regressed",
+                        }
+                    )?;
+                }
+                writeln!(out)?;
+            }
         }
         if let Some(h) = &v.headroom {
             writeln!(out, "## Headroom: ×{}\n", fmt_num(h.multiplier))?;
@@ -284,6 +348,38 @@ mod tests {
         assert!(!text.contains("| all good |"));
         assert!(
             text.contains("| pos_order_sync/create_from_ui | 800 | 20 | 60 | 120 | 180 | 360 |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_summary_shows_each_percentile_with_its_n_and_interval() {
+        let run = crate::verdict::fixture::run();
+        let mut v = Verdict::new(run.run_id.clone(), vec![]);
+        let mut buf = Vec::new();
+        SummaryMarkdown.write(&run, &v, &mut buf).unwrap();
+        assert!(
+            !String::from_utf8(buf)
+                .unwrap()
+                .contains("Percentiles judged")
+        );
+        v.percentiles = vec![crate::verdict::PercentileEvidence {
+            check: "latency p99 pos_order_sync/*".into(),
+            transaction: "pos_order_sync/create_from_ui".into(),
+            n: 150,
+            estimate_ms: 149.0,
+            low_ms: Some(145.92),
+            high_ms: None,
+            confidence: 0.95,
+            judged_ms: 145.92,
+        }];
+        let mut buf = Vec::new();
+        SummaryMarkdown.write(&run, &v, &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.contains(
+                "| latency p99 pos_order_sync/* | pos_order_sync/create_from_ui | 150 | 149 | [145.92, open] | 145.92 |"
+            ),
             "{text}"
         );
     }

@@ -1,15 +1,53 @@
 //! Checks on the load itself: how the run ended, journeys achieved and dropped, error rates
-//! and latency percentiles per selector.
+//! and latency percentiles per selector. A percentile is judged on the lower bound of its
+//! distribution-free confidence interval, so a p99 of a few samples cannot fail by chance.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
 
 use crate::plan::Gate;
 use crate::plan::gate::{Limits, Selector, Stat, Worse};
 use crate::result::{LatencySummary, Transaction};
 use crate::result::{RunResult, RunStatus};
 
-use super::{Check, Status, abort, describe_limits, fmt_num};
+use super::stats::{self, QuantileInterval};
+use super::{Check, Status, abort, describe_limits, fmt_num, grade, round6};
 
-/// Every non-probe check of `gate` on `run`, in a stable order.
-pub fn evaluate(run: &RunResult, gate: &Gate) -> Vec<Check> {
+/// Confidence level of a percentile's interval; the check judges its lower bound, so a
+/// percentile that is not above a threshold is called above it at most 2.5% of the time.
+pub const PERCENTILE_CONFIDENCE: f64 = 0.95;
+
+/// The evidence behind a percentile check: `verdict.json` `percentiles`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PercentileEvidence {
+    /// The check's name, e.g. `latency p99 pos_order_sync/*`.
+    pub check: String,
+    /// The transaction judged (the worst of those the selector matches).
+    pub transaction: String,
+    /// Samples the percentile is taken over.
+    pub n: u64,
+    /// The point estimate from run.json, ms.
+    pub estimate_ms: f64,
+    /// The confidence interval, ms; `null` where too few samples bound that side.
+    pub low_ms: Option<f64>,
+    pub high_ms: Option<f64>,
+    pub confidence: f64,
+    /// What the thresholds were compared with: the lower bound (0 when open below).
+    pub judged_ms: f64,
+}
+
+/// Every non-probe check of `gate` on `run`, in a stable order, with the evidence of each
+/// percentile check. `latency` (step → histogram, µs, from latency.hlog) gives the
+/// percentiles their confidence intervals; a transaction without one is judged on its point
+/// estimate and the check says so.
+pub fn evaluate(
+    run: &RunResult,
+    gate: &Gate,
+    latency: Option<&BTreeMap<String, Histogram<u64>>>,
+) -> (Vec<Check>, Vec<PercentileEvidence>) {
+    let mut evidence = Vec::new();
     let mut out = vec![run_status(run, gate)];
     let t = &run.totals;
     if let Some(l) = gate.started_ratio {
@@ -57,10 +95,12 @@ pub fn evaluate(run: &RunResult, gate: &Gate) -> Vec<Check> {
     }
     for (sel, stats) in &gate.latency {
         for (stat, l) in stats {
-            out.push(latency_check(run, sel, *stat, *l));
+            let (check, e) = latency_check(run, sel, *stat, *l, latency);
+            out.push(check);
+            evidence.extend(e);
         }
     }
-    out
+    (out, evidence)
 }
 
 /// How the run ended: an aborted run fails, naming the condition; an interrupted one warns.
@@ -155,30 +195,129 @@ pub fn stat_of(s: &LatencySummary, stat: Stat) -> f64 {
     }
 }
 
-/// A glob applies the threshold to every matching transaction; the worst one is judged.
-fn latency_check(run: &RunResult, sel: &str, stat: Stat, l: Limits) -> Check {
+/// One transaction's value for a latency check: the point estimate and, for a percentile
+/// with a histogram, its interval; `judged` is what the thresholds are compared with.
+struct Judged<'a> {
+    name: &'a String,
+    estimate: f64,
+    interval: Option<QuantileInterval>,
+    judged: f64,
+    status: Status,
+}
+
+/// A glob applies the threshold to every matching transaction; the worst one is judged
+/// (worst status, then highest estimate).
+fn latency_check(
+    run: &RunResult,
+    sel: &str,
+    stat: Stat,
+    l: Limits,
+    latency: Option<&BTreeMap<String, Histogram<u64>>>,
+) -> (Check, Option<PercentileEvidence>) {
     let name = format!("latency {} {sel}", stat.name());
     let txs = matching(run, sel);
-    let worst = txs
-        .iter()
-        .map(|(n, t)| (*n, stat_of(&t.latency_ms, stat)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let Some((which, value)) = worst else {
-        return Check::unmeasured(name, l, format!("no transaction matches `{sel}`"));
+    let judged = txs.iter().map(|(n, t)| {
+        let estimate = stat_of(&t.latency_ms, stat);
+        let interval = stat
+            .quantile()
+            .zip(latency.and_then(|h| h.get(*n)))
+            .map(|(q, h)| {
+                let i = stats::quantile_interval(h, q, PERCENTILE_CONFIDENCE);
+                QuantileInterval {
+                    low: i.low.map(|us| us / 1000.0),
+                    high: i.high.map(|us| us / 1000.0),
+                    ..i
+                }
+            });
+        // The lower bound, never above the estimate (bucket rounding), 0 when open below.
+        let judged = interval.map_or(estimate, |i| i.low.unwrap_or(0.0).min(estimate));
+        Judged {
+            name: n,
+            estimate,
+            interval,
+            judged,
+            status: grade(judged, l, Worse::Higher),
+        }
+    });
+    let worst = judged.max_by(|a, b| {
+        a.status
+            .cmp(&b.status)
+            .then(a.estimate.total_cmp(&b.estimate))
+    });
+    let Some(w) = worst else {
+        return (
+            Check::unmeasured(name, l, format!("no transaction matches `{sel}`")),
+            None,
+        );
     };
-    Check::graded(
+    let limits = describe_limits(l, Worse::Higher, " ms");
+    let Some(i) = w.interval else {
+        let why = if stat.quantile().is_none() {
+            String::new()
+        } else {
+            format!(
+                " (no histogram of {} in latency.hlog: judged on the point estimate, without a confidence interval)",
+                w.name
+            )
+        };
+        let check = Check {
+            name,
+            status: w.status,
+            observed: Some(round6(w.estimate)),
+            warn: l.warn,
+            fail: l.fail,
+            message: format!(
+                "{} {} ms in {} (worst of {} matching){why}; {limits}",
+                stat.name(),
+                fmt_num(w.estimate),
+                w.name,
+                txs.len(),
+            ),
+        };
+        return (check, None);
+    };
+    let bound = |b: Option<f64>, open: &str| b.map_or(open.to_string(), fmt_num);
+    let above_but_unsure = w.status < grade(w.estimate, l, Worse::Higher);
+    let message = format!(
+        "{} {} ms in {} (worst of {} matching) over n = {} samples, {}% interval [{}, {}] ms; judged on its lower bound {} ms{}; {limits}",
+        stat.name(),
+        fmt_num(w.estimate),
+        w.name,
+        txs.len(),
+        i.n,
+        fmt_num(100.0 * i.confidence),
+        bound(i.low, "0"),
+        bound(i.high, "open: too few samples"),
+        fmt_num(w.judged),
+        if above_but_unsure {
+            format!(
+                ": the estimate is beyond a threshold but {} samples cannot show that the true {} is",
+                i.n,
+                stat.name()
+            )
+        } else {
+            String::new()
+        },
+    );
+    let evidence = PercentileEvidence {
+        check: name.clone(),
+        transaction: w.name.clone(),
+        n: i.n,
+        estimate_ms: round6(w.estimate),
+        low_ms: i.low.map(round6),
+        high_ms: i.high.map(round6),
+        confidence: i.confidence,
+        judged_ms: round6(w.judged),
+    };
+    let check = Check {
         name,
-        value,
-        l,
-        Worse::Higher,
-        format!(
-            "{} {} ms in {which} (worst of {} matching); {}",
-            stat.name(),
-            fmt_num(value),
-            txs.len(),
-            describe_limits(l, Worse::Higher, " ms")
-        ),
-    )
+        status: w.status,
+        observed: Some(round6(w.estimate)),
+        warn: l.warn,
+        fail: l.fail,
+        message,
+    };
+    (check, Some(evidence))
 }
 
 #[cfg(test)]
@@ -195,7 +334,7 @@ mod tests {
     fn latency_globs_judge_the_worst_matching_step() {
         let r = run();
         let g = gate("[latency.\"pos_order_sync/*\"]\np95 = { warn = 100, fail = 150 }\n");
-        let c = &evaluate(&r, &g)[1];
+        let c = &evaluate(&r, &g, None).0[1];
         assert_eq!(c.name, "latency p95 pos_order_sync/*");
         assert_eq!(c.observed, Some(120.0));
         assert_eq!(c.status, Status::Warn);
@@ -207,9 +346,65 @@ mod tests {
     }
 
     #[test]
+    fn a_percentile_of_few_samples_is_judged_on_the_lower_bound_of_its_interval() {
+        // 150 samples of 1..=150 ms: the p99 is the second largest (149 ms); its 95% interval
+        // starts at the 146th smallest, 146 ms, whose histogram bucket (128 µs wide at that
+        // size) starts at 145.92 ms; it is open above.
+        let mut r = run();
+        let step = "pos_order_sync/create_from_ui";
+        r.transactions.get_mut(step).unwrap().latency_ms.p99 = 149.0;
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        for ms in 1..=150u64 {
+            h.record(ms * 1000).unwrap();
+        }
+        let latency = BTreeMap::from([(step.to_string(), h)]);
+        let judge = |text: &str| {
+            let (checks, evidence) = evaluate(&r, &gate(text), Some(&latency));
+            (checks[1].clone(), evidence)
+        };
+        // 149 ms is above a 148 ms limit, but 150 samples cannot show that the p99 is.
+        let (c, e) = judge("[latency.\"pos_order_sync/*\"]\np99 = { warn = 140, fail = 148 }\n");
+        assert_eq!(
+            (c.status, c.observed),
+            (Status::Warn, Some(149.0)),
+            "{}",
+            c.message
+        );
+        assert!(
+            c.message
+                .contains("n = 150 samples, 95% interval [145.92, open")
+                && c.message.contains("cannot show"),
+            "{}",
+            c.message
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].n, e[0].low_ms, e[0].high_ms, e[0].judged_ms),
+            (150, Some(145.92), None, 145.92)
+        );
+        assert_eq!(e[0].transaction, step);
+        // A lower bound above the fail limit fails.
+        let (c, _) = judge("[latency.\"pos_order_sync/*\"]\np99 = { fail = 145 }\n");
+        assert_eq!(c.status, Status::Fail, "{}", c.message);
+        // Without a histogram the point estimate is judged, and the check says so.
+        let (checks, evidence) = evaluate(
+            &r,
+            &gate("[latency.\"pos_order_sync/*\"]\np99 = { fail = 148 }\n"),
+            None,
+        );
+        assert_eq!(checks[1].status, Status::Fail);
+        assert!(evidence.is_empty());
+        assert!(
+            checks[1].message.contains("without a confidence interval"),
+            "{}",
+            checks[1].message
+        );
+    }
+
+    #[test]
     fn a_selector_that_matches_nothing_warns_instead_of_passing() {
         let g = gate("[latency.\"nope/*\"]\np95 = { fail = 1 }\n");
-        let c = &evaluate(&run(), &g)[1];
+        let c = &evaluate(&run(), &g, None).0[1];
         assert_eq!((c.status, c.observed), (Status::Warn, None));
     }
 
@@ -218,7 +413,7 @@ mod tests {
         let g = gate(
             "[errors.\"*/*\"]\nrate = { warn = 0.01, fail = 0.05 }\nkinds.timeout = { fail = 0.001 }\n",
         );
-        let checks = evaluate(&run(), &g);
+        let checks = evaluate(&run(), &g, None).0;
         // 30 errors (20 + 10) of 1000 requests (800 + 200) across the steps.
         assert_eq!(checks[1].name, "error rate */*");
         assert_eq!(checks[1].observed, Some(0.03));
@@ -233,7 +428,7 @@ mod tests {
         let g = gate(
             "[journeys]\nstarted_ratio = { warn = 0.99, fail = 0.9 }\ndropped = { warn = 0, fail = 100 }\n",
         );
-        let checks = evaluate(&run(), &g);
+        let checks = evaluate(&run(), &g, None).0;
         assert_eq!(checks[1].observed, Some(0.95));
         assert_eq!(checks[1].status, Status::Warn);
         assert_eq!(
@@ -247,7 +442,7 @@ mod tests {
         let mut r = run();
         r.status = RunStatus::Aborted;
         let g = gate("[abort]\nwindow = \"2s\"\nerror_rate = 0.3\nmin_requests = 5\n");
-        let c = &evaluate(&r, &g)[0];
+        let c = &evaluate(&r, &g, None).0[0];
         assert_eq!(c.status, Status::Fail);
         assert!(c.message.contains("error rate 50%"), "{}", c.message);
     }

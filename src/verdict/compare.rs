@@ -1,7 +1,7 @@
-//! Candidate against baseline, step by step. A latency regression needs both a significant
-//! Mann-Whitney U test (one-sided, Bonferroni over the steps compared) and an effect above
-//! the allowed one (p95 ratio or Hodges-Lehmann shift); an error-rate regression needs a
-//! significant two-proportion test and an increase above the allowed one.
+//! Candidate against baseline, step by step. A latency regression needs all three: a
+//! significant Mann-Whitney U test (one-sided, Bonferroni over the steps compared), a
+//! Hodges-Lehmann shift above `shift_ms` and a p95 ratio above `p95_ratio`; an error-rate
+//! regression needs a significant two-proportion test and an increase above the allowed one.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::plan::gate::{Compare, Worse};
 use crate::result::{RunResult, StoredRun};
 
+use super::cause::{self, Attribution};
+use super::probes::transactions;
 use super::stats::{self, Method};
 use super::{Check, Status, describe_limits, fmt_num, grade, round6};
 
@@ -28,8 +30,36 @@ pub struct Comparisons {
     pub alpha_per_step: f64,
     pub latency: Vec<LatencyComparison>,
     pub errors: Vec<ErrorComparison>,
+    /// Rollbacks per committed transaction, per PostgreSQL probe both runs had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks: Vec<RollbackComparison>,
+    /// When a step regressed: the compared steps ranked by the worker time each adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Attribution>,
     /// Steps present in only one of the runs, or with too few requests to compare.
     pub not_compared: Vec<String>,
+}
+
+/// Rollbacks per committed transaction of one PostgreSQL probe, candidate vs baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RollbackComparison {
+    /// The probe's name (both runs had a postgres probe of that name).
+    pub probe: String,
+    /// `two_proportion_z` on rollbacks / (commits + rollbacks), alternative "candidate
+    /// rolls back more".
+    pub test: String,
+    pub commits_baseline: f64,
+    pub rollbacks_baseline: f64,
+    pub commits_candidate: f64,
+    pub rollbacks_candidate: f64,
+    pub per_commit_baseline: f64,
+    pub per_commit_candidate: f64,
+    /// Candidate − baseline rollbacks per committed transaction: the effect judged.
+    pub increase: f64,
+    pub z: f64,
+    pub p_value: f64,
+    pub significant: bool,
+    pub status: Status,
 }
 
 /// One step's latency, candidate vs baseline.
@@ -175,6 +205,31 @@ pub fn compare(
         });
         errs.push(cmp);
     }
+    let mut rollbacks = Vec::new();
+    for (probe, v) in &run.probes {
+        let pg = |v: &serde_json::Value| v.get("kind").and_then(|k| k.as_str()) == Some("postgres");
+        let Some(bv) = base.result.probes.get(probe).filter(|b| pg(b) && pg(v)) else {
+            continue;
+        };
+        let (Ok(tb), Ok(tk)) = (transactions(bv), transactions(v)) else {
+            continue;
+        };
+        if tb.commits <= 0.0 || tk.commits <= 0.0 {
+            continue;
+        }
+        let (cmp, check) = rollback_comparison(probe, tb, tk, c);
+        checks.push(check);
+        rollbacks.push(cmp);
+    }
+    let cause = cause::attribute(run, &base.result, &lat);
+    if let Some(a) = &cause {
+        for s in &a.steps {
+            let name = format!("compare latency {}", s.step);
+            if let Some(check) = checks.iter_mut().find(|c| c.name == name) {
+                check.message = format!("{}; {}", check.message, cause::describe(s, a));
+            }
+        }
+    }
     // A comparison that compared nothing says so: it must not pass silently.
     if lat.is_empty() && errs.is_empty() {
         checks.push(Check {
@@ -201,9 +256,76 @@ pub fn compare(
         alpha_per_step: round6(alpha_per_step),
         latency: lat,
         errors: errs,
+        rollbacks,
+        cause,
         not_compared,
     };
     (checks, comparisons)
+}
+
+/// Rollbacks per committed transaction: a significant rise in the share of transactions that
+/// rolled back, judged on the increase per commit.
+fn rollback_comparison(
+    probe: &str,
+    b: super::probes::Transactions,
+    k: super::probes::Transactions,
+    c: &Compare,
+) -> (RollbackComparison, Check) {
+    let count = |x: f64| x.max(0.0).round() as u64;
+    let t = stats::two_proportions(
+        count(b.rollbacks),
+        count(b.rollbacks + b.commits),
+        count(k.rollbacks),
+        count(k.rollbacks + k.commits),
+        CONFIDENCE,
+    );
+    let (pb, pk) = (b.rollbacks / b.commits, k.rollbacks / k.commits);
+    let increase = pk - pb;
+    let significant = t.p_greater < c.alpha();
+    let limits = c.rollbacks_per_commit_increase();
+    let status = if significant {
+        grade(increase, limits, Worse::Higher)
+    } else {
+        Status::Pass
+    };
+    let cmp = RollbackComparison {
+        probe: probe.to_string(),
+        test: "two_proportion_z".into(),
+        commits_baseline: b.commits,
+        rollbacks_baseline: b.rollbacks,
+        commits_candidate: k.commits,
+        rollbacks_candidate: k.rollbacks,
+        per_commit_baseline: round6(pb),
+        per_commit_candidate: round6(pk),
+        increase: round6(increase),
+        z: round6(t.z),
+        p_value: round6(t.p_greater),
+        significant,
+        status,
+    };
+    let check = Check {
+        name: format!("compare rollbacks per commit ({probe})"),
+        status,
+        observed: Some(cmp.increase),
+        warn: limits.warn,
+        fail: limits.fail,
+        message: format!(
+            "rollbacks per committed transaction {} → {} ({}/{} → {}/{}), increase {}, two-proportion z = {}, one-sided p = {} ({}significant at {}); {}",
+            fmt_num(pb),
+            fmt_num(pk),
+            fmt_num(b.rollbacks),
+            fmt_num(b.commits),
+            fmt_num(k.rollbacks),
+            fmt_num(k.commits),
+            fmt_num(increase),
+            fmt_num(t.z),
+            fmt_p(t.p_greater),
+            if significant { "" } else { "not " },
+            fmt_p(c.alpha()),
+            describe_limits(limits, Worse::Higher, "")
+        ),
+    };
+    (cmp, check)
 }
 
 /// Two runs compare only if they offered the same load: same profile text, rate scale and
@@ -282,8 +404,10 @@ fn latency_comparison(
     );
     let ratio = if p95_b > 0.0 { p95_k / p95_b } else { 1.0 };
     let significant = mw.p_greater < alpha;
+    // Each level needs both effects beyond it: a noisy p95 ratio on a step of a few ms, or a
+    // large shift that is a small share of a slow step, is not a regression by itself.
     let status = if significant {
-        grade(ratio, c.p95_ratio(), Worse::Higher).max(grade(
+        grade(ratio, c.p95_ratio(), Worse::Higher).min(grade(
             shift.estimate / 1000.0,
             c.shift_ms(),
             Worse::Higher,
@@ -321,7 +445,7 @@ fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
         warn: l.warn,
         fail: l.fail,
         message: format!(
-            "p95 {} → {} ms (×{}), Hodges-Lehmann shift {} ms [{}, {}] ({}%), Mann-Whitney U = {}, one-sided p = {} ({}significant); p95 ratio {}; shift {}",
+            "p95 {} → {} ms (×{}), Hodges-Lehmann shift {} ms [{}, {}] ({}%), Mann-Whitney U = {}, one-sided p = {} ({}significant); a regression needs significance, a shift and a ratio both beyond a level: p95 ratio {}; shift {}",
             fmt_num(cmp.p95_baseline_ms),
             fmt_num(cmp.p95_candidate_ms),
             fmt_num(cmp.p95_ratio),
@@ -414,6 +538,81 @@ mod tests {
         let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
         assert!(c.latency[0].significant);
         assert_eq!(checks[1].status, Status::Pass);
+    }
+
+    #[test]
+    fn a_significant_ratio_with_a_shift_under_min_shift_ms_passes_and_both_above_fail() {
+        // A fast step (~5 ms) that got 4 ms slower: ×1.8 on the p95, significant, but 4 ms is
+        // under the 20 ms shift a regression needs.
+        let fast =
+            |shift_us: u64| hist((0..800u64).map(move |i| 4_000 + (i * 7919) % 2_000 + shift_us));
+        let step = "pos_order_sync/create_from_ui".to_string();
+        let (mut base, _) = stored(0, 20);
+        base.latency = BTreeMap::from([(step.clone(), fast(0))]);
+        let (cand, _) = stored(0, 20);
+        let lat = BTreeMap::from([(step.clone(), fast(4_000))]);
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let l = &c.latency[0];
+        assert!(
+            l.significant && l.p95_ratio > 1.5 && l.shift_ms < 5.0,
+            "{l:?}"
+        );
+        assert_eq!(checks[1].status, Status::Pass, "{}", checks[1].message);
+        // With the shift limit lowered under the shift, all three hold: it fails.
+        let strict = Compare {
+            shift_ms: Some(crate::plan::gate::Limits {
+                warn: None,
+                fail: Some(2.0),
+            }),
+            ..Compare::default()
+        };
+        let (checks, _) = compare(&cand.result, &lat, &base, &strict);
+        assert_eq!(checks[1].status, Status::Fail, "{}", checks[1].message);
+        // And a large shift with a ratio under min_ratio passes.
+        let loose_ratio = Compare {
+            p95_ratio: Some(crate::plan::gate::Limits {
+                warn: None,
+                fail: Some(3.0),
+            }),
+            ..strict
+        };
+        let (checks, _) = compare(&cand.result, &lat, &base, &loose_ratio);
+        assert_eq!(checks[1].status, Status::Pass, "{}", checks[1].message);
+    }
+
+    #[test]
+    fn rollbacks_per_commit_are_compared_with_the_baseline() {
+        let pg = |commits: f64, rollbacks: f64| {
+            serde_json::json!({
+                "kind": "postgres", "interval_s": 1.0,
+                "series": {
+                    "commits_per_s": [[0.0, commits], [1.0, commits]],
+                    "rollbacks_per_s": [[0.0, rollbacks], [1.0, rollbacks]]
+                }
+            })
+        };
+        let (mut base, _) = stored(0, 20);
+        base.result.probes.insert("pg".into(), pg(500.0, 25.0));
+        // The same share at twice the load: no rise, whatever the rate per second.
+        let (mut cand, lat) = stored(0, 20);
+        cand.result.probes.insert("pg".into(), pg(1000.0, 50.0));
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let check = checks
+            .iter()
+            .find(|c| c.name == "compare rollbacks per commit (pg)")
+            .unwrap();
+        assert_eq!(check.status, Status::Pass, "{}", check.message);
+        assert_eq!(c.rollbacks[0].per_commit_candidate, 0.05);
+        // 0.05 → 0.4 rollbacks per commit: significant and above the 0.25 fail level.
+        cand.result.probes.insert("pg".into(), pg(1000.0, 400.0));
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let r = &c.rollbacks[0];
+        assert!(r.significant && (r.increase - 0.35).abs() < 1e-9, "{r:?}");
+        let check = checks
+            .iter()
+            .find(|c| c.name == "compare rollbacks per commit (pg)")
+            .unwrap();
+        assert_eq!(check.status, Status::Fail, "{}", check.message);
     }
 
     #[test]

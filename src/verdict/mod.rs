@@ -3,6 +3,7 @@
 //! works the same on a run in memory and on one loaded from disk (`peakgate verdict`).
 
 pub mod abort;
+pub mod cause;
 mod checks;
 pub mod compare;
 pub mod generator;
@@ -19,6 +20,7 @@ use crate::plan::Gate;
 use crate::plan::gate::{Limits, Worse};
 use crate::result::{RunResult, StoredRun};
 
+pub use checks::PercentileEvidence;
 pub use compare::Comparisons;
 
 /// Schema tag of `verdict.json`.
@@ -134,6 +136,10 @@ pub struct Verdict {
     pub verdict: Status,
     /// Every check, in a stable order: run, journeys, errors, latency, probes, comparisons.
     pub checks: Vec<Check>,
+    /// The confidence interval behind each percentile check (`latency p99 ...`) whose
+    /// transaction has a histogram in latency.hlog.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percentiles: Vec<PercentileEvidence>,
     /// With `--baseline`: the statistics behind each `compare ...` check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparisons: Option<Comparisons>,
@@ -154,20 +160,22 @@ impl Verdict {
                 .max()
                 .unwrap_or(Status::Pass),
             checks,
+            percentiles: Vec::new(),
             comparisons: None,
             headroom: None,
         }
     }
 }
 
-/// Judges a run. `candidate_latency` and `baseline` are needed only for a comparison.
+/// Judges a run. `candidate_latency` (the run's latency.hlog) gives percentile checks their
+/// confidence intervals; a comparison needs it and `baseline`.
 pub fn judge(
     run: &RunResult,
     gate: &Gate,
     candidate_latency: Option<&BTreeMap<String, Histogram<u64>>>,
     baseline: Option<&StoredRun>,
 ) -> Verdict {
-    let mut list = checks::evaluate(run, gate);
+    let (mut list, percentiles) = checks::evaluate(run, gate, candidate_latency);
     // Right after "run completed": a run whose generator did not keep its plan is judged
     // inconclusive whatever else it shows. Simulated runs and runs recorded before the
     // generator was measured (no core count) have nothing to judge here.
@@ -182,6 +190,7 @@ pub fn judge(
         comparisons = Some(found);
     }
     let mut v = Verdict::new(run.run_id.clone(), list);
+    v.percentiles = percentiles;
     v.comparisons = comparisons;
     v
 }

@@ -22,8 +22,9 @@ pub fn evaluate(run: &RunResult, gate: &Gate) -> Vec<Check> {
 fn kind_of(metric: ProbeMetric) -> Option<&'static str> {
     use ProbeMetric::*;
     match metric {
-        PgConnectionsShare | PgIdleInTransaction | PgLockWaits | PgRollbacksPerS | PgDeadlocks
-        | PgOldestXactAgeS | PgCronLagS | PgQueueJobBacklog => Some("postgres"),
+        PgConnectionsShare | PgIdleInTransaction | PgLockWaits | PgRollbacksPerS
+        | PgRollbacksPerCommit | PgDeadlocks | PgOldestXactAgeS | PgCronLagS
+        | PgQueueJobBacklog => Some("postgres"),
         RedisMemoryShare | RedisEvictedKeys | RedisRejectedConnections => Some("redis"),
         CanaryLatencyMs => Some("canary"),
         ProbeCoverage => None,
@@ -145,6 +146,26 @@ fn interval_s(probe: &Value) -> f64 {
         .unwrap_or(1.0)
 }
 
+/// Transactions a PostgreSQL probe saw end over the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transactions {
+    pub commits: f64,
+    pub rollbacks: f64,
+}
+
+/// Commits and rollbacks over the run: Σ rate × interval of `commits_per_s` and
+/// `rollbacks_per_s` (the probe turns `pg_stat_database` counters into per-second rates).
+pub fn transactions(probe: &Value) -> Result<Transactions, String> {
+    let dt = interval_s(probe);
+    let total = |s: &str| -> Result<f64, String> {
+        Ok((series(probe, s)?.iter().sum::<f64>() * dt).round())
+    };
+    Ok(Transactions {
+        commits: total("commits_per_s")?,
+        rollbacks: total("rollbacks_per_s")?,
+    })
+}
+
 /// The check's value on one probe, with a sentence of evidence; `Err` says why it is missing.
 fn measure(
     metric: ProbeMetric,
@@ -191,6 +212,25 @@ fn measure(
         ),
         PgLockWaits => peak_of("lock_waits", "backends waiting on a lock"),
         PgRollbacksPerS => peak_of("rollbacks_per_s", "rollbacks/s"),
+        PgRollbacksPerCommit => {
+            let t = transactions(probe)?;
+            if t.commits <= 0.0 {
+                return Err(format!(
+                    "no transaction committed over the run ({} rollbacks)",
+                    fmt_num(t.rollbacks)
+                ));
+            }
+            let v = t.rollbacks / t.commits;
+            Ok((
+                v,
+                format!(
+                    "{} rollbacks per committed transaction ({} rollbacks, {} commits over the run)",
+                    fmt_num(v),
+                    fmt_num(t.rollbacks),
+                    fmt_num(t.commits)
+                ),
+            ))
+        }
         PgDeadlocks => total_of("deadlocks_per_s", "deadlocks"),
         PgOldestXactAgeS => peak_of("oldest_xact_age_s", "oldest transaction age s"),
         PgCronLagS => peak_of("cron_max_lag_s", "cron lag s"),
@@ -296,6 +336,8 @@ mod tests {
                     "max_connections": [[0.0, 100.0], [1.0, 100.0], [2.0, 100.0]],
                     "connections_idle_in_transaction": [[0.0, 0.0], [1.0, 3.0], [2.0, 1.0]],
                     "deadlocks_per_s": [[0.0, 0.0], [1.0, 2.0], [2.0, 1.0]],
+                    "commits_per_s": [[0.0, 100.0], [1.0, 150.0], [2.0, 150.0]],
+                    "rollbacks_per_s": [[0.0, 20.0], [1.0, 30.0], [2.0, 30.0]],
                     "queue_job_pending": [[0.0, 10.0], [1.0, 30.0]],
                     "queue_job_enqueued": [[0.0, 5.0], [1.0, 4.0]]
                 }
@@ -351,6 +393,31 @@ mod tests {
         assert_eq!((c.observed, c.status), (Some(3.0), Status::Warn));
         let c = one(&r, "[probes]\npg_queue_job_backlog = { fail = 100 }\n");
         assert_eq!((c.observed, c.status), (Some(34.0), Status::Pass));
+    }
+
+    #[test]
+    fn rollbacks_are_judged_per_committed_transaction() {
+        // 80 rollbacks for 400 commits: 0.2 per commit, whatever the rate per second.
+        let r = with_probes();
+        let c = one(
+            &r,
+            "[probes]\npg_rollbacks_per_commit = { warn = 0.1, fail = 0.5 }\n",
+        );
+        assert_eq!((c.observed, c.status), (Some(0.2), Status::Warn));
+        assert!(
+            c.message.contains("80 rollbacks, 400 commits"),
+            "{}",
+            c.message
+        );
+        let mut r = with_probes();
+        r.probes.get_mut("pg").unwrap()["series"]["commits_per_s"] = json!([[0.0, 0.0]]);
+        let c = one(&r, "[probes]\npg_rollbacks_per_commit = { fail = 0.5 }\n");
+        assert_eq!((c.status, c.observed), (Status::Warn, None));
+        assert!(
+            c.message.contains("no transaction committed"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]

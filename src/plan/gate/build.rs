@@ -154,10 +154,50 @@ impl Gate {
                 &at,
             )?);
         }
+        // The one-number forms: the fail level, with no warn level.
+        let min_effect = |v: &Spanned<f64>,
+                          key: &str,
+                          table: &str,
+                          other: bool,
+                          floor: f64|
+         -> Result<Limits, ConfigError> {
+            if other {
+                return Err(locate(
+                    v.span(),
+                    format!(
+                        "gate.compare.{key} and gate.compare.{table} set the same limit: keep one"
+                    ),
+                ));
+            }
+            let x = *v.get_ref();
+            if !(x.is_finite() && x >= floor) {
+                return Err(locate(
+                    v.span(),
+                    format!("gate.compare.{key} must be at least {floor}, got {x}"),
+                ));
+            }
+            Ok(Limits {
+                warn: None,
+                fail: Some(x),
+            })
+        };
+        if let Some(v) = &c.min_ratio {
+            let l = min_effect(v, "min_ratio", "p95_ratio", c.p95_ratio.is_some(), 1.0)?;
+            gate.compare.p95_ratio = Some(l);
+        }
+        if let Some(v) = &c.min_shift_ms {
+            let l = min_effect(v, "min_shift_ms", "shift_ms", c.shift_ms.is_some(), 0.0)?;
+            gate.compare.shift_ms = Some(l);
+        }
         if let Some(l) = &c.error_rate_increase {
             let key = "gate.compare.error_rate_increase";
             gate.compare.error_rate_increase =
                 Some(limits_of(l, Worse::Higher, Some(1.0), key, &at)?);
+        }
+        if let Some(l) = &c.rollbacks_per_commit_increase {
+            let key = "gate.compare.rollbacks_per_commit_increase";
+            gate.compare.rollbacks_per_commit_increase =
+                Some(limits_of(l, Worse::Higher, None, key, &at)?);
         }
         if let Some(n) = &c.min_count {
             if *n.get_ref() < 1 {
@@ -409,6 +449,7 @@ mod tests {
             canary_latency_ms = { fail = 2000, percentile = "p99" }
             [compare]
             shift_ms = { warn = 5, fail = 10 }
+            rollbacks_per_commit_increase = { warn = 0.1, fail = 0.3 }
             [abort]
             window = "10s"
             p95_ms = 10000
@@ -450,6 +491,31 @@ mod tests {
         assert!(e.contains("between 0 and 1"), "{e}");
         let e = build("[abort]\nwindow = \"1.5s\"\nerror_rate = 0.2\n").unwrap_err();
         assert!(e.contains("whole number of seconds"), "{e}");
+    }
+
+    #[test]
+    fn min_ratio_and_min_shift_ms_set_the_fail_levels_and_clash_with_their_tables() {
+        let g = build("[compare]\nmin_ratio = 1.5\nmin_shift_ms = 40\n").unwrap();
+        assert_eq!(
+            (g.compare.p95_ratio(), g.compare.shift_ms()),
+            (
+                Limits {
+                    warn: None,
+                    fail: Some(1.5)
+                },
+                Limits {
+                    warn: None,
+                    fail: Some(40.0)
+                }
+            )
+        );
+        let e = build("[compare]\nshift_ms = { fail = 10 }\nmin_shift_ms = 40\n").unwrap_err();
+        assert!(
+            e.contains("g.toml:3:") && e.contains("set the same limit"),
+            "{e}"
+        );
+        let e = build("[compare]\nmin_ratio = 0.9\n").unwrap_err();
+        assert!(e.contains("min_ratio must be at least 1, got 0.9"), "{e}");
     }
 
     #[test]

@@ -87,8 +87,11 @@ pub enum ProbeMetric {
     PgIdleInTransaction,
     /// Peak count of backends waiting on a lock.
     PgLockWaits,
-    /// Peak rollbacks per second.
+    /// Peak rollbacks per second. Depends on the load and on the probe interval; prefer
+    /// `PgRollbacksPerCommit`.
     PgRollbacksPerS,
+    /// Rollbacks per committed transaction over the run (Σ rollbacks / Σ commits).
+    PgRollbacksPerCommit,
     /// Deadlocks over the run (a count).
     PgDeadlocks,
     /// Peak age of the oldest open transaction, seconds.
@@ -110,11 +113,12 @@ pub enum ProbeMetric {
 }
 
 impl ProbeMetric {
-    pub const ALL: [ProbeMetric; 13] = [
+    pub const ALL: [ProbeMetric; 14] = [
         ProbeMetric::PgConnectionsShare,
         ProbeMetric::PgIdleInTransaction,
         ProbeMetric::PgLockWaits,
         ProbeMetric::PgRollbacksPerS,
+        ProbeMetric::PgRollbacksPerCommit,
         ProbeMetric::PgDeadlocks,
         ProbeMetric::PgOldestXactAgeS,
         ProbeMetric::PgCronLagS,
@@ -132,6 +136,7 @@ impl ProbeMetric {
             ProbeMetric::PgIdleInTransaction => "pg_idle_in_transaction",
             ProbeMetric::PgLockWaits => "pg_lock_waits",
             ProbeMetric::PgRollbacksPerS => "pg_rollbacks_per_s",
+            ProbeMetric::PgRollbacksPerCommit => "pg_rollbacks_per_commit",
             ProbeMetric::PgDeadlocks => "pg_deadlocks",
             ProbeMetric::PgOldestXactAgeS => "pg_oldest_xact_age_s",
             ProbeMetric::PgCronLagS => "pg_cron_lag_s",
@@ -186,12 +191,16 @@ pub struct ProbeCheck {
 pub struct Compare {
     /// Family-wise significance level, split over the steps compared.
     pub alpha: Option<f64>,
-    /// Allowed candidate p95 / baseline p95.
+    /// Candidate p95 / baseline p95 a regression must exceed (`min_ratio` is its fail level).
+    /// A level is reached only when the shift reaches it too.
     pub p95_ratio: Option<Limits>,
-    /// Allowed Hodges-Lehmann shift, ms.
+    /// Hodges-Lehmann shift a regression must exceed, ms (`min_shift_ms` is its fail level).
     pub shift_ms: Option<Limits>,
     /// Allowed error-rate increase (absolute, 0..1).
     pub error_rate_increase: Option<Limits>,
+    /// Allowed increase of rollbacks per committed transaction (PostgreSQL probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollbacks_per_commit_increase: Option<Limits>,
     /// Requests a step needs on each side to be compared.
     pub min_count: Option<u64>,
 }
@@ -211,6 +220,10 @@ impl Compare {
         fail: Some(0.02),
     };
     pub const DEFAULT_MIN_COUNT: u64 = 20;
+    pub const DEFAULT_ROLLBACKS_PER_COMMIT_INCREASE: Limits = Limits {
+        warn: Some(0.05),
+        fail: Some(0.25),
+    };
 
     pub fn alpha(&self) -> f64 {
         self.alpha.unwrap_or(Self::DEFAULT_ALPHA)
@@ -224,6 +237,10 @@ impl Compare {
     pub fn error_rate_increase(&self) -> Limits {
         self.error_rate_increase
             .unwrap_or(Self::DEFAULT_ERROR_RATE_INCREASE)
+    }
+    pub fn rollbacks_per_commit_increase(&self) -> Limits {
+        self.rollbacks_per_commit_increase
+            .unwrap_or(Self::DEFAULT_ROLLBACKS_PER_COMMIT_INCREASE)
     }
     pub fn min_count(&self) -> u64 {
         self.min_count.unwrap_or(Self::DEFAULT_MIN_COUNT)
@@ -334,6 +351,9 @@ impl Gate {
         self.compare.error_rate_increase =
             c.error_rate_increase.or(self.compare.error_rate_increase);
         self.compare.min_count = c.min_count.or(self.compare.min_count);
+        self.compare.rollbacks_per_commit_increase = c
+            .rollbacks_per_commit_increase
+            .or(self.compare.rollbacks_per_commit_increase);
         if other.abort.is_some() {
             self.abort = other.abort;
         }

@@ -1,0 +1,283 @@
+//! Naming the cause of a regression. When several steps regress, the one that adds the most
+//! server time is the likely cause and the others queued behind it. By Little's law the
+//! busy workers a step keeps are its throughput × its mean service time, so a step adds
+//! Δ mean service time × throughput worker-seconds per second.
+//!
+//! Service time is measured by the client from the actual send, so it includes the wait for
+//! a free Odoo worker. That wait is shared: every request queues for the same workers. The
+//! smallest rise in mean service time among the compared steps is taken as that shared wait
+//! and removed from every step before ranking; what is left approximates the server time
+//! each step adds.
+
+use serde::Serialize;
+
+use crate::result::RunResult;
+
+use super::compare::LatencyComparison;
+use super::{Status, fmt_num, round6};
+
+/// A step's share of the added worker time below which a regressed step is said to have
+/// queued behind the cause rather than caused anything.
+pub const QUEUED_BELOW_SHARE: f64 = 0.2;
+
+/// What a compared step did to the server's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The step that adds the most worker time: the named cause.
+    Cause,
+    /// Adds a large share of worker time too (at least [`QUEUED_BELOW_SHARE`]).
+    AddsTime,
+    /// Its latency regressed, but it adds little worker time: it waited behind the cause.
+    Queued,
+    /// Its latency comparison passed.
+    NotRegressed,
+}
+
+/// One compared step's added server time.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct StepTime {
+    pub step: String,
+    /// Whether its `compare latency` check did not pass.
+    pub regressed: bool,
+    /// Mean service time (from the actual send), ms.
+    pub service_mean_baseline_ms: f64,
+    pub service_mean_candidate_ms: f64,
+    /// The candidate's requests of this step per second of the run.
+    pub throughput_per_s: f64,
+    /// (Δ mean service time − shared wait, at least 0) × throughput: worker-seconds added
+    /// per second of the run.
+    pub added_worker_s_per_s: f64,
+    /// Share of the added worker time of every compared step (0..1).
+    pub share: f64,
+    pub role: Role,
+}
+
+/// `comparisons.cause` in `verdict.json`: the compared steps ranked by added worker time.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Attribution {
+    /// How the figures are computed, in a sentence.
+    pub method: String,
+    /// The rise in mean service time every step shows (the smallest among the compared
+    /// steps), taken as time spent waiting for a worker and removed, ms.
+    pub shared_wait_ms: f64,
+    /// Σ added worker-seconds per second over the compared steps.
+    pub added_worker_s_per_s: f64,
+    /// The conclusion, e.g. "pos_order_sync/create_from_ui: 81% of the added worker time".
+    pub named: String,
+    /// The compared steps, most added worker time first.
+    pub steps: Vec<StepTime>,
+}
+
+/// Ranks the compared steps when at least one regressed; `None` otherwise.
+pub fn attribute(
+    candidate: &RunResult,
+    baseline: &RunResult,
+    compared: &[LatencyComparison],
+) -> Option<Attribution> {
+    if compared.iter().all(|c| c.status == Status::Pass) || candidate.duration_s <= 0.0 {
+        return None;
+    }
+    // (step, regressed, mean base, mean cand, throughput)
+    let rows: Vec<(&LatencyComparison, f64, f64, f64)> = compared
+        .iter()
+        .filter_map(|c| {
+            let (b, k) = (
+                baseline.transactions.get(&c.step)?,
+                candidate.transactions.get(&c.step)?,
+            );
+            Some((
+                c,
+                b.service_ms.mean,
+                k.service_ms.mean,
+                k.count as f64 / candidate.duration_s,
+            ))
+        })
+        .collect();
+    // With one step there is nothing to share the wait with: it is all its own.
+    let shared_wait_ms = if rows.len() >= 2 {
+        rows.iter()
+            .map(|(_, b, k, _)| k - b)
+            .fold(f64::INFINITY, f64::min)
+            .max(0.0)
+    } else {
+        0.0
+    };
+    let mut steps: Vec<StepTime> = rows
+        .iter()
+        .map(|(c, b, k, tput)| StepTime {
+            step: c.step.clone(),
+            regressed: c.status != Status::Pass,
+            service_mean_baseline_ms: round6(*b),
+            service_mean_candidate_ms: round6(*k),
+            throughput_per_s: round6(*tput),
+            added_worker_s_per_s: ((k - b - shared_wait_ms).max(0.0) / 1000.0) * tput,
+            share: 0.0,
+            role: Role::NotRegressed,
+        })
+        .collect();
+    let total: f64 = steps.iter().map(|s| s.added_worker_s_per_s).sum();
+    steps.sort_by(|a, b| {
+        b.added_worker_s_per_s
+            .total_cmp(&a.added_worker_s_per_s)
+            .then_with(|| a.step.cmp(&b.step))
+    });
+    for (i, s) in steps.iter_mut().enumerate() {
+        s.share = if total > 0.0 {
+            s.added_worker_s_per_s / total
+        } else {
+            0.0
+        };
+        s.role = if total > 0.0 && i == 0 {
+            Role::Cause
+        } else if s.share >= QUEUED_BELOW_SHARE {
+            Role::AddsTime
+        } else if s.regressed {
+            Role::Queued
+        } else {
+            Role::NotRegressed
+        };
+        s.added_worker_s_per_s = round6(s.added_worker_s_per_s);
+        s.share = round6(s.share);
+    }
+    let named = match steps.first() {
+        Some(top) if total > 0.0 => format!(
+            "{}: {}% of the added worker time",
+            top.step,
+            fmt_num((100.0 * top.share).round())
+        ),
+        _ => format!(
+            "no step adds server time beyond a shared wait of {} ms: every compared step slowed by about as much (waiting for a worker, or a slowdown they all share)",
+            fmt_num(shared_wait_ms)
+        ),
+    };
+    Some(Attribution {
+        method: "Δ mean service time (from the actual send) minus the shared wait, × the candidate's throughput of the step: worker-seconds added per second (Little's law); approximate, since client-side service time includes waiting for an Odoo worker".into(),
+        shared_wait_ms: round6(shared_wait_ms),
+        added_worker_s_per_s: round6(total),
+        named,
+        steps,
+    })
+}
+
+/// What a step's `compare latency` message adds about its role, e.g.
+/// "adds 1.6 worker-s/s, 81% of the added worker time: the likely cause".
+pub fn describe(s: &StepTime, a: &Attribution) -> String {
+    let cause = a
+        .steps
+        .iter()
+        .find(|s| s.role == Role::Cause)
+        .map_or("", |c| c.step.as_str());
+    let added = format!(
+        "mean service {} → {} ms at {}/s adds {} worker-s/s beyond the shared wait of {} ms, {}% of the added worker time",
+        fmt_num(s.service_mean_baseline_ms),
+        fmt_num(s.service_mean_candidate_ms),
+        fmt_num(s.throughput_per_s),
+        fmt_num(s.added_worker_s_per_s),
+        fmt_num(a.shared_wait_ms),
+        fmt_num((100.0 * s.share).round())
+    );
+    match s.role {
+        Role::Cause => format!("{added}: the likely cause"),
+        Role::AddsTime => format!("{added}: adds server time too"),
+        Role::Queued if cause.is_empty() => format!("{added}: it queued behind a shared cause"),
+        Role::Queued => format!("{added}: it queued behind {cause}"),
+        Role::NotRegressed => added,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::fixture::run;
+    use crate::verdict::stats::Method;
+
+    fn cmp(step: &str, status: Status) -> LatencyComparison {
+        LatencyComparison {
+            step: step.into(),
+            test: "mann_whitney_u".into(),
+            method: Method::Normal,
+            n_baseline: 100,
+            n_candidate: 100,
+            u: 0.0,
+            z: 0.0,
+            p_value: 0.0,
+            p_two_sided: 0.0,
+            significant: true,
+            p95_baseline_ms: 1.0,
+            p95_candidate_ms: 1.0,
+            p95_ratio: 1.0,
+            shift_ms: 0.0,
+            interval_ms: [0.0, 0.0],
+            confidence: 0.95,
+            status,
+        }
+    }
+
+    /// Baseline and candidate with the given (step, count, mean service base, mean cand).
+    fn runs(steps: &[(&str, u64, f64, f64)]) -> (RunResult, RunResult) {
+        let (mut b, mut k) = (run(), run());
+        let template = b.transactions["ecommerce_cart/shop"].clone();
+        b.transactions.clear();
+        k.transactions.clear();
+        k.duration_s = 10.0;
+        for (name, count, mb, mk) in steps {
+            let mut t = template.clone();
+            t.count = *count;
+            t.service_ms.mean = *mb;
+            b.transactions.insert(name.to_string(), t.clone());
+            t.service_ms.mean = *mk;
+            k.transactions.insert(name.to_string(), t);
+        }
+        (b, k)
+    }
+
+    #[test]
+    fn the_step_that_adds_the_most_worker_time_is_named_and_the_others_queued() {
+        // Every step waits ~40 ms more for a worker (the cart rose by exactly that); POS also
+        // does 150 ms more work. Cart pages rise most in ratio (20 → 60 ms, ×3) but add no
+        // work: POS is the cause. POS: (190 − 40) ms × 15/s = 2.25 worker-s/s.
+        let (b, k) = runs(&[
+            ("pos/sync", 150, 80.0, 270.0),
+            ("cart/page", 400, 20.0, 60.0),
+            ("sale/find", 50, 17.0, 67.0),
+        ]);
+        let compared = [
+            cmp("pos/sync", Status::Fail),
+            cmp("cart/page", Status::Fail),
+            cmp("sale/find", Status::Pass),
+        ];
+        let a = attribute(&k, &b, &compared).unwrap();
+        assert_eq!(a.shared_wait_ms, 40.0);
+        assert_eq!(a.steps[0].step, "pos/sync");
+        assert_eq!(a.steps[0].role, Role::Cause);
+        assert!((a.steps[0].added_worker_s_per_s - 2.25).abs() < 1e-9);
+        // sale/find: (50 − 40) ms × 5/s = 0.05 worker-s/s; 2.25 / 2.3 = 97.8%.
+        assert_eq!(a.named, "pos/sync: 98% of the added worker time");
+        let cart = a.steps.iter().find(|s| s.step == "cart/page").unwrap();
+        assert_eq!((cart.role, cart.added_worker_s_per_s), (Role::Queued, 0.0));
+        assert!(describe(cart, &a).ends_with("it queued behind pos/sync"));
+        let find = a.steps.iter().find(|s| s.step == "sale/find").unwrap();
+        assert_eq!(find.role, Role::NotRegressed);
+    }
+
+    #[test]
+    fn a_slowdown_every_step_shares_names_no_step_and_nothing_regressed_is_not_ranked() {
+        let (b, k) = runs(&[("a/x", 100, 10.0, 30.0), ("b/y", 100, 50.0, 70.0)]);
+        let compared = [cmp("a/x", Status::Fail), cmp("b/y", Status::Fail)];
+        let a = attribute(&k, &b, &compared).unwrap();
+        assert_eq!(a.added_worker_s_per_s, 0.0);
+        assert!(
+            a.named.starts_with("no step adds server time"),
+            "{}",
+            a.named
+        );
+        assert!(a.steps.iter().all(|s| s.role == Role::Queued));
+        let passed = [cmp("a/x", Status::Pass), cmp("b/y", Status::Pass)];
+        assert!(attribute(&k, &b, &passed).is_none());
+        // One step alone keeps its whole rise: nothing to share a wait with.
+        let a = attribute(&k, &b, &compared[..1]).unwrap();
+        assert_eq!((a.shared_wait_ms, a.steps[0].role), (0.0, Role::Cause));
+        assert!((a.steps[0].added_worker_s_per_s - 0.2).abs() < 1e-9);
+    }
+}
