@@ -334,7 +334,7 @@ fn simulation_calibrated_from_a_light_run_predicts_real_runs_below_and_above_sat
         "above saturation: a step off by {:.0}%",
         step * 100.0
     );
-    let q = &sim["probes"]["simulator"]["summary"];
+    let q = &sim["simulation"]["queueing"];
     assert!(q["worker_utilization"].as_f64().unwrap() > 0.9, "{q}");
     assert!(q["max_queue"].as_u64().unwrap() > 20, "{q}");
 

@@ -124,16 +124,8 @@ pub struct CapacityReport {
 
 /// Mean of a probe series `probes.<probe>.series.<name>` ([[t, v], ...]).
 fn series(run: &RunResult, probe: &str, name: &str) -> Option<Vec<(f64, f64)>> {
-    let s = run
-        .probes
-        .get(probe)?
-        .get("series")?
-        .get(name)?
-        .as_array()?;
-    let v: Vec<(f64, f64)> = s
-        .iter()
-        .filter_map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
-        .collect();
+    let s = run.probes.get(probe)?.points(name)?;
+    let v: Vec<(f64, f64)> = s.iter().map(|[t, v]| (*t, *v)).collect();
     (!v.is_empty()).then_some(v)
 }
 

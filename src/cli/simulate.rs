@@ -314,20 +314,6 @@ fn result_of(
     wall_s: f64,
     notes: &Provenance,
 ) -> RunResult {
-    let q = &sim.queueing;
-    let simulator = serde_json::json!({
-        "kind": "simulator",
-        "target": "simulation",
-        "interval_s": 1.0,
-        "coverage": 1.0,
-        "gaps": [],
-        "missing": [],
-        "series": {"worker_queue_max": q.queue_series, "busy_workers_max": q.busy_series},
-        "summary": {
-            "wait_ms": q.wait_ms, "waited_share": q.waited_share, "max_queue": q.max_queue,
-            "worker_utilization": q.worker_utilization, "peak_connections": q.peak_connections,
-        },
-    });
     let f = &sim.figures;
     RunResult {
         schema: SCHEMA.into(),
@@ -348,7 +334,7 @@ fn result_of(
         transactions: f.transactions.clone(),
         timeline: f.timeline.clone(),
         generator: Default::default(),
-        probes: [("simulator".to_string(), simulator)].into(),
+        probes: Default::default(),
         simulation: Some(SimulationInfo {
             calibration_run: calibration.run_id.clone(),
             calibration_dir: calibration.dir.display().to_string(),
@@ -364,6 +350,7 @@ fn result_of(
                 0.0
             },
             warnings: notes.warnings.clone(),
+            queueing: sim.queueing.clone(),
         }),
     }
 }
@@ -381,13 +368,14 @@ fn print_simulation(r: &RunResult) {
             s.calibration_run
         );
     }
-    if let Some(q) = r.probes.get("simulator").and_then(|p| p.get("summary")) {
+    if let Some(s) = &r.simulation {
+        let q = &s.queueing;
         println!(
             "queueing: {:.0}% of requests waited, p95 wait {} ms, longest queue {}, worker utilization {:.0}%",
-            q["waited_share"].as_f64().unwrap_or(0.0) * 100.0,
-            q["wait_ms"]["p95"],
-            q["max_queue"],
-            q["worker_utilization"].as_f64().unwrap_or(0.0) * 100.0
+            q.waited_share * 100.0,
+            q.wait_ms.p95,
+            q.max_queue,
+            q.worker_utilization * 100.0
         );
     }
 }

@@ -1,7 +1,7 @@
 //! probes: server-side evidence on the run's clock. Each probe (PostgreSQL, Redis, a canary
 //! call, a Prometheus endpoint) samples at its interval on its own task, on a thread and
 //! runtime of their own so a slow server never slows the load, and ends as a
-//! [`ProbeReport`] (`run.json` `probes.<name>`) with times in seconds since the run's t0.
+//! [`ProbeReport`](crate::result::ProbeReport) (`run.json` `probes.<name>`) with times in seconds since the run's t0.
 
 mod canary;
 mod postgres;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub use runner::{Finished, ProbeSet, StartError};
-pub use track::{Gap, ProbeReport, Reading, Readings, Track};
+pub use track::{Reading, Readings, Track};
 
 /// What the probes read from the rest of the run (and share among themselves) without a lock.
 #[derive(Debug, Clone)]

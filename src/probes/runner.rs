@@ -12,9 +12,10 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::track::{ProbeReport, Readings, Track};
+use super::track::{Readings, Track};
 use super::{Shared, canary, postgres, prometheus, redis};
 use crate::plan::{ProbeKind, ProbeSpec};
+use crate::result::ProbeReport;
 
 /// How long a probe may take to connect before the load starts.
 const START_TIMEOUT: Duration = Duration::from_secs(5);

@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
-
 use crate::plan::ProbeKind;
+use crate::result::{Gap, ProbeReport};
 
 /// A value read by one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,33 +17,6 @@ pub enum Reading {
 
 /// Series name → value, from one sample.
 pub type Readings = Vec<(String, Reading)>;
-
-/// A stretch where a probe could not sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Gap {
-    /// Seconds since t0 of the first interval that was missed.
-    pub t: f64,
-    /// Why, in the server's or client's words.
-    pub reason: String,
-}
-
-/// `probes.<name>` in `run.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProbeReport {
-    pub kind: ProbeKind,
-    /// The URL probed, without its password.
-    pub target: String,
-    /// Seconds between two samples.
-    pub interval_s: f64,
-    /// Fraction of the run's intervals that were sampled, 0..=1.
-    pub coverage: f64,
-    /// One entry per outage: when it started and why.
-    pub gaps: Vec<Gap>,
-    /// What the probe looked for and did not find (Odoo tables, Prometheus series).
-    pub missing: Vec<String>,
-    /// Series name → `[seconds since t0, value]` points, in time order.
-    pub series: BTreeMap<String, Vec<[f64; 2]>>,
-}
 
 /// What a probe task accumulates while the run goes.
 #[derive(Debug, Default)]

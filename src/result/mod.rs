@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod figures;
+pub mod probe;
 pub mod stored;
 pub mod target_data;
 
@@ -15,6 +16,7 @@ pub use figures::{
     ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
     TimelineEntry, Totals, Transaction,
 };
+pub use probe::{Gap, ProbeReport};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 
@@ -75,7 +77,7 @@ pub struct RunResult {
     pub generator: GeneratorSummary,
     /// Probe time series by probe name (empty when the profile has no probes).
     #[serde(default)]
-    pub probes: BTreeMap<String, serde_json::Value>,
+    pub probes: BTreeMap<String, ProbeReport>,
     /// Present only when `peakgate simulate` made this run: nothing here was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationInfo>,
@@ -104,6 +106,27 @@ pub struct SimulationInfo {
     pub events_per_s: f64,
     /// Cautions about the calibration (e.g. queueing in the calibration run).
     pub warnings: Vec<String>,
+    /// How the simulated Odoo queued: waits, utilization and the per-second queue.
+    #[serde(default)]
+    pub queueing: Queueing,
+}
+
+/// Queueing figures of a simulated run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queueing {
+    /// Wait for a worker (and a connection) before service, over every request, ms.
+    pub wait_ms: LatencySummary,
+    /// Share of requests that waited at all.
+    pub waited_share: f64,
+    /// Longest queue for a worker.
+    pub max_queue: usize,
+    /// Busy worker time / (workers × simulated duration).
+    pub worker_utilization: f64,
+    /// Most connections in use at once.
+    pub peak_connections: usize,
+    /// Per second: `[t, value]` of the longest worker queue and the busiest worker count.
+    pub queue_series: Vec<[f64; 2]>,
+    pub busy_series: Vec<[f64; 2]>,
 }
 
 /// The profile that ran.

@@ -450,12 +450,7 @@ fn assemble(
         generator: figures.generator,
         probes: probed
             .as_ref()
-            .map(|f| {
-                f.reports
-                    .iter()
-                    .filter_map(|(name, r)| Some((name.clone(), serde_json::to_value(r).ok()?)))
-                    .collect()
-            })
+            .map(|f| f.reports.clone())
             .unwrap_or_default(),
         simulation: None,
     };

@@ -31,7 +31,7 @@ use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder};
 use crate::plan::generator::JourneyRng;
 use crate::plan::{AUTH_STEP_ID, Plan};
-use crate::result::LatencySummary;
+use crate::result::{LatencySummary, Queueing};
 
 /// The server being simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,24 +52,6 @@ pub struct Laws {
     /// Per step id: time of a request outside any worker, seconds (the client's lateness and
     /// the network both ways), spent before it reaches the server's queue. Empty: none.
     pub outside_s: Vec<f64>,
-}
-
-/// Queueing figures of a simulated run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Queueing {
-    /// Wait for a worker (and a connection) before service, over every request, ms.
-    pub wait_ms: LatencySummary,
-    /// Share of requests that waited at all.
-    pub waited_share: f64,
-    /// Longest queue for a worker.
-    pub max_queue: usize,
-    /// Busy worker time / (workers × simulated duration).
-    pub worker_utilization: f64,
-    /// Most connections in use at once.
-    pub peak_connections: usize,
-    /// Per second: `[t, value]` of the longest worker queue and the busiest worker count.
-    pub queue_series: Vec<[f64; 2]>,
-    pub busy_series: Vec<[f64; 2]>,
 }
 
 /// The outcome of one simulation.

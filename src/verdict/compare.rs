@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::plan::gate::{Compare, Worse};
-use crate::result::{RunResult, StoredRun};
+use crate::result::{ProbeReport, RunResult, StoredRun};
 
 use super::cause::{self, Attribution};
 use super::probes::transactions;
@@ -207,7 +207,7 @@ pub fn compare(
     }
     let mut rollbacks = Vec::new();
     for (probe, v) in &run.probes {
-        let pg = |v: &serde_json::Value| v.get("kind").and_then(|k| k.as_str()) == Some("postgres");
+        let pg = |v: &ProbeReport| v.kind == crate::plan::ProbeKind::Postgres;
         let Some(bv) = base.result.probes.get(probe).filter(|b| pg(b) && pg(v)) else {
             continue;
         };
@@ -582,14 +582,15 @@ mod tests {
 
     #[test]
     fn rollbacks_per_commit_are_compared_with_the_baseline() {
-        let pg = |commits: f64, rollbacks: f64| {
-            serde_json::json!({
-                "kind": "postgres", "interval_s": 1.0,
+        let pg = |commits: f64, rollbacks: f64| -> ProbeReport {
+            serde_json::from_value(serde_json::json!({
+                "kind": "postgres", "interval_s": 1.0, "coverage": 1.0,
                 "series": {
                     "commits_per_s": [[0.0, commits], [1.0, commits]],
                     "rollbacks_per_s": [[0.0, rollbacks], [1.0, rollbacks]]
                 }
-            })
+            }))
+            .unwrap()
         };
         let (mut base, _) = stored(0, 20);
         base.result.probes.insert("pg".into(), pg(500.0, 25.0));

@@ -2,7 +2,7 @@
 //! the probes' own coverage. A check whose probe did not run, or whose series was not
 //! collected, is a warning that says so: never a silent pass.
 
-use serde_json::Value;
+use crate::result::ProbeReport;
 
 use crate::plan::Gate;
 use crate::plan::gate::{ProbeCheck, ProbeMetric, Stat, Worse};
@@ -38,12 +38,11 @@ fn probe_check(run: &RunResult, metric: ProbeMetric, check: &ProbeCheck) -> Chec
     };
     let l = check.limits;
     let kind = kind_of(metric);
-    let probes: Vec<(&String, &Value)> = run
+    let probes: Vec<(&String, &ProbeReport)> = run
         .probes
         .iter()
         .filter(|(n, v)| {
-            check.probe.as_ref().is_none_or(|p| p == *n)
-                && kind.is_none_or(|k| v.get("kind").and_then(Value::as_str) == Some(k))
+            check.probe.as_ref().is_none_or(|p| p == *n) && kind.is_none_or(|k| v.kind.name() == k)
         })
         .collect();
     if probes.is_empty() {
@@ -102,32 +101,16 @@ fn probe_check(run: &RunResult, metric: ProbeMetric, check: &ProbeCheck) -> Chec
 }
 
 /// A series' values (second element of each `[t, value]` point).
-fn series(probe: &Value, name: &str) -> Result<Vec<f64>, String> {
-    let Some(points) = probe
-        .get("series")
-        .and_then(|s| s.get(name))
-        .and_then(Value::as_array)
-    else {
-        let missing = probe
-            .get("missing")
-            .and_then(Value::as_array)
-            .map(|m| {
-                m.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+fn series(probe: &ProbeReport, name: &str) -> Result<Vec<f64>, String> {
+    let Some(points) = probe.points(name) else {
+        let missing = probe.missing.join(", ");
         return Err(if missing.is_empty() {
             format!("series `{name}` was not collected")
         } else {
             format!("series `{name}` was not collected (probe reports missing: {missing})")
         });
     };
-    let values: Vec<f64> = points
-        .iter()
-        .filter_map(|p| p.get(1).and_then(Value::as_f64))
-        .collect();
+    let values: Vec<f64> = points.iter().map(|p| p[1]).collect();
     if values.is_empty() {
         return Err(format!("series `{name}` has no value"));
     }
@@ -138,12 +121,8 @@ fn peak(values: &[f64]) -> f64 {
     values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
-fn interval_s(probe: &Value) -> f64 {
-    probe
-        .get("interval_s")
-        .and_then(Value::as_f64)
-        .filter(|x| *x > 0.0)
-        .unwrap_or(1.0)
+fn interval_s(probe: &ProbeReport) -> f64 {
+    Some(probe.interval_s).filter(|x| *x > 0.0).unwrap_or(1.0)
 }
 
 /// Transactions a PostgreSQL probe saw end over the run.
@@ -155,7 +134,7 @@ pub struct Transactions {
 
 /// Commits and rollbacks over the run: Σ rate × interval of `commits_per_s` and
 /// `rollbacks_per_s` (the probe turns `pg_stat_database` counters into per-second rates).
-pub fn transactions(probe: &Value) -> Result<Transactions, String> {
+pub fn transactions(probe: &ProbeReport) -> Result<Transactions, String> {
     let dt = interval_s(probe);
     let total = |s: &str| -> Result<f64, String> {
         Ok((series(probe, s)?.iter().sum::<f64>() * dt).round())
@@ -170,7 +149,7 @@ pub fn transactions(probe: &Value) -> Result<Transactions, String> {
 fn measure(
     metric: ProbeMetric,
     check: &ProbeCheck,
-    probe: &Value,
+    probe: &ProbeReport,
 ) -> Result<(f64, String), String> {
     use ProbeMetric::*;
     let peak_of = |s: &str, what: &str| -> Result<(f64, String), String> {
@@ -293,14 +272,8 @@ fn measure(
             ))
         }
         ProbeCoverage => {
-            let c = probe
-                .get("coverage")
-                .and_then(Value::as_f64)
-                .ok_or("no coverage figure")?;
-            let gaps = probe
-                .get("gaps")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
+            let c = probe.coverage;
+            let gaps = probe.gaps.len();
             Ok((
                 c,
                 format!(
@@ -328,7 +301,7 @@ mod tests {
         let mut r = run();
         r.probes.insert(
             "pg".into(),
-            json!({
+            serde_json::from_value::<ProbeReport>(json!({
                 "kind": "postgres", "interval_s": 1.0, "coverage": 0.9,
                 "gaps": [{"t": 3.0, "reason": "timeout"}], "missing": ["ir_cron"],
                 "series": {
@@ -341,25 +314,27 @@ mod tests {
                     "queue_job_pending": [[0.0, 10.0], [1.0, 30.0]],
                     "queue_job_enqueued": [[0.0, 5.0], [1.0, 4.0]]
                 }
-            }),
+            }))
+            .unwrap(),
         );
         r.probes.insert(
             "redis".into(),
-            json!({
+            serde_json::from_value::<ProbeReport>(json!({
                 "kind": "redis", "interval_s": 2.0, "coverage": 1.0, "gaps": [], "missing": [],
                 "series": {
                     "used_memory_bytes": [[0.0, 104857600.0], [2.0, 943718400.0]],
                     "maxmemory_bytes": [[0.0, 1073741824.0], [2.0, 1073741824.0]],
                     "evicted_keys_per_s": [[0.0, 0.0], [2.0, 5.0]]
                 }
-            }),
+            }))
+            .unwrap(),
         );
         r.probes.insert(
             "canary".into(),
-            json!({
+            serde_json::from_value::<ProbeReport>(json!({
                 "kind": "canary", "interval_s": 1.0, "coverage": 1.0, "gaps": [], "missing": [],
                 "series": { "latency_ms": (1..=20).map(|i| json!([i as f64, i as f64 * 10.0])).collect::<Vec<_>>() }
-            }),
+            })).unwrap(),
         );
         r
     }
@@ -410,7 +385,11 @@ mod tests {
             c.message
         );
         let mut r = with_probes();
-        r.probes.get_mut("pg").unwrap()["series"]["commits_per_s"] = json!([[0.0, 0.0]]);
+        r.probes
+            .get_mut("pg")
+            .unwrap()
+            .series
+            .insert("commits_per_s".into(), vec![[0.0, 0.0]]);
         let c = one(&r, "[probes]\npg_rollbacks_per_commit = { fail = 0.5 }\n");
         assert_eq!((c.status, c.observed), (Status::Warn, None));
         assert!(

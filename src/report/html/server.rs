@@ -1,23 +1,20 @@
 //! The server side of the page: the probes' series on the run's clock.
 
-use serde_json::Value;
-
 use super::charts::{Chart, Line};
 use super::page::time_chart;
-use crate::result::RunResult;
+use crate::plan::ProbeKind;
+use crate::result::{ProbeReport, RunResult};
 
-fn probe_series(probe: &Value, name: &str) -> Option<Vec<(f64, f64)>> {
-    let points = probe.get("series")?.get(name)?.as_array()?;
-    Some(
-        points
-            .iter()
-            .filter_map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
-            .collect(),
-    )
+fn probe_series(probe: &ProbeReport, name: &str) -> Option<Vec<(f64, f64)>> {
+    Some(points(probe.points(name)?))
+}
+
+fn points(p: &[[f64; 2]]) -> Vec<(f64, f64)> {
+    p.iter().map(|[t, v]| (*t, *v)).collect()
 }
 
 /// Lines from a probe's series: `(series, label, scale)`; absent series are left out.
-fn probe_lines(probe: &Value, wanted: &[(&str, &str, f64)]) -> Vec<Line> {
+fn probe_lines(probe: &ProbeReport, wanted: &[(&str, &str, f64)]) -> Vec<Line> {
     wanted
         .iter()
         .filter_map(|(s, label, scale)| {
@@ -32,7 +29,7 @@ fn probe_lines(probe: &Value, wanted: &[(&str, &str, f64)]) -> Vec<Line> {
 }
 
 /// Connections by state, stacked (each line adds the next state), against max_connections.
-fn pg_connections(run: &RunResult, name: &str, probe: &Value) -> Chart {
+fn pg_connections(run: &RunResult, name: &str, probe: &ProbeReport) -> Chart {
     let states = [
         ("connections_active", "active"),
         ("connections_idle", "+ idle"),
@@ -80,7 +77,6 @@ fn pg_connections(run: &RunResult, name: &str, probe: &Value) -> Chart {
 pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
     let mut out = Vec::new();
     for (name, probe) in &run.probes {
-        let kind = probe.get("kind").and_then(Value::as_str).unwrap_or("");
         let c = |id: &str, title: &str, y: &str, lines: Vec<Line>| {
             time_chart(
                 run,
@@ -90,8 +86,8 @@ pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
                 lines,
             )
         };
-        match kind {
-            "postgres" => {
+        match probe.kind {
+            ProbeKind::Postgres => {
                 out.push(pg_connections(run, name, probe));
                 out.push(c(
                     "workers",
@@ -131,7 +127,7 @@ pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
                     ),
                 ));
             }
-            "redis" => {
+            ProbeKind::Redis => {
                 out.push(c(
                     "memory",
                     "Redis memory against maxmemory",
@@ -169,7 +165,7 @@ pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
                     ),
                 ));
             }
-            "canary" => {
+            ProbeKind::Canary => {
                 out.push(c(
                     "latency",
                     "Canary latency: the wait for a free Odoo worker",
@@ -177,16 +173,29 @@ pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
                     probe_lines(probe, &[("latency_ms", "canary", 1.0)]),
                 ));
             }
-            _ => {
-                let series = probe.get("series").and_then(Value::as_object);
-                let lines: Vec<Line> = series
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(k, _)| probe_series(probe, k).map(|p| Line::new(k.clone(), p)))
+            ProbeKind::Prometheus => {
+                let lines: Vec<Line> = probe
+                    .series
+                    .iter()
+                    .map(|(k, p)| Line::new(k.clone(), points(p)))
                     .collect();
                 out.push(c("series", "Prometheus series", "value", lines));
             }
         }
+    }
+    // A simulated run has no probes: its simulated Odoo's queue stands in for them.
+    if let Some(sim) = &run.simulation {
+        let q = &sim.queueing;
+        out.push(time_chart(
+            run,
+            "simulator-queue",
+            "Simulated Odoo workers: longest queue and busiest count",
+            "requests",
+            vec![
+                Line::new("worker_queue_max", points(&q.queue_series)),
+                Line::new("busy_workers_max", points(&q.busy_series)),
+            ],
+        ));
     }
     out.retain(|c| !c.lines.is_empty());
     out
