@@ -9,7 +9,8 @@ use super::Exit;
 use crate::plan::Gate;
 use crate::report;
 use crate::result::{RunResult, RunStatus, StoredRun, read_latency};
-use crate::verdict::{self, Status, Verdict};
+use crate::result::{Status, Verdict};
+use crate::verdict::{self};
 
 /// Judges the run stored in `dir` and writes verdict.json, junit.xml and summary.md into
 /// it. The run is read back from its run.json, so this judges exactly the input that

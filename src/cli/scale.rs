@@ -11,9 +11,10 @@ use super::judge::{exit_for_verdict, judge_and_write, verdict_line};
 use super::{Exit, RunArgs};
 use crate::plan::Plan;
 use crate::report;
+use crate::result::ScaleStep;
 use crate::result::{RunDir, RunResult, RunStatus, new_run_id, read_latency, write_atomic};
 use crate::session::{self, Shutdown};
-use crate::verdict::{ScaleStep, fmt_num, headroom};
+use crate::verdict::{fmt_num, headroom};
 
 pub fn run(
     args: &RunArgs,

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::Format;
 use crate::result::RunResult;
-use crate::verdict::Verdict;
+use crate::result::Verdict;
 
 pub struct VerdictJson;
 
@@ -26,7 +26,7 @@ impl Format for VerdictJson {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Check, Status};
+    use crate::result::{Check, Status};
 
     #[test]
     fn verdict_json_is_pretty_printed_with_the_design_keys_and_a_final_newline() {

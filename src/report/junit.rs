@@ -7,7 +7,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::Format;
 use crate::result::RunResult;
-use crate::verdict::{Status, Verdict, fmt_num};
+use crate::result::{Status, Verdict};
+use crate::verdict::fmt_num;
 
 pub struct Junit;
 

@@ -6,9 +6,10 @@
 use std::io::Write;
 
 use super::Format;
+use crate::result::Role;
 use crate::result::RunResult;
-use crate::verdict::cause::Role;
-use crate::verdict::{Status, Verdict, fmt_num};
+use crate::result::{Status, Verdict};
+use crate::verdict::fmt_num;
 
 pub struct SummaryMarkdown;
 
@@ -314,7 +315,7 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Check, Verdict};
+    use crate::result::{Check, Verdict};
 
     #[test]
     fn the_summary_opens_with_the_verdict_then_lists_failures_before_warnings() {
@@ -363,7 +364,7 @@ mod tests {
                 .unwrap()
                 .contains("Percentiles judged")
         );
-        v.percentiles = vec![crate::verdict::PercentileEvidence {
+        v.percentiles = vec![crate::result::PercentileEvidence {
             check: "latency p99 pos_order_sync/*".into(),
             transaction: "pos_order_sync/create_from_ui".into(),
             n: 150,

@@ -9,8 +9,8 @@ mod markdown;
 use std::io::Write;
 use std::path::Path;
 
+use crate::result::Verdict;
 use crate::result::{RunResult, write_atomic};
-use crate::verdict::Verdict;
 
 pub use html::HtmlReport;
 pub use json::VerdictJson;

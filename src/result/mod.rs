@@ -1,11 +1,19 @@
-//! result: the [`RunResult`], the one serializable record of a run (`run.json`), and the run
-//! folder it is written to. Everything after a run (verdict, reports) starts from here.
+//! result: every shape peakgate writes to disk, in one place, and the run folder they go to:
+//! `run.json` (the [`RunResult`], with its figures and typed probe reports), `verdict.json`,
+//! `target-data.json` and the simulator's queue. Every stage before it fills these shapes and
+//! every stage after it (verdict, report, capacity, simulate) reads them, from memory or
+//! through [`StoredRun`]. Its logic is limited to building them from the plan and reading them
+//! back. Two artifacts keep
+//! their types with their one writer: `gate.json` is the plan's `Gate` serialized, and
+//! `latency.hlog` is the HdrHistogram log format (`metrics::hlog`); capacity.json is the
+//! capacity report's own.
 
 pub mod artifacts;
 pub mod figures;
 pub mod probe;
 pub mod stored;
 pub mod target_data;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +27,11 @@ pub use figures::{
 pub use probe::{Gap, ProbeReport};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
+pub use verdict::{
+    Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Method,
+    PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep, Status, StepTime,
+    Verdict,
+};
 
 use crate::config::profile::{ArrivalKind, ModelKind};
 use crate::plan::{Plan, Stage, Target};

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::de::DeserializeOwned;
 
-use super::{ResultError, RunResult};
+use super::{ResultError, RunResult, Verdict};
 use crate::metrics::hlog;
 use crate::plan::Gate;
-use crate::verdict::Verdict;
 
 /// A stored run: `run.json`, the per-step histograms of `latency.hlog`, the gate it was judged
 /// by (`gate.json`) and its verdict (`verdict.json`).

@@ -9,65 +9,16 @@
 //! and removed from every step before ranking; what is left approximates the server time
 //! each step adds.
 
-use serde::Serialize;
-
 use crate::result::RunResult;
 
-use super::compare::LatencyComparison;
-use super::{Status, fmt_num, round6};
+use super::{fmt_num, round6};
+use crate::result::LatencyComparison;
+use crate::result::Status;
+use crate::result::{Attribution, Role, StepTime};
 
 /// A step's share of the added worker time below which a regressed step is said to have
 /// queued behind the cause rather than caused anything.
 pub const QUEUED_BELOW_SHARE: f64 = 0.2;
-
-/// What a compared step did to the server's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The step that adds the most worker time: the named cause.
-    Cause,
-    /// Adds a large share of worker time too (at least [`QUEUED_BELOW_SHARE`]).
-    AddsTime,
-    /// Its latency regressed, but it adds little worker time: it waited behind the cause.
-    Queued,
-    /// Its latency comparison passed.
-    NotRegressed,
-}
-
-/// One compared step's added server time.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct StepTime {
-    pub step: String,
-    /// Whether its `compare latency` check did not pass.
-    pub regressed: bool,
-    /// Mean service time (from the actual send), ms.
-    pub service_mean_baseline_ms: f64,
-    pub service_mean_candidate_ms: f64,
-    /// The candidate's requests of this step per second of the run.
-    pub throughput_per_s: f64,
-    /// (Δ mean service time − shared wait, at least 0) × throughput: worker-seconds added
-    /// per second of the run.
-    pub added_worker_s_per_s: f64,
-    /// Share of the added worker time of every compared step (0..1).
-    pub share: f64,
-    pub role: Role,
-}
-
-/// `comparisons.cause` in `verdict.json`: the compared steps ranked by added worker time.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Attribution {
-    /// How the figures are computed, in a sentence.
-    pub method: String,
-    /// The rise in mean service time every step shows (the smallest among the compared
-    /// steps), taken as time spent waiting for a worker and removed, ms.
-    pub shared_wait_ms: f64,
-    /// Σ added worker-seconds per second over the compared steps.
-    pub added_worker_s_per_s: f64,
-    /// The conclusion, e.g. "pos_order_sync/create_from_ui: 81% of the added worker time".
-    pub named: String,
-    /// The compared steps, most added worker time first.
-    pub steps: Vec<StepTime>,
-}
 
 /// Ranks the compared steps when at least one regressed; `None` otherwise.
 pub fn attribute(
@@ -189,8 +140,8 @@ pub fn describe(s: &StepTime, a: &Attribution) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::result::Method;
     use crate::verdict::fixture::run;
-    use crate::verdict::stats::Method;
 
     fn cmp(step: &str, status: Status) -> LatencyComparison {
         LatencyComparison {

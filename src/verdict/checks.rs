@@ -5,38 +5,21 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use crate::plan::Gate;
 use crate::plan::gate::{Limits, Selector, Stat, Worse};
 use crate::result::{LatencySummary, Transaction};
 use crate::result::{RunResult, RunStatus};
 
-use super::stats::{self, QuantileInterval};
-use super::{Check, Status, abort, describe_limits, fmt_num, grade, round6};
+use super::stats::{self};
+use super::{abort, describe_limits, fmt_num, grade, round6};
+use crate::result::PercentileEvidence;
+use crate::result::QuantileInterval;
+use crate::result::{Check, Status};
 
 /// Confidence level of a percentile's interval; the check judges its lower bound, so a
 /// percentile that is not above a threshold is called above it at most 2.5% of the time.
 pub const PERCENTILE_CONFIDENCE: f64 = 0.95;
-
-/// The evidence behind a percentile check: `verdict.json` `percentiles`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct PercentileEvidence {
-    /// The check's name, e.g. `latency p99 pos_order_sync/*`.
-    pub check: String,
-    /// The transaction judged (the worst of those the selector matches).
-    pub transaction: String,
-    /// Samples the percentile is taken over.
-    pub n: u64,
-    /// The point estimate from run.json, ms.
-    pub estimate_ms: f64,
-    /// The confidence interval, ms; `null` where too few samples bound that side.
-    pub low_ms: Option<f64>,
-    pub high_ms: Option<f64>,
-    pub confidence: f64,
-    /// What the thresholds were compared with: the lower bound (0 when open below).
-    pub judged_ms: f64,
-}
 
 /// Every non-probe check of `gate` on `run`, in a stable order, with the evidence of each
 /// percentile check. `latency` (step → histogram, µs, from latency.hlog) gives the

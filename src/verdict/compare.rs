@@ -6,107 +6,19 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use crate::plan::gate::{Compare, Worse};
 use crate::result::{ProbeReport, RunResult, StoredRun};
 
-use super::cause::{self, Attribution};
+use super::cause::{self};
 use super::probes::transactions;
-use super::stats::{self, Method};
-use super::{Check, Status, describe_limits, fmt_num, grade, round6};
+use super::stats::{self};
+use super::{describe_limits, fmt_num, grade, round6};
+use crate::result::{Check, Status};
+use crate::result::{Comparisons, ErrorComparison, LatencyComparison, RollbackComparison};
 
 /// Confidence level of every reported interval.
 pub const CONFIDENCE: f64 = 0.95;
-
-/// The `comparisons` of `verdict.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Comparisons {
-    /// The baseline's run id.
-    pub baseline: String,
-    pub baseline_release: Option<String>,
-    /// Family-wise significance level, and the per-step level after Bonferroni.
-    pub alpha: f64,
-    pub alpha_per_step: f64,
-    pub latency: Vec<LatencyComparison>,
-    pub errors: Vec<ErrorComparison>,
-    /// Rollbacks per committed transaction, per PostgreSQL probe both runs had.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rollbacks: Vec<RollbackComparison>,
-    /// When a step regressed: the compared steps ranked by the worker time each adds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Attribution>,
-    /// Steps present in only one of the runs, or with too few requests to compare.
-    pub not_compared: Vec<String>,
-}
-
-/// Rollbacks per committed transaction of one PostgreSQL probe, candidate vs baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct RollbackComparison {
-    /// The probe's name (both runs had a postgres probe of that name).
-    pub probe: String,
-    /// `two_proportion_z` on rollbacks / (commits + rollbacks), alternative "candidate
-    /// rolls back more".
-    pub test: String,
-    pub commits_baseline: f64,
-    pub rollbacks_baseline: f64,
-    pub commits_candidate: f64,
-    pub rollbacks_candidate: f64,
-    pub per_commit_baseline: f64,
-    pub per_commit_candidate: f64,
-    /// Candidate − baseline rollbacks per committed transaction: the effect judged.
-    pub increase: f64,
-    pub z: f64,
-    pub p_value: f64,
-    pub significant: bool,
-    pub status: Status,
-}
-
-/// One step's latency, candidate vs baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct LatencyComparison {
-    pub step: String,
-    /// `mann_whitney_u`, alternative "candidate slower".
-    pub test: String,
-    pub method: Method,
-    pub n_baseline: u64,
-    pub n_candidate: u64,
-    /// U of the baseline sample (baseline value above candidate value).
-    pub u: f64,
-    pub z: f64,
-    /// One-sided p-value (candidate slower).
-    pub p_value: f64,
-    pub p_two_sided: f64,
-    pub significant: bool,
-    pub p95_baseline_ms: f64,
-    pub p95_candidate_ms: f64,
-    pub p95_ratio: f64,
-    /// Hodges-Lehmann shift candidate − baseline, ms, with its interval.
-    pub shift_ms: f64,
-    pub interval_ms: [f64; 2],
-    pub confidence: f64,
-    pub status: Status,
-}
-
-/// One step's error rate, candidate vs baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct ErrorComparison {
-    pub step: String,
-    /// `two_proportion_z`, alternative "candidate fails more".
-    pub test: String,
-    pub n_baseline: u64,
-    pub n_candidate: u64,
-    pub errors_baseline: u64,
-    pub errors_candidate: u64,
-    pub z: f64,
-    pub p_value: f64,
-    pub significant: bool,
-    /// Candidate rate − baseline rate, with its interval.
-    pub increase: f64,
-    pub interval: [f64; 2],
-    pub confidence: f64,
-    pub status: Status,
-}
 
 /// Compares every step both runs measured; returns one check per comparison and the details.
 pub fn compare(

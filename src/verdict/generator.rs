@@ -2,9 +2,10 @@
 //! behind, or its host starved it of CPU, the figures describe the generator's machine as much
 //! as the release: the run is `inconclusive`, neither passed nor failed (DESIGN.md, exit 4).
 
-use super::{Check, Status, fmt_num};
+use super::fmt_num;
 use crate::plan::Gate;
 use crate::result::RunResult;
+use crate::result::{Check, Status};
 
 /// The check's name in verdict.json.
 pub const NAME: &str = "load generator kept its plan";

@@ -5,7 +5,8 @@ use crate::plan::Gate;
 use crate::plan::gate::Worse;
 use crate::result::RunResult;
 
-use super::{Check, Headroom, ScaleStep, Status, Verdict, describe_limits, fmt_num, round6};
+use super::{describe_limits, fmt_num, round6};
+use crate::result::{Check, Headroom, ScaleStep, Status, Verdict};
 
 /// Whether a step's verdict lets the escalation go on.
 pub fn passes(s: Status, fail_on_warn: bool) -> bool {

@@ -14,29 +14,14 @@ pub mod stats;
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use crate::plan::Gate;
 use crate::plan::gate::{Limits, Worse};
+use crate::result::{Check, Status, Verdict};
 use crate::result::{RunResult, StoredRun};
-
-pub use checks::PercentileEvidence;
-pub use compare::Comparisons;
 
 /// Schema tag of `verdict.json`.
 pub const SCHEMA: &str = "peakgate.verdict/1";
-
-/// A check's outcome; ordered from best to worst. `Inconclusive` outranks `Fail`: when the
-/// load generator could not keep its plan, no other figure of the run can fail the release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Warn,
-    Fail,
-    /// The load generator did not keep its plan: neither passed nor failed.
-    Inconclusive,
-}
 
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,21 +32,6 @@ impl std::fmt::Display for Status {
             Status::Inconclusive => "inconclusive",
         })
     }
-}
-
-/// One gate check.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Check {
-    /// What is checked and on what, e.g. `latency p95 pos_order_sync/*`; unique in a verdict.
-    pub name: String,
-    pub status: Status,
-    /// The value judged (unit in the name or message); `null` when it could not be measured.
-    pub observed: Option<f64>,
-    /// Thresholds, in the unit of `observed`; which side is worse depends on the check.
-    pub warn: Option<f64>,
-    pub fail: Option<f64>,
-    /// The evidence, in a sentence.
-    pub message: String,
 }
 
 impl Check {
@@ -94,58 +64,6 @@ impl Check {
             message,
         }
     }
-}
-
-/// One step of a `--scale` run.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct ScaleStep {
-    /// The multiplier of the profile's rates.
-    pub scale: f64,
-    /// The step's run folder, relative to the parent's.
-    pub dir: String,
-    pub verdict: Status,
-    /// Journeys started / planned (`None` when none was planned).
-    pub started_ratio: Option<f64>,
-    /// Requests finished, failed ones included.
-    pub requests: u64,
-    /// Failed / finished requests (0..1).
-    pub error_rate: f64,
-    /// The slowest step's p95 and its name.
-    pub worst_p95_ms: f64,
-    pub worst_p95_step: String,
-    /// Checks that did not pass.
-    pub not_passed: Vec<String>,
-}
-
-/// The outcome of a `--scale` run.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Headroom {
-    /// The highest multiplier whose gate passed (0 when none did).
-    pub multiplier: f64,
-    pub steps: Vec<ScaleStep>,
-}
-
-/// `verdict.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Verdict {
-    /// [`SCHEMA`].
-    pub schema: String,
-    /// The run judged (the parent's id for a `--scale` run).
-    pub run_id: String,
-    /// The worst status of `checks`.
-    pub verdict: Status,
-    /// Every check, in a stable order: run, journeys, errors, latency, probes, comparisons.
-    pub checks: Vec<Check>,
-    /// The confidence interval behind each percentile check (`latency p99 ...`) whose
-    /// transaction has a histogram in latency.hlog.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub percentiles: Vec<PercentileEvidence>,
-    /// With `--baseline`: the statistics behind each `compare ...` check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comparisons: Option<Comparisons>,
-    /// For a `--scale` parent: the headroom and each step's key figures.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub headroom: Option<Headroom>,
 }
 
 impl Verdict {

@@ -8,7 +8,8 @@ use crate::plan::Gate;
 use crate::plan::gate::{ProbeCheck, ProbeMetric, Stat, Worse};
 use crate::result::RunResult;
 
-use super::{Check, describe_limits, fmt_num};
+use super::{describe_limits, fmt_num};
+use crate::result::Check;
 
 /// Every probe check of `gate`, in the gate's (stable) order.
 pub fn evaluate(run: &RunResult, gate: &Gate) -> Vec<Check> {
@@ -288,7 +289,7 @@ fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Status;
+    use crate::result::Status;
     use crate::verdict::fixture::run;
     use serde_json::json;
 

@@ -3,22 +3,13 @@
 //! interval, a two-proportion test for error rates, and the distribution-free confidence
 //! interval of a percentile from order statistics. Pure functions.
 
+use crate::result::{Method, QuantileInterval};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 
 /// Samples at or under this size (each side, no ties) get the exact U distribution.
 pub const EXACT_MAX_N: u64 = 20;
-
-/// How a p-value was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// The exact permutation distribution of U (small samples without ties).
-    Exact,
-    /// Normal approximation with tie correction and continuity correction.
-    Normal,
-}
 
 /// A Mann-Whitney U test of `b` against `a`.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -395,21 +386,6 @@ fn first_at_least(b: &Binomial, n: u64, level: f64) -> u64 {
         }
     }
     lo
-}
-
-/// A percentile's distribution-free confidence interval, read from a histogram.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct QuantileInterval {
-    /// Samples the percentile is taken over.
-    pub n: u64,
-    /// Lower bound, in the histogram's unit: the lowest value of the bucket holding the
-    /// `low`-th smallest sample (rounding down keeps the bound conservative); `None`: open.
-    pub low: Option<f64>,
-    /// Upper bound: the highest value of the bucket holding the `high`-th smallest sample;
-    /// `None`: open above (too few samples to bound it).
-    pub high: Option<f64>,
-    /// Confidence level of [low, high], e.g. 0.95.
-    pub confidence: f64,
 }
 
 /// The confidence interval of the `q`-quantile of the samples in `h` (see [`quantile_ranks`]).

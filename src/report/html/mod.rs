@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 
 use super::Format;
 use crate::result::RunResult;
-use crate::verdict::Verdict;
+use crate::result::Verdict;
 
 /// PNG copies written beside the report (and linked from `summary.md`).
 pub const PNG_CHARTS: [(&str, &str); 2] =

@@ -9,7 +9,7 @@ use super::charts::{self, Chart, Line};
 use super::server::probe_charts;
 use crate::capacity::report::CapacityReport;
 use crate::result::RunResult;
-use crate::verdict::{Status, Verdict};
+use crate::result::{Status, Verdict};
 
 /// Steps drawn in the percentile spectrum: the busiest ones.
 const SPECTRUM_STEPS: usize = 6;
