@@ -53,6 +53,9 @@ pub fn judge_into(
 pub fn exit_for(run: &RunResult, v: &Verdict, fail_on_warn: bool) -> Exit {
     match run.status {
         RunStatus::Interrupted => Exit::Stopped,
+        // A load generator that did not keep its plan outranks the abort: the release is
+        // neither passed nor failed, as verdict.json says.
+        _ if v.verdict == Status::Inconclusive => Exit::Inconclusive,
         RunStatus::Aborted => Exit::GateFailed,
         _ => exit_for_verdict(v.verdict, fail_on_warn),
     }
@@ -86,5 +89,33 @@ pub fn verdict_line(v: &Verdict) -> String {
             v.checks.len(),
             not_passed.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inconclusive_verdict_is_exit_4_even_when_the_abort_rule_stopped_the_run() {
+        let mut run = crate::verdict::fixture::run();
+        let v = Verdict::new(
+            run.run_id.clone(),
+            vec![crate::result::Check {
+                name: crate::verdict::generator::NAME.into(),
+                status: Status::Inconclusive,
+                observed: None,
+                warn: None,
+                fail: None,
+                message: String::new(),
+            }],
+        );
+        run.status = RunStatus::Aborted;
+        assert_eq!(exit_for(&run, &v, false), Exit::Inconclusive);
+        run.status = RunStatus::Interrupted;
+        assert_eq!(exit_for(&run, &v, false), Exit::Stopped);
+        let failed = Verdict::new(run.run_id.clone(), vec![]);
+        run.status = RunStatus::Aborted;
+        assert_eq!(exit_for(&run, &failed, false), Exit::GateFailed);
     }
 }

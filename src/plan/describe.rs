@@ -68,7 +68,7 @@ pub fn describe(plan: &Plan) -> String {
         );
     }
     for why in &plan.probes_off {
-        let _ = writeln!(out, "probe     {why}");
+        let _ = writeln!(out, "          {why}");
     }
     let _ = writeln!(
         out,

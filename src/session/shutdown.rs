@@ -1,13 +1,17 @@
 //! One shutdown for the process: SIGINT (ctrl-c), SIGTERM (CI runners, `timeout`, Kubernetes,
 //! `docker stop`) and SIGHUP (a closed terminal) all stop work the same way. The first signal
-//! stops new work ([`Shutdown::stopping`]); the second abandons what is still in flight
-//! ([`Shutdown::abandoning`]). `main` builds it once and passes it down.
+//! stops new work ([`Shutdown::stopping`]); the second, at least [`SECOND_SIGNAL_AFTER`] later,
+//! abandons what is still in flight ([`Shutdown::abandoning`]). `main` builds it once and
+//! passes it down.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+
+/// A repeat of the stop sooner than this is the same stop delivered twice, not a second one.
+pub const SECOND_SIGNAL_AFTER: Duration = Duration::from_millis(500);
 
 /// The process's stop requests. Cloning shares them.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +67,16 @@ impl Shutdown {
                 ),
                 None => eprintln!("\npeakgate: {first}: stopping"),
             }
-            next(&mut int, &mut term, &mut hup).await;
+            // `timeout` and some supervisors deliver one stop twice (to the process, then to
+            // its group) within microseconds: only a signal a moment later is a second one.
+            let first_at = tokio::time::Instant::now();
+            loop {
+                let second = next(&mut int, &mut term, &mut hup).await;
+                if first_at.elapsed() >= SECOND_SIGNAL_AFTER {
+                    eprintln!("\npeakgate: {second}: abandoning what is still in flight");
+                    break;
+                }
+            }
             s.abandon.cancel();
         });
         shutdown

@@ -139,7 +139,17 @@ fn error_check(run: &RunResult, sel: &str, kind: Option<&String>, l: Limits) -> 
         None => format!("error rate {sel}"),
     };
     let txs = matching(run, sel);
-    let requests: u64 = txs.iter().map(|(_, t)| t.count).sum();
+    // Requests a stop abandoned in flight (kind `interrupted`) are neither the release's
+    // successes nor its failures: left out, unless that kind is the one judged.
+    let interrupted = crate::odoo::ErrorKind::Interrupted.label();
+    let abandoned: u64 = if kind.is_some_and(|k| *k == interrupted) {
+        0
+    } else {
+        txs.iter()
+            .map(|(_, t)| t.errors.get(&interrupted).copied().unwrap_or(0))
+            .sum()
+    };
+    let requests: u64 = txs.iter().map(|(_, t)| t.count).sum::<u64>() - abandoned;
     if requests == 0 {
         return Check::unmeasured(name, l, format!("no request matches `{sel}`"));
     }
@@ -149,16 +159,22 @@ fn error_check(run: &RunResult, sel: &str, kind: Option<&String>, l: Limits) -> 
             Some(k) => t.errors.get(k).copied().unwrap_or(0),
             None => t.errors.values().sum(),
         })
-        .sum();
+        .sum::<u64>()
+        - abandoned;
     let rate = errors as f64 / requests as f64;
     let what = kind.map_or("failed".to_string(), |k| format!("failed with {k}"));
+    let left_out = if abandoned > 0 {
+        format!(" ({abandoned} abandoned in flight by the stop, not counted)")
+    } else {
+        String::new()
+    };
     Check::graded(
         name,
         rate,
         l,
         Worse::Higher,
         format!(
-            "{errors} of {requests} requests in {} transaction(s) {what} ({}%); {}",
+            "{errors} of {requests} requests in {} transaction(s) {what} ({}%){left_out}; {}",
             txs.len(),
             fmt_num(100.0 * rate),
             describe_limits(l, Worse::Higher, "")
@@ -428,5 +444,27 @@ mod tests {
         let c = &evaluate(&r, &g, None).0[0];
         assert_eq!(c.status, Status::Fail);
         assert!(c.message.contains("error rate 50%"), "{}", c.message);
+    }
+
+    #[test]
+    fn requests_abandoned_by_a_stop_are_left_out_of_the_error_rate() {
+        let mut r = run();
+        let tx = r
+            .transactions
+            .get_mut("pos_order_sync/create_from_ui")
+            .unwrap();
+        let before = tx.errors.values().sum::<u64>();
+        tx.errors.insert("interrupted".into(), 40);
+        tx.count += 40;
+        let g = gate("[errors.\"*/*\"]\nrate = { warn = 0.01, fail = 0.05 }\n");
+        let c = &evaluate(&r, &g, None).0[1];
+        // Same rate as without the 40 abandoned requests.
+        assert_eq!(c.observed, Some(0.03), "{}", c.message);
+        assert!(
+            c.message.contains("40 abandoned in flight"),
+            "{}",
+            c.message
+        );
+        assert!(before > 0);
     }
 }

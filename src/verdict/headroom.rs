@@ -52,7 +52,13 @@ pub fn verdict(
     fail_on_warn: bool,
     interrupted: bool,
 ) -> Verdict {
-    let headroom = steps
+    // An interrupted step did not run its whole load: it never counts as passing.
+    let measured = if interrupted {
+        &steps[..steps.len().saturating_sub(1)]
+    } else {
+        &steps[..]
+    };
+    let headroom = measured
         .iter()
         .filter(|s| passes(s.verdict, fail_on_warn))
         .map(|s| s.scale)
@@ -83,7 +89,24 @@ pub fn verdict(
             describe_limits(limits, Worse::Lower, "")
         ),
     );
-    let mut v = Verdict::new(parent_id.to_string(), vec![check]);
+    let mut checks = vec![check];
+    // A step the load generator could not drive says nothing about the release: the
+    // headroom is unknown from there on, and the stepped run is inconclusive.
+    if let Some(s) = steps.last().filter(|s| s.verdict == Status::Inconclusive) {
+        checks.push(Check {
+            name: super::generator::NAME.into(),
+            status: Status::Inconclusive,
+            observed: None,
+            warn: None,
+            fail: None,
+            message: format!(
+                "step ×{} was inconclusive: the load generator did not keep its plan, so the headroom past ×{} is unknown",
+                fmt_num(s.scale),
+                fmt_num(headroom)
+            ),
+        });
+    }
+    let mut v = Verdict::new(parent_id.to_string(), checks);
     v.headroom = Some(Headroom {
         multiplier: headroom,
         steps,
@@ -158,5 +181,28 @@ mod tests {
             false,
         );
         assert_eq!((v.checks[0].observed, shown_step(&v)), (Some(0.0), 0));
+    }
+
+    #[test]
+    fn an_interrupted_step_never_passes_and_an_inconclusive_one_makes_the_run_inconclusive() {
+        // ×1 warned only because it was cut short: the headroom is ×0.5.
+        let v = verdict(
+            "p",
+            vec![step(0.5, Status::Pass), step(1.0, Status::Warn)],
+            &Gate::default(),
+            false,
+            true,
+        );
+        assert_eq!(v.headroom.as_ref().unwrap().multiplier, 0.5);
+        // The generator could not drive ×0.5: the stepped run is inconclusive, not failed.
+        let v = verdict(
+            "p",
+            vec![step(0.5, Status::Inconclusive)],
+            &Gate::default(),
+            false,
+            false,
+        );
+        assert_eq!(v.verdict, Status::Inconclusive, "{v:?}");
+        assert!(v.checks[1].message.contains("×0.5 was inconclusive"));
     }
 }

@@ -9,15 +9,44 @@ use crate::plan::gate::{ProbeCheck, ProbeMetric, Stat, Worse};
 use crate::result::RunResult;
 
 use super::{describe_limits, fmt_num};
-use crate::result::Check;
+use crate::result::{Check, Status};
 
 /// Every probe check of `gate`, in the gate's (stable) order.
 pub fn evaluate(run: &RunResult, gate: &Gate) -> Vec<Check> {
-    gate.probes
+    let mut out: Vec<Check> = gate
+        .probes
         .iter()
         .map(|(metric, check)| probe_check(run, *metric, check))
-        .collect()
+        .collect();
+    // Without a coverage check of its own, the gate still says when a probe's evidence is
+    // incomplete: a warning (a probe that cannot reach its server is a setting to mend,
+    // never a failed release).
+    if !gate.probes.contains_key(&ProbeMetric::ProbeCoverage) {
+        for (name, p) in &run.probes {
+            if p.coverage < INCOMPLETE_BELOW {
+                out.push(Check {
+                    name: format!("probe coverage ({name})"),
+                    status: Status::Warn,
+                    observed: Some(super::round6(p.coverage)),
+                    warn: Some(INCOMPLETE_BELOW),
+                    fail: None,
+                    message: format!(
+                        "probe `{name}` covered {}% of the run with {} gap(s){}: the server-side evidence is incomplete (judge it with [gate.probes] probe_coverage)",
+                        fmt_num(100.0 * p.coverage),
+                        p.gaps.len(),
+                        p.gaps
+                            .first()
+                            .map_or(String::new(), |g| format!(", the first at {} s: {}", fmt_num(g.t), g.reason))
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
+
+/// Below this share of the run sampled, a probe's evidence counts as incomplete.
+const INCOMPLETE_BELOW: f64 = 0.9;
 
 /// The probe kind a check reads (`None`: any kind).
 fn kind_of(metric: ProbeMetric) -> Option<&'static str> {
@@ -465,6 +494,34 @@ mod tests {
             c.message.contains("cron_max_lag_s") && c.message.contains("ir_cron"),
             "{}",
             c.message
+        );
+    }
+
+    #[test]
+    fn a_probe_with_incomplete_coverage_warns_even_without_a_coverage_check() {
+        let r = with_probes();
+        // pg covered 90% (not below the 90% line), so nothing; then one that never connected.
+        assert!(evaluate(&r, &Gate::default()).is_empty());
+        let mut r = r;
+        let redis = r.probes.get_mut("redis").unwrap();
+        redis.coverage = 0.0;
+        redis.gaps = vec![crate::result::Gap {
+            t: 0.0,
+            reason: "AuthenticationFailed".into(),
+        }];
+        let c = evaluate(&r, &Gate::default());
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].status, c[0].observed), (Status::Warn, Some(0.0)));
+        assert!(
+            c[0].message.contains("AuthenticationFailed"),
+            "{}",
+            c[0].message
+        );
+        // A gate with its own coverage check judges it instead.
+        assert!(
+            evaluate(&r, &gate("[probes]\nprobe_coverage = { fail = 0.5 }\n"))
+                .iter()
+                .all(|c| c.name == "probe probe_coverage")
         );
     }
 }
