@@ -402,9 +402,9 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     let light = &dirs[0];
     let mut r = load(light);
     let x = r["totals"]["requests"].as_f64().unwrap() / r["duration_s"].as_f64().unwrap();
-    r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "series": {"connections_active": [[0, 1.0], [1, 3.0]]}});
+    r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "interval_s": 1.0, "coverage": 1.0, "series": {"connections_active": [[0, 1.0], [1, 3.0]]}});
     // And a Redis probe: 9 clients at most, used_memory grown by 1 MB over the run.
-    r["probes"]["redis"] = serde_json::json!({"kind": "redis", "series": {
+    r["probes"]["redis"] = serde_json::json!({"kind": "redis", "interval_s": 1.0, "coverage": 1.0, "series": {
         "connected_clients": [[0, 5.0], [1, 9.0], [2, 7.0]],
         "used_memory_bytes": [[0, 1.0e6], [1, 1.5e6], [2, 2.0e6]]}});
     let visitors = r["totals"]["started"].as_f64().unwrap();

@@ -3,10 +3,9 @@
 //! `target-data.json` and the simulator's queue. Every stage before it fills these shapes and
 //! every stage after it (verdict, report, capacity, simulate) reads them, from memory or
 //! through [`StoredRun`]. Its logic is limited to building them from the plan and reading them
-//! back. Two artifacts keep
-//! their types with their one writer: `gate.json` is the plan's `Gate` serialized, and
-//! `latency.hlog` is the HdrHistogram log format (`metrics::hlog`); capacity.json is the
-//! capacity report's own.
+//! back. Three artifacts keep their types with their one writer: `gate.json` is the plan's
+//! `Gate` serialized, `latency.hlog` is the HdrHistogram log format (`metrics::hlog`), and
+//! `capacity.json` is the capacity report's own (`capacity::report`).
 
 pub mod artifacts;
 pub mod figures;
