@@ -8,26 +8,12 @@ use std::sync::OnceLock;
 use predicates::str::contains;
 use serde_json::Value;
 
-use crate::common::{Workspace, peakgate, repo_file};
+use crate::common::{Workspace, peakgate, repo_file, run_quiet};
 
 /// Runs the smoke profile for a few seconds; returns the run folder and the exit code.
 fn smoke(out: &Path, extra: &[&str]) -> (PathBuf, i32) {
-    let output = peakgate()
-        .args(["run", "--quiet", "--duration", "5s"])
-        .arg("--profile")
-        .arg(repo_file("profiles/smoke.toml"))
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("peakgate runs");
-    let dir = String::from_utf8(output.stdout).unwrap().trim().to_string();
-    assert!(
-        !dir.is_empty(),
-        "no run folder: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (PathBuf::from(dir), output.status.code().unwrap())
+    let args: Vec<&str> = ["--duration", "5s"].iter().chain(extra).copied().collect();
+    run_quiet(out, "profiles/smoke.toml", &args)
 }
 
 fn json(path: &Path) -> Value {

@@ -2,35 +2,16 @@
 //! (A/A runs against the profile's own gate), and when a release regresses the step that
 //! causes it is named, not the step that queued behind it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use statrs::distribution::{Binomial, DiscreteCDF};
 
 use crate::common::pg::PgStandin;
-use crate::common::{Workspace, peakgate, repo_file};
+use crate::common::{Workspace, repo_file, run_quiet};
 
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("file written")).expect("JSON")
-}
-
-/// Runs a shipped profile on the in-process memory stand-in; the run folder and exit code.
-fn run_memory(out: &Path, profile: &str, extra: &[&str]) -> (PathBuf, i32) {
-    let output = peakgate()
-        .args(["run", "--quiet", "--profile"])
-        .arg(repo_file(profile))
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("peakgate runs");
-    let dir = String::from_utf8(output.stdout).unwrap().trim().to_string();
-    assert!(
-        !dir.is_empty(),
-        "no run folder: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (PathBuf::from(dir), output.status.code().unwrap())
 }
 
 /// The most warnings `pairs` A/A pairs may show when the release meets the full-set target
@@ -48,11 +29,11 @@ fn a_a_six_smoke_pairs_on_the_memory_standin_fail_nothing_and_warn_at_most_the_b
     const PAIRS: u64 = 6;
     assert_eq!(allowed_warns(PAIRS), 1);
     let ws = Workspace::new();
-    let (mut previous, code) = run_memory(&ws.out(), "profiles/smoke.toml", &["--seed", "100"]);
+    let (mut previous, code) = run_quiet(&ws.out(), "profiles/smoke.toml", &["--seed", "100"]);
     assert_eq!(code, 0, "{:#}", json(&previous.join("verdict.json")));
     let (mut fails, mut warns, mut not_passed) = (0, 0, Vec::new());
     for seed in 101..101 + PAIRS {
-        let (dir, _) = run_memory(
+        let (dir, _) = run_quiet(
             &ws.out(),
             "profiles/smoke.toml",
             &[

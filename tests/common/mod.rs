@@ -27,6 +27,26 @@ pub fn peakgate() -> Command {
     c
 }
 
+/// `peakgate run --quiet --profile <repo profile> --out <out> <extra>`: the run folder it
+/// printed and its exit code (whatever the verdict).
+pub fn run_quiet(out: &Path, profile: &str, extra: &[&str]) -> (PathBuf, i32) {
+    let output = peakgate()
+        .args(["run", "--quiet", "--profile"])
+        .arg(repo_file(profile))
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("peakgate runs");
+    let dir = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert!(
+        !dir.is_empty(),
+        "no run folder: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (PathBuf::from(dir), output.status.code().unwrap())
+}
+
 /// A temp folder with `profile.toml` (scenarios from the repo unless the text sets its own).
 pub struct Workspace {
     pub dir: TempDir,
