@@ -58,7 +58,7 @@ http {
     listen 127.0.0.1:$PORT backlog=16384;
     location / {
       default_type application/json;
-      return 200 '{"jsonrpc":"2.0","id":1,"result":{"server_version":"17.0","protocol_version":1}}';
+      return 200 '{"jsonrpc":"2.0","id":1,"result":{"server_version":"17.0","server_version_info":[17,0,0,"final",0,""],"server_serie":"17.0","protocol_version":1}}';
     }
   }
 }
