@@ -8,24 +8,15 @@ use std::sync::OnceLock;
 use predicates::str::contains;
 use serde_json::Value;
 
-use crate::common::{Workspace, peakgate, repo_file};
+use crate::common::{Workspace, peakgate, repo_file, run_quiet};
 
 /// One short smoke run shared by these tests.
 fn measured() -> &'static (Workspace, PathBuf) {
     static RUN: OnceLock<(Workspace, PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
         let ws = Workspace::new();
-        let o = peakgate()
-            .args(["run", "--quiet", "--duration", "4s", "--profile"])
-            .arg(repo_file("profiles/smoke.toml"))
-            .arg("--out")
-            .arg(ws.out())
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let dir = PathBuf::from(String::from_utf8(o).unwrap().trim());
+        let (dir, code) = run_quiet(&ws.out(), "profiles/smoke.toml", &["--duration", "4s"]);
+        assert_eq!(code, 0);
         (ws, dir)
     })
 }

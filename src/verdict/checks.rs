@@ -250,6 +250,15 @@ fn latency_check(
         );
     };
     let limits = describe_limits(l, Worse::Higher, " ms");
+    // The check keeps the point estimate as its observed value, whatever was judged.
+    let check = |message: String| Check {
+        name: name.clone(),
+        status: w.status,
+        observed: Some(round6(w.estimate)),
+        warn: l.warn,
+        fail: l.fail,
+        message,
+    };
     let Some(i) = w.interval else {
         let why = if stat.quantile().is_none() {
             String::new()
@@ -259,21 +268,14 @@ fn latency_check(
                 w.name
             )
         };
-        let check = Check {
-            name,
-            status: w.status,
-            observed: Some(round6(w.estimate)),
-            warn: l.warn,
-            fail: l.fail,
-            message: format!(
-                "{} {} ms in {} (worst of {} matching){why}; {limits}",
-                stat.name(),
-                fmt_num(w.estimate),
-                w.name,
-                txs.len(),
-            ),
-        };
-        return (check, None);
+        let message = format!(
+            "{} {} ms in {} (worst of {} matching){why}; {limits}",
+            stat.name(),
+            fmt_num(w.estimate),
+            w.name,
+            txs.len(),
+        );
+        return (check(message), None);
     };
     let bound = |b: Option<f64>, open: &str| b.map_or(open.to_string(), fmt_num);
     let above_but_unsure = w.status < grade(w.estimate, l, Worse::Higher);
@@ -308,15 +310,7 @@ fn latency_check(
         confidence: i.confidence,
         judged_ms: round6(w.judged),
     };
-    let check = Check {
-        name,
-        status: w.status,
-        observed: Some(round6(w.estimate)),
-        warn: l.warn,
-        fail: l.fail,
-        message,
-    };
-    (check, Some(evidence))
+    (check(message), Some(evidence))
 }
 
 #[cfg(test)]
