@@ -49,13 +49,13 @@ pub enum Event {
 }
 
 impl Event {
-    /// When it happened, from t0. A re-login carries no time: it counts as on time.
-    pub fn at(&self) -> Duration {
+    /// When it happened, from t0 (`None` for a re-login, which carries no time).
+    pub fn at(&self) -> Option<Duration> {
         match self {
-            Event::Arrival { at, .. } => *at,
-            Event::Step(s) => s.end,
-            Event::Journey { end, .. } => *end,
-            Event::Reauthenticated => Duration::MAX,
+            Event::Arrival { at, .. } => Some(*at),
+            Event::Step(s) => Some(s.end),
+            Event::Journey { end, .. } => Some(*end),
+            Event::Reauthenticated => None,
         }
     }
 }

@@ -228,8 +228,10 @@ impl<W: Write> Recorder<W> {
                 biased;
                 e = events.recv() => match e {
                     Some(e) => {
-                        let now = Instant::now().saturating_duration_since(t0);
-                        self.lagged(now.saturating_sub(e.at()));
+                        if let Some(at) = e.at() {
+                            let now = Instant::now().saturating_duration_since(t0);
+                            self.lagged(now.saturating_sub(at));
+                        }
                         self.record(e)
                     }
                     None => break,
