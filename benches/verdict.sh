@@ -4,7 +4,10 @@
 # counted by verdict. The target is 0 fail and at most 1 warn per set.
 #
 # 1. PostgreSQL stand-in (4 workers, --db-maxconn 4, like the issue's measurement; needs the
-#    test PostgreSQL, PEAKGATE_TEST_PG_URL or postgres://postgres@127.0.0.1:5432): PG_PAIRS
+#    test PostgreSQL, PEAKGATE_TEST_PG_URL or postgres://postgres@127.0.0.1:5432, and Redis,
+#    PEAKGATE_TEST_REDIS_URL or redis://127.0.0.1:6379, for its sessions), with the profiles'
+#    optional PostgreSQL and Redis probes on, so the server-side comparisons are judged too:
+#    PG_PAIRS
 #    pairs (default 20) of each profile in PG_PROFILES (default smoke), from PG_PAIRS + 1
 #    runs, each judged against the one before;
 # 2. the in-process memory stand-in: MEM_PAIRS pairs (default 10) of each profile in
@@ -24,6 +27,7 @@ MEM_PAIRS=${MEM_PAIRS:-10}
 PG_PROFILES=${PG_PROFILES:-smoke}
 MEM_PROFILES=${MEM_PROFILES:-smoke ecommerce-burst flash-sale month-end-close}
 PG_URL=${PEAKGATE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
+REDIS_URL=${PEAKGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}/8
 DURATION=${DURATION:-}
 
 if [ -z "${PEAKGATE:-}" ]; then
@@ -100,7 +104,7 @@ echo "A/A pairs${DURATION:+ (every run cut to $DURATION)}:"
 if [ "$PG_PAIRS" -gt 0 ]; then
   DB="peakgate_bench_verdict_$$"
   "$PEAKGATE" standin --backend postgres --reset --pg-url "$PG_URL/$DB" --workers 4 \
-    --db-maxconn 4 --listen 127.0.0.1:0 > "$WORK/standin.out" 2> "$WORK/standin.err" &
+    --db-maxconn 4 --redis-url "$REDIS_URL" --listen 127.0.0.1:0 > "$WORK/standin.out" 2> "$WORK/standin.err" &
   STANDIN_PID=$!
   URL=
   for _ in $(seq 1 300); do
@@ -110,7 +114,8 @@ if [ "$PG_PAIRS" -gt 0 ]; then
   done
   [ -n "$URL" ] || { echo "the PostgreSQL stand-in did not start: $(cat "$WORK/standin.err")"; exit 1; }
   for p in $PG_PROFILES; do
-    ODOO_PASSWORD=admin aa_set "postgres stand-in, $p" "$p" "$PG_PAIRS" --target "$URL"
+    ODOO_PASSWORD=admin PEAKGATE_PG_URL="$PG_URL/$DB" PEAKGATE_REDIS_URL="$REDIS_URL" \
+      aa_set "postgres stand-in, $p" "$p" "$PG_PAIRS" --target "$URL"
   done
   kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true
   STANDIN_PID=

@@ -1,6 +1,7 @@
 //! Whether the verdict can be acted on (issue 13): unchanged releases raise no false alarm
 //! (A/A runs against the profile's own gate), and when a release regresses the step that
-//! causes it is named, not the step that queued behind it.
+//! causes it is named, not the step that queued behind it; a server-side cause is named by
+//! the probe comparison that found it.
 
 use std::path::Path;
 
@@ -151,5 +152,124 @@ fn pos_n_plus_one_on_smoke_names_the_pos_step_by_the_worker_time_it_adds() {
     eprintln!(
         "cause: {}; largest p95 ratio ×{} on {}",
         cause["named"], worst_ratio["p95_ratio"], worst_ratio["step"]
+    );
+}
+
+#[test]
+fn server_side_causes_are_named_by_the_probe_comparison_that_found_them() {
+    // conn-leak and session-bloat on smoke, with the profile's optional PostgreSQL and Redis
+    // probes switched on, each against the same accepted baseline.
+    let redis = format!("{}/9", crate::common::pg::redis_url());
+    let flags = |release: &'static str| -> Vec<String> {
+        [
+            "--release",
+            release,
+            "--workers",
+            "4",
+            "--db-maxconn",
+            "4",
+            "--redis-url",
+            &redis,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let start = |name: &str, release: &'static str| {
+        let f = flags(release);
+        PgStandin::start(name, &f.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let ws = Workspace::new();
+    let smoke = repo_file("profiles/smoke.toml");
+    let base = start("srv_base", "baseline");
+    let (accepted, code) = base.run_probed(&ws, &smoke, &redis, &["--seed", "1"]);
+    let v = json(&accepted.join("verdict.json"));
+    assert_eq!(code, 0, "{v:#}");
+    let run = json(&accepted.join("run.json"));
+    for series in [
+        "lock_wait_share",
+        "wait_sample_ms",
+        "connections_idle_in_transaction",
+    ] {
+        assert!(
+            run["probes"]["postgres"]["series"][series].is_array(),
+            "postgres series {series}: {:#}",
+            run["probes"]["postgres"]
+        );
+    }
+    assert!(run["probes"]["redis"]["series"]["keys"].is_array());
+    drop(base);
+    for (release, check, mechanism) in [
+        (
+            "conn-leak",
+            "compare idle_in_transaction (postgres)",
+            "idle in transaction",
+        ),
+        (
+            "session-bloat",
+            "compare redis_bytes_per_key (redis)",
+            "Redis memory per session",
+        ),
+    ] {
+        let standin = start(&release.replace('-', "_"), release);
+        let (candidate, code) = standin.run_probed(
+            &ws,
+            &smoke,
+            &redis,
+            &["--seed", "2", "--baseline", accepted.to_str().unwrap()],
+        );
+        let v = json(&candidate.join("verdict.json"));
+        assert_eq!(code, 1, "{release}: {v:#}");
+        let found = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == check)
+            .unwrap_or_else(|| panic!("{release}: no check {check}: {v:#}"));
+        assert_eq!(found["status"], "fail", "{release}: {found:#}");
+        let cause = &v["comparisons"]["cause"];
+        assert_eq!(
+            cause["mechanisms"][0]["mechanism"], mechanism,
+            "{release}: {cause:#}"
+        );
+        assert_eq!(
+            cause["mechanisms"][0]["check"], check,
+            "{release}: {cause:#}"
+        );
+        assert!(
+            cause["named"].as_str().unwrap().starts_with(mechanism),
+            "{release}: {cause:#}"
+        );
+    }
+}
+
+#[test]
+fn slow_report_on_month_end_names_the_report_step() {
+    // 45 s of month-end-close (its first stages) on each side: the report step's plan
+    // changed, so it adds the most worker time; the other steps merely waited.
+    let flags = |release| ["--release", release, "--workers", "4", "--db-maxconn", "4"];
+    let ws = Workspace::new();
+    let month_end = repo_file("profiles/month-end-close.toml");
+    let short = ["--duration", "45s"];
+    let base = PgStandin::start("report_base", &flags("baseline"));
+    let (accepted, code) = base.run(&ws, &month_end, &[&short[..], &["--seed", "1"]].concat());
+    assert_eq!(code, 0, "{:#}", json(&accepted.join("verdict.json")));
+    drop(base);
+    let slow = PgStandin::start("report_slow", &flags("slow-report"));
+    let baseline = ["--seed", "2", "--baseline", accepted.to_str().unwrap()];
+    let (candidate, code) = slow.run(&ws, &month_end, &[&short[..], &baseline[..]].concat());
+    let v = json(&candidate.join("verdict.json"));
+    assert_eq!(code, 1, "{v:#}");
+    let cause = &v["comparisons"]["cause"];
+    assert_eq!(
+        cause["steps"][0]["step"], "month_end_report/general_ledger",
+        "{cause:#}"
+    );
+    assert_eq!(cause["steps"][0]["role"], "cause", "{cause:#}");
+    assert!(
+        cause["named"]
+            .as_str()
+            .unwrap()
+            .starts_with("month_end_report/general_ledger: "),
+        "{cause:#}"
     );
 }

@@ -129,6 +129,25 @@ pub struct CompareFile {
     pub rollbacks_per_commit_increase: Option<Spanned<LimitsFile>>,
     /// Steps with fewer requests than this on either side are not compared.
     pub min_count: Option<Spanned<i64>>,
+    /// The server-side series compared with the baseline's.
+    pub server: Option<ServerCompareFile>,
+}
+
+/// `[gate.compare.server]`: the allowed increase of each server-side series, and the ratio a
+/// regression must also exceed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerCompareFile {
+    /// Share of working backends' time waiting for a lock (0..1).
+    pub lock_wait_share: Option<Spanned<LimitsFile>>,
+    /// Backends idle in transaction.
+    pub idle_in_transaction: Option<Spanned<LimitsFile>>,
+    /// Backends active or idle in a transaction.
+    pub connections_in_use: Option<Spanned<LimitsFile>>,
+    /// Redis memory growth per key gained, bytes.
+    pub redis_bytes_per_key: Option<Spanned<LimitsFile>>,
+    /// Candidate / baseline mean a regression must also exceed (default 1.5).
+    pub min_ratio: Option<Spanned<f64>>,
 }
 
 /// `[gate.abort]`.

@@ -1,8 +1,11 @@
 //! The PostgreSQL probe: one dedicated connection (`application_name = peakgate-probe`) to the
 //! watched database, reading `pg_stat_activity`, `pg_stat_database` and, where they exist,
-//! Odoo's `ir_cron` and OCA's `queue_job`.
+//! Odoo's `ir_cron` and OCA's `queue_job` once per interval; and, between those samples,
+//! `pg_stat_activity`'s wait events ten times a second, since a lock wait of a few tens of
+//! milliseconds is seldom caught by a sample once a second.
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls, Statement};
@@ -43,6 +46,20 @@ FROM pg_stat_activity
 WHERE datname = current_database() AND backend_type = 'client backend'
   AND pid <> pg_backend_pid()";
 
+/// Working backends of the watched database and, of those, the ones waiting for a heavyweight
+/// lock (a backend waiting on a lock is `active`). One index-free scan of the backends' shared
+/// memory array: cheap enough for [`WAIT_SAMPLE_EVERY`] (its round trip is recorded as
+/// `wait_sample_ms`).
+const WAITS: &str = "
+SELECT count(*) FILTER (WHERE state = 'active')::float8,
+       count(*) FILTER (WHERE wait_event_type = 'Lock')::float8
+FROM pg_stat_activity
+WHERE datname = current_database() AND backend_type = 'client backend'
+  AND pid <> pg_backend_pid()";
+
+/// How often the wait events are sampled: 10 Hz.
+pub const WAIT_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
 const DATABASE: &str = "
 SELECT xact_commit::float8, xact_rollback::float8, deadlocks::float8, conflicts::float8,
        temp_bytes::float8, blks_hit::float8, blks_read::float8
@@ -56,14 +73,76 @@ FROM ir_cron WHERE active";
 
 const QUEUE_JOB: &str = "SELECT state::text, count(*)::float8 FROM queue_job GROUP BY state";
 
+/// The wait-event samples taken since the probe's last interval sample.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct WaitTally {
+    samples: u64,
+    /// Σ active backends over the samples.
+    active: f64,
+    /// Σ backends waiting for a lock over the samples.
+    waiting: f64,
+    /// Σ round-trip time of the samples, seconds.
+    query_s: f64,
+}
+
+impl WaitTally {
+    /// `lock_wait_share` (the share of working backends' time spent waiting for a lock:
+    /// Σ waiting / Σ active, 0 when nothing worked), `wait_samples` and `wait_sample_ms`.
+    fn readings(&self, out: &mut Readings) {
+        if self.samples == 0 {
+            return;
+        }
+        let share = if self.active > 0.0 {
+            self.waiting / self.active
+        } else {
+            0.0
+        };
+        out.push(("lock_wait_share".into(), Reading::Gauge(share)));
+        out.push(("wait_samples".into(), Reading::Gauge(self.samples as f64)));
+        out.push((
+            "wait_sample_ms".into(),
+            Reading::Gauge(1000.0 * self.query_s / self.samples as f64),
+        ));
+    }
+}
+
+/// Samples the wait events every [`WAIT_SAMPLE_EVERY`] into `tally` until the connection
+/// fails (the interval sample then reports the failure and reconnects).
+async fn sample_waits(client: Arc<Client>, statement: Statement, tally: Arc<Mutex<WaitTally>>) {
+    let mut tick = tokio::time::interval(WAIT_SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let sent = tokio::time::Instant::now();
+        let Ok(row) = client.query_one(&statement, &[]).await else {
+            return;
+        };
+        let took = sent.elapsed().as_secs_f64();
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.samples += 1;
+        t.active += row.get::<_, f64>(0);
+        t.waiting += row.get::<_, f64>(1);
+        t.query_s += took;
+    }
+}
+
 struct Session {
-    client: Client,
+    client: Arc<Client>,
     activity: Statement,
     database: Statement,
     cron: Option<Statement>,
     queue_job: Option<Statement>,
     /// Why the connection ended, as the connection task saw it.
     closed: tokio::sync::watch::Receiver<Option<String>>,
+    waits: Arc<Mutex<WaitTally>>,
+    /// The wait sampler, stopped with the session.
+    sampler: tokio::task::AbortHandle,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.sampler.abort();
+    }
 }
 
 pub struct PostgresProbe {
@@ -136,13 +215,22 @@ impl Probe for PostgresProbe {
             true => Some(client.prepare(QUEUE_JOB).await.map_err(err)?),
             false => None,
         };
+        let waits_statement = client.prepare(WAITS).await.map_err(err)?;
+        let activity = client.prepare(ACTIVITY).await.map_err(err)?;
+        let database = client.prepare(DATABASE).await.map_err(err)?;
+        let client = Arc::new(client);
+        let waits = Arc::new(Mutex::new(WaitTally::default()));
+        let sampler = tokio::spawn(sample_waits(client.clone(), waits_statement, waits.clone()))
+            .abort_handle();
         self.session = Some(Session {
-            activity: client.prepare(ACTIVITY).await.map_err(err)?,
-            database: client.prepare(DATABASE).await.map_err(err)?,
+            activity,
+            database,
             cron,
             queue_job,
             client,
             closed,
+            waits,
+            sampler,
         });
         Ok(())
     }
@@ -194,6 +282,8 @@ impl Probe for PostgresProbe {
             g(&mut out, name, a(i));
         }
         self.odoo_backends.set(Some(a(6) as u64));
+        let tally = std::mem::take(&mut *s.waits.lock().unwrap_or_else(|p| p.into_inner()));
+        tally.readings(&mut out);
         if let Some(d) = database {
             let c = |out: &mut Readings, name: &str, i: usize| {
                 out.push((name.into(), Reading::Counter(d.get::<_, f64>(i))))
@@ -252,5 +342,37 @@ fn describe(e: &tokio_postgres::Error) -> String {
     match std::error::Error::source(e) {
         Some(source) => format!("{e}: {source}"),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_wait_share_is_waiting_over_working_backend_time() {
+        let get = |t: &WaitTally, n: &str| {
+            let mut out = Readings::new();
+            t.readings(&mut out);
+            out.into_iter().find(|(k, _)| k == n).map(|(_, v)| v)
+        };
+        // Ten samples: 4 backends working in each, one of them waiting in 5 of the samples.
+        let t = WaitTally {
+            samples: 10,
+            active: 40.0,
+            waiting: 5.0,
+            query_s: 0.004,
+        };
+        assert_eq!(get(&t, "lock_wait_share"), Some(Reading::Gauge(0.125)));
+        assert_eq!(get(&t, "wait_samples"), Some(Reading::Gauge(10.0)));
+        assert_eq!(get(&t, "wait_sample_ms"), Some(Reading::Gauge(0.4)));
+        // Nothing worked: no time to wait in.
+        let idle = WaitTally {
+            samples: 10,
+            ..WaitTally::default()
+        };
+        assert_eq!(get(&idle, "lock_wait_share"), Some(Reading::Gauge(0.0)));
+        // No sample in the interval (the sampler was reconnecting): no reading at all.
+        assert_eq!(get(&WaitTally::default(), "lock_wait_share"), None);
     }
 }

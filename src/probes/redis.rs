@@ -1,5 +1,5 @@
-//! The Redis probe: `INFO` (the fields operators watch, counters as rates) and the `PING`
-//! round trip, on one multiplexed connection.
+//! The Redis probe: `INFO` (the fields operators watch, counters as rates, and the keys of
+//! every database as `keys`) and the `PING` round trip, on one multiplexed connection.
 
 use std::collections::HashMap;
 
@@ -101,6 +101,23 @@ fn readings(info: &str) -> Readings {
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.trim().split_once(':'))
         .collect();
+    // `# Keyspace` has a line per database that holds keys: `db0:keys=12,expires=12,...`.
+    // `used_memory` is the server's, so the keys are too: Σ over every database.
+    let keys: f64 = fields
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix("db")
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .filter_map(|(_, v)| {
+            v.split(',')
+                .find_map(|kv| kv.strip_prefix("keys="))
+                .and_then(|n| n.parse::<f64>().ok())
+        })
+        .sum();
+    let keys = info
+        .contains("# Keyspace")
+        .then(|| ("keys".to_string(), Reading::Gauge(keys)));
     FIELDS
         .iter()
         .filter_map(|(field, series, counter)| {
@@ -112,6 +129,7 @@ fn readings(info: &str) -> Readings {
             };
             Some((series.to_string(), r))
         })
+        .chain(keys)
         .collect()
 }
 
@@ -133,5 +151,18 @@ mod tests {
             Some(Reading::Counter(2.0))
         );
         assert_eq!(get("evicted_keys_per_s"), None);
+        // No `# Keyspace` section (e.g. `INFO memory` only): no key count, rather than 0.
+        assert_eq!(get("keys"), None);
+    }
+
+    #[test]
+    fn keys_are_summed_over_every_database_of_the_keyspace_section() {
+        let info = "# Memory\r\nused_memory:10\r\n# Keyspace\r\ndb0:keys=12,expires=12,avg_ttl=0,subexpiry=0\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n";
+        let r = readings(info);
+        let get = |n: &str| r.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+        assert_eq!(get("keys"), Some(Reading::Gauge(17.0)));
+        // An empty server still has the section header, and 0 keys.
+        let r = readings("# Keyspace\r\n");
+        assert_eq!(r, vec![("keys".to_string(), Reading::Gauge(0.0))]);
     }
 }

@@ -27,9 +27,9 @@ pub use probe::{Gap, ProbeReport};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
-    Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Method,
-    PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep, Status, StepTime,
-    Verdict,
+    Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,
+    Method, PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep,
+    ServerComparison, Status, StepTime, Verdict,
 };
 
 use crate::config::profile::{ArrivalKind, ModelKind};

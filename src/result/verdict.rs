@@ -96,11 +96,47 @@ pub struct Comparisons {
     /// Rollbacks per committed transaction, per PostgreSQL probe both runs had.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollbacks: Vec<RollbackComparison>,
-    /// When a step regressed: the compared steps ranked by the worker time each adds.
+    /// Server-side series of the probes both runs had, candidate vs baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server: Vec<ServerComparison>,
+    /// When a step or a server-side series regressed: the mechanisms the server-side
+    /// comparisons point at, and the compared steps ranked by the worker time each adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Attribution>,
     /// Steps present in only one of the runs, or with too few requests to compare.
     pub not_compared: Vec<String>,
+}
+
+/// One server-side series of one probe, candidate vs baseline (`comparisons.server`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ServerComparison {
+    /// The probe's name (both runs had a probe of that name and kind).
+    pub probe: String,
+    /// `lock_wait_share`, `idle_in_transaction`, `connections_in_use` or
+    /// `redis_bytes_per_key` (README, "Baseline comparison").
+    pub metric: String,
+    /// What a regression of it points at, e.g. "lock contention".
+    pub mechanism: String,
+    /// `mann_whitney_u` over the per-interval values, alternative "candidate higher"; or
+    /// `slope_z` for `redis_bytes_per_key` (least-squares slope of used memory on keys, the
+    /// difference of the two slopes over its standard error).
+    pub test: String,
+    /// Intervals (or, for a slope, samples) on each side.
+    pub n_baseline: u64,
+    pub n_candidate: u64,
+    /// Mean per-interval value (or the slope) on each side, in the metric's unit.
+    pub baseline: f64,
+    pub candidate: f64,
+    /// The increase judged: Hodges-Lehmann shift of the per-interval values (or the slope
+    /// difference), with its confidence interval.
+    pub increase: f64,
+    pub interval: [f64; 2],
+    pub confidence: f64,
+    /// candidate / baseline mean; `None` when the baseline's is 0.
+    pub ratio: Option<f64>,
+    pub p_value: f64,
+    pub significant: bool,
+    pub status: Status,
 }
 
 /// Rollbacks per committed transaction of one PostgreSQL probe, candidate vs baseline.
@@ -214,10 +250,27 @@ pub struct Attribution {
     pub shared_wait_ms: f64,
     /// Σ added worker-seconds per second over the compared steps.
     pub added_worker_s_per_s: f64,
-    /// The conclusion, e.g. "pos_order_sync/create_from_ui: 81% of the added worker time".
+    /// The conclusion: the mechanisms, then the step, e.g. "lock contention (compare
+    /// lock_wait_share (pg): 0.01 → 0.31); pos_order_sync/create_from_ui: 81% of the added
+    /// worker time".
     pub named: String,
+    /// The server-side mechanisms whose comparison regressed, most severe first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mechanisms: Vec<Mechanism>,
     /// The compared steps, most added worker time first.
     pub steps: Vec<StepTime>,
+}
+
+/// A server-side mechanism named as a cause: `comparisons.cause.mechanisms[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Mechanism {
+    /// E.g. "lock contention", "idle in transaction", "Redis memory per session".
+    pub mechanism: String,
+    /// The check that found it, e.g. `compare lock_wait_share (pg)`.
+    pub check: String,
+    pub status: Status,
+    /// Baseline → candidate, in a few words.
+    pub evidence: String,
 }
 
 /// How a p-value was obtained.

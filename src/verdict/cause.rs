@@ -8,27 +8,93 @@
 //! smallest rise in mean service time among the compared steps is taken as that shared wait
 //! and removed from every step before ranking; what is left approximates the server time
 //! each step adds.
+//!
+//! A step says where the time went, not why. The server-side comparisons say why: each one
+//! that regressed names its mechanism (lock contention, idle in transaction, Redis memory per
+//! session, rollbacks), and the conclusion leads with them.
 
 use crate::result::RunResult;
 
 use super::{fmt_num, round6};
+use crate::plan::gate::ServerMetric;
 use crate::result::LatencyComparison;
 use crate::result::Status;
-use crate::result::{Attribution, Role, StepTime};
+use crate::result::{Attribution, Mechanism, Role, RollbackComparison, ServerComparison, StepTime};
 
 /// A step's share of the added worker time below which a regressed step is said to have
 /// queued behind the cause rather than caused anything.
 pub const QUEUED_BELOW_SHARE: f64 = 0.2;
 
-/// Ranks the compared steps when at least one regressed; `None` otherwise.
+/// The server-side mechanisms whose comparison did not pass, failures first, then in the
+/// order of [`ServerMetric::ALL`] (connections in use, a symptom of any slowdown, last), then
+/// rollbacks per commit.
+pub fn mechanisms(server: &[ServerComparison], rollbacks: &[RollbackComparison]) -> Vec<Mechanism> {
+    let rank = |metric: &str| {
+        ServerMetric::ALL
+            .iter()
+            .position(|m| m.name() == metric)
+            .unwrap_or(usize::MAX)
+    };
+    let mut found: Vec<(Status, usize, Mechanism)> = server
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .map(|c| {
+            (
+                c.status,
+                rank(&c.metric),
+                Mechanism {
+                    mechanism: c.mechanism.clone(),
+                    check: super::server::check_name(&c.metric, &c.probe),
+                    status: c.status,
+                    evidence: format!(
+                        "{} {} → {}",
+                        c.metric,
+                        fmt_num(c.baseline),
+                        fmt_num(c.candidate)
+                    ),
+                },
+            )
+        })
+        .chain(
+            rollbacks
+                .iter()
+                .filter(|r| r.status != Status::Pass)
+                .map(|r| {
+                    (
+                        r.status,
+                        ServerMetric::ALL.len(),
+                        Mechanism {
+                            mechanism: "transactions rolled back".into(),
+                            check: format!("compare rollbacks per commit ({})", r.probe),
+                            status: r.status,
+                            evidence: format!(
+                                "rollbacks per commit {} → {}",
+                                fmt_num(r.per_commit_baseline),
+                                fmt_num(r.per_commit_candidate)
+                            ),
+                        },
+                    )
+                }),
+        )
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    found.into_iter().map(|f| f.2).collect()
+}
+
+/// The cause when a step or a server-side series regressed (`None` otherwise): the
+/// mechanisms, and the compared steps ranked when a step regressed.
 pub fn attribute(
     candidate: &RunResult,
     baseline: &RunResult,
     compared: &[LatencyComparison],
+    mechanisms: Vec<Mechanism>,
 ) -> Option<Attribution> {
-    if compared.iter().all(|c| c.status == Status::Pass) || candidate.duration_s <= 0.0 {
+    let step_regressed =
+        compared.iter().any(|c| c.status != Status::Pass) && candidate.duration_s > 0.0;
+    if !step_regressed && mechanisms.is_empty() {
         return None;
     }
+    let compared = if step_regressed { compared } else { &[] };
     // (step, regressed, mean base, mean cand, throughput)
     let rows: Vec<(&LatencyComparison, f64, f64, f64)> = compared
         .iter()
@@ -91,22 +157,30 @@ pub fn attribute(
         s.added_worker_s_per_s = round6(s.added_worker_s_per_s);
         s.share = round6(s.share);
     }
-    let named = match steps.first() {
-        Some(top) if total > 0.0 => format!(
+    let by_step = match steps.first() {
+        _ if !step_regressed => None,
+        Some(top) if total > 0.0 => Some(format!(
             "{}: {}% of the added worker time",
             top.step,
             fmt_num((100.0 * top.share).round())
-        ),
-        _ => format!(
+        )),
+        _ => Some(format!(
             "no step adds server time beyond a shared wait of {} ms: every compared step slowed by about as much (waiting for a worker, or a slowdown they all share)",
             fmt_num(shared_wait_ms)
-        ),
+        )),
     };
+    let named = mechanisms
+        .iter()
+        .map(|m| format!("{} ({}: {})", m.mechanism, m.check, m.evidence))
+        .chain(by_step)
+        .collect::<Vec<_>>()
+        .join("; ");
     Some(Attribution {
         method: "Δ mean service time (from the actual send) minus the shared wait, × the candidate's throughput of the step: worker-seconds added per second (Little's law); approximate, since client-side service time includes waiting for an Odoo worker".into(),
         shared_wait_ms: round6(shared_wait_ms),
         added_worker_s_per_s: round6(total),
         named,
+        mechanisms,
         steps,
     })
 }
@@ -198,7 +272,7 @@ mod tests {
             cmp("cart/page", Status::Fail),
             cmp("sale/find", Status::Pass),
         ];
-        let a = attribute(&k, &b, &compared).unwrap();
+        let a = attribute(&k, &b, &compared, Vec::new()).unwrap();
         assert_eq!(a.shared_wait_ms, 40.0);
         assert_eq!(a.steps[0].step, "pos/sync");
         assert_eq!(a.steps[0].role, Role::Cause);
@@ -216,7 +290,7 @@ mod tests {
     fn a_slowdown_every_step_shares_names_no_step_and_nothing_regressed_is_not_ranked() {
         let (b, k) = runs(&[("a/x", 100, 10.0, 30.0), ("b/y", 100, 50.0, 70.0)]);
         let compared = [cmp("a/x", Status::Fail), cmp("b/y", Status::Fail)];
-        let a = attribute(&k, &b, &compared).unwrap();
+        let a = attribute(&k, &b, &compared, Vec::new()).unwrap();
         assert_eq!(a.added_worker_s_per_s, 0.0);
         assert!(
             a.named.starts_with("no step adds server time"),
@@ -225,10 +299,60 @@ mod tests {
         );
         assert!(a.steps.iter().all(|s| s.role == Role::Queued));
         let passed = [cmp("a/x", Status::Pass), cmp("b/y", Status::Pass)];
-        assert!(attribute(&k, &b, &passed).is_none());
+        assert!(attribute(&k, &b, &passed, Vec::new()).is_none());
         // One step alone keeps its whole rise: nothing to share a wait with.
-        let a = attribute(&k, &b, &compared[..1]).unwrap();
+        let a = attribute(&k, &b, &compared[..1], Vec::new()).unwrap();
         assert_eq!((a.shared_wait_ms, a.steps[0].role), (0.0, Role::Cause));
         assert!((a.steps[0].added_worker_s_per_s - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_server_side_mechanism_leads_the_conclusion_even_without_a_slower_step() {
+        let (b, k) = runs(&[("pos/sync", 150, 80.0, 82.0)]);
+        let server = |metric: &str, mechanism: &str, status| ServerComparison {
+            probe: "pg".into(),
+            metric: metric.into(),
+            mechanism: mechanism.into(),
+            test: "mann_whitney_u".into(),
+            n_baseline: 15,
+            n_candidate: 15,
+            baseline: 0.0,
+            candidate: 9.5,
+            increase: 9.0,
+            interval: [8.0, 11.0],
+            confidence: 0.95,
+            ratio: None,
+            p_value: 0.0001,
+            significant: true,
+            status,
+        };
+        let found = mechanisms(
+            &[
+                server(
+                    "connections_in_use",
+                    "connections held longer",
+                    Status::Warn,
+                ),
+                server("idle_in_transaction", "idle in transaction", Status::Fail),
+                server("lock_wait_share", "lock contention", Status::Pass),
+            ],
+            &[],
+        );
+        // Failures first; what passed is no mechanism.
+        let names: Vec<&str> = found.iter().map(|m| m.mechanism.as_str()).collect();
+        assert_eq!(names, ["idle in transaction", "connections held longer"]);
+        let a = attribute(&k, &b, &[cmp("pos/sync", Status::Pass)], found).unwrap();
+        assert!(
+            a.named.starts_with(
+                "idle in transaction (compare idle_in_transaction (pg): idle_in_transaction 0 → 9.5)"
+            ),
+            "{}",
+            a.named
+        );
+        // No step regressed: no ranking, and no step in the conclusion.
+        assert!(
+            a.steps.is_empty() && !a.named.contains("worker time"),
+            "{a:?}"
+        );
     }
 }

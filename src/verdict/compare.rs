@@ -2,6 +2,7 @@
 //! significant Mann-Whitney U test (one-sided, Bonferroni over the steps compared), a
 //! Hodges-Lehmann shift above `shift_ms` and a p95 ratio above `p95_ratio`; an error-rate
 //! regression needs a significant two-proportion test and an increase above the allowed one.
+//! The probes' series are compared the same way (`server`).
 
 use std::collections::BTreeMap;
 
@@ -133,7 +134,11 @@ pub fn compare(
         checks.push(check);
         rollbacks.push(cmp);
     }
-    let cause = cause::attribute(run, &base.result, &lat);
+    let (server_checks, server, server_not_compared) = super::server::compare(run, &base.result, c);
+    checks.extend(server_checks);
+    not_compared.extend(server_not_compared);
+    let mechanisms = cause::mechanisms(&server, &rollbacks);
+    let cause = cause::attribute(run, &base.result, &lat, mechanisms);
     if let Some(a) = &cause {
         for s in &a.steps {
             let name = format!("compare latency {}", s.step);
@@ -169,6 +174,7 @@ pub fn compare(
         latency: lat,
         errors: errs,
         rollbacks,
+        server,
         cause,
         not_compared,
     };

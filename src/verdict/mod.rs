@@ -9,6 +9,7 @@ pub mod compare;
 pub mod generator;
 pub mod headroom;
 mod probes;
+pub mod server;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -136,6 +136,11 @@ fn standard_normal() -> Normal {
     Normal::new(0.0, 1.0).expect("the standard normal is valid")
 }
 
+/// z such that a two-sided normal interval of ±z·se has the given confidence (1.96 at 95%).
+pub fn two_sided_z(confidence: f64) -> f64 {
+    standard_normal().inverse_cdf(0.5 + confidence / 2.0)
+}
+
 /// Counts of each U value (0..=m·n) over all arrangements of `m` and `n` distinct values:
 /// c(m, n, u) = c(m−1, n, u−n) + c(m, n−1, u).
 fn exact_distribution(m: usize, n: usize) -> Vec<f64> {

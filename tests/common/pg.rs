@@ -88,8 +88,37 @@ impl PgStandin {
         profile: &std::path::Path,
         extra: &[&str],
     ) -> (std::path::PathBuf, i32) {
+        self.run_with(ws, profile, extra, &[])
+    }
+
+    /// As [`PgStandin::run`], with the profile's optional probes on: `PEAKGATE_PG_URL` is
+    /// this stand-in's database and `PEAKGATE_REDIS_URL` is `redis`.
+    pub fn run_probed(
+        &self,
+        ws: &super::Workspace,
+        profile: &std::path::Path,
+        redis: &str,
+        extra: &[&str],
+    ) -> (std::path::PathBuf, i32) {
+        let pg = db_url(&self.db);
+        self.run_with(
+            ws,
+            profile,
+            extra,
+            &[("PEAKGATE_PG_URL", &pg), ("PEAKGATE_REDIS_URL", redis)],
+        )
+    }
+
+    fn run_with(
+        &self,
+        ws: &super::Workspace,
+        profile: &std::path::Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (std::path::PathBuf, i32) {
         let o = super::peakgate()
             .args(["run", "--quiet", "--target", &self.url])
+            .envs(env.iter().copied())
             .env("ODOO_PASSWORD", "admin")
             .arg("--profile")
             .arg(profile)

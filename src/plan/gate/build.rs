@@ -6,7 +6,9 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::{Abort, ErrorLimits, Gate, Limits, ProbeCheck, ProbeMetric, Selector, Stat, Worse};
+use super::{
+    Abort, ErrorLimits, Gate, Limits, ProbeCheck, ProbeMetric, Selector, ServerMetric, Stat, Worse,
+};
 use crate::config::ConfigError;
 use crate::config::gate::{GateFile, LimitsFile};
 
@@ -207,6 +209,31 @@ impl Gate {
                 ));
             }
             gate.compare.min_count = Some(*n.get_ref() as u64);
+        }
+        if let Some(srv) = &c.server {
+            for (metric, l) in [
+                (ServerMetric::LockWaitShare, &srv.lock_wait_share),
+                (ServerMetric::IdleInTransaction, &srv.idle_in_transaction),
+                (ServerMetric::ConnectionsInUse, &srv.connections_in_use),
+                (ServerMetric::RedisBytesPerKey, &srv.redis_bytes_per_key),
+            ] {
+                if let Some(l) = l {
+                    let key = format!("gate.compare.server.{}", metric.name());
+                    let cap = (metric == ServerMetric::LockWaitShare).then_some(1.0);
+                    let limits = limits_of(l, Worse::Higher, cap, &key, &at)?;
+                    gate.compare.server.insert(metric, limits);
+                }
+            }
+            if let Some(v) = &srv.min_ratio {
+                let x = *v.get_ref();
+                if !(x.is_finite() && x >= 1.0) {
+                    return Err(locate(
+                        v.span(),
+                        format!("gate.compare.server.min_ratio must be at least 1, got {x}"),
+                    ));
+                }
+                gate.compare.server_min_ratio = Some(x);
+            }
         }
         let g = &f.generator;
         for (value, key, slot, max) in [
@@ -450,6 +477,9 @@ mod tests {
             [compare]
             shift_ms = { warn = 5, fail = 10 }
             rollbacks_per_commit_increase = { warn = 0.1, fail = 0.3 }
+            [compare.server]
+            lock_wait_share = { warn = 0.02, fail = 0.2 }
+            min_ratio = 2.0
             [abort]
             window = "10s"
             p95_ms = 10000
@@ -465,6 +495,42 @@ mod tests {
         );
         let back: Gate = serde_json::from_str(&json).unwrap();
         assert_eq!(back, g);
+        let lock = g.compare.server_increase(ServerMetric::LockWaitShare);
+        assert_eq!((lock.warn, lock.fail), (Some(0.02), Some(0.2)));
+        assert_eq!(g.compare.server_min_ratio(), 2.0);
+        // A metric not set keeps its default.
+        assert_eq!(
+            g.compare.server_increase(ServerMetric::IdleInTransaction),
+            ServerMetric::IdleInTransaction.default_increase()
+        );
+    }
+
+    #[test]
+    fn server_comparison_limits_out_of_range_are_located() {
+        let e = build(
+            "[compare.server]
+lock_wait_share = { fail = 1.5 }
+",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("g.toml:2") && e.contains("between 0 and 1"),
+            "{e}"
+        );
+        let e = build(
+            "[compare.server]
+min_ratio = 0.5
+",
+        )
+        .unwrap_err();
+        assert!(e.contains("min_ratio must be at least 1"), "{e}");
+        let e = build(
+            "[compare.server]
+locks = { fail = 1 }
+",
+        )
+        .unwrap_err();
+        assert!(e.contains("locks"), "{e}");
     }
 
     #[test]

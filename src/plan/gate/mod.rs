@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::ProbeKind;
+
 /// A warn and a fail threshold. Which side is worse depends on the check.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
@@ -203,6 +205,89 @@ pub struct Compare {
     pub rollbacks_per_commit_increase: Option<Limits>,
     /// Requests a step needs on each side to be compared.
     pub min_count: Option<u64>,
+    /// Allowed increase of each server-side series (`[gate.compare.server]`); a metric not
+    /// set takes [`ServerMetric::default_increase`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server: BTreeMap<ServerMetric, Limits>,
+    /// Candidate / baseline mean a server-side regression must also exceed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_min_ratio: Option<f64>,
+}
+
+/// A server-side series compared with the baseline's (`[gate.compare.server]`): each names
+/// the mechanism its regression points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerMetric {
+    /// PostgreSQL: share of the working backends' time spent waiting for a lock (0..1),
+    /// per probe interval, from the probe's 10 Hz wait-event samples.
+    LockWaitShare,
+    /// PostgreSQL: backends idle in transaction, per probe interval.
+    IdleInTransaction,
+    /// PostgreSQL: backends holding a connection busy (active, or idle in a transaction).
+    ConnectionsInUse,
+    /// Redis: memory the server grows by per key it gains over the run (bytes): what a
+    /// session costs in Odoo's Redis session store.
+    RedisBytesPerKey,
+}
+
+impl ServerMetric {
+    pub const ALL: [ServerMetric; 4] = [
+        ServerMetric::LockWaitShare,
+        ServerMetric::IdleInTransaction,
+        ServerMetric::ConnectionsInUse,
+        ServerMetric::RedisBytesPerKey,
+    ];
+    pub const DEFAULT_MIN_RATIO: f64 = 1.5;
+
+    /// The name in `[gate.compare.server]` and in `verdict.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerMetric::LockWaitShare => "lock_wait_share",
+            ServerMetric::IdleInTransaction => "idle_in_transaction",
+            ServerMetric::ConnectionsInUse => "connections_in_use",
+            ServerMetric::RedisBytesPerKey => "redis_bytes_per_key",
+        }
+    }
+
+    /// The probe kind whose series it reads.
+    pub fn probe_kind(self) -> ProbeKind {
+        match self {
+            ServerMetric::RedisBytesPerKey => ProbeKind::Redis,
+            _ => ProbeKind::Postgres,
+        }
+    }
+
+    /// What a regression of it points at, as the cause names it.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            ServerMetric::LockWaitShare => "lock contention",
+            ServerMetric::IdleInTransaction => "idle in transaction",
+            ServerMetric::ConnectionsInUse => "connections held longer",
+            ServerMetric::RedisBytesPerKey => "Redis memory per session",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            ServerMetric::LockWaitShare => "",
+            ServerMetric::IdleInTransaction | ServerMetric::ConnectionsInUse => " backends",
+            ServerMetric::RedisBytesPerKey => " B",
+        }
+    }
+
+    /// The increase (candidate − baseline: Hodges-Lehmann shift of the per-interval values,
+    /// or the difference of the bytes-per-key slopes) beyond which a significant rise warns
+    /// and fails. More connections in use follow from any slowdown, so they only warn.
+    pub fn default_increase(self) -> Limits {
+        let (warn, fail) = match self {
+            ServerMetric::LockWaitShare => (Some(0.05), Some(0.10)),
+            ServerMetric::IdleInTransaction => (Some(1.0), Some(2.0)),
+            ServerMetric::ConnectionsInUse => (Some(2.0), None),
+            ServerMetric::RedisBytesPerKey => (Some(2048.0), Some(8192.0)),
+        };
+        Limits { warn, fail }
+    }
 }
 
 impl Compare {
@@ -244,6 +329,16 @@ impl Compare {
     }
     pub fn min_count(&self) -> u64 {
         self.min_count.unwrap_or(Self::DEFAULT_MIN_COUNT)
+    }
+    pub fn server_increase(&self, m: ServerMetric) -> Limits {
+        self.server
+            .get(&m)
+            .copied()
+            .unwrap_or_else(|| m.default_increase())
+    }
+    pub fn server_min_ratio(&self) -> f64 {
+        self.server_min_ratio
+            .unwrap_or(ServerMetric::DEFAULT_MIN_RATIO)
     }
 }
 
@@ -354,6 +449,8 @@ impl Gate {
         self.compare.rollbacks_per_commit_increase = c
             .rollbacks_per_commit_increase
             .or(self.compare.rollbacks_per_commit_increase);
+        self.compare.server.extend(c.server);
+        self.compare.server_min_ratio = c.server_min_ratio.or(self.compare.server_min_ratio);
         if other.abort.is_some() {
             self.abort = other.abort;
         }
