@@ -55,7 +55,7 @@ aa_set() {
   local prev
   prev=$("$PEAKGATE" run --quiet --profile "$ROOT/profiles/$profile.toml" --out "$out" \
     --seed 1000 "${EXTRA[@]}" "$@" 2>>"$out/stderr" || true)
-  local pass=0 warn=0 fail=0 other=0 old_warn=0 old_fail=0
+  local pass=0 warn=0 fail=0 inconclusive=0 other=0 old_warn=0 old_fail=0
   for i in $(seq 1 "$pairs"); do
     local dir
     dir=$("$PEAKGATE" run --quiet --profile "$ROOT/profiles/$profile.toml" --out "$out" \
@@ -67,6 +67,7 @@ aa_set() {
       pass) pass=$((pass + 1)) ;;
       warn) warn=$((warn + 1)) ;;
       fail) fail=$((fail + 1)) ;;
+      inconclusive) inconclusive=$((inconclusive + 1)) ;;
       *) other=$((other + 1)) ;;
     esac
     # The checks that did not pass, and what the verdict would have been had each percentile
@@ -78,7 +79,8 @@ v = json.load(open(sys.argv[1]))
 for c in v["checks"]:
     if c["status"] != "pass":
         print(f"    pair {sys.argv[2]}: {c['status']} {c['name']}: {c['message']}", file=sys.stderr)
-rank = {"pass": 0, "warn": 1, "fail": 2}
+# An inconclusive check (the load generator did not keep its plan) is none of the three.
+rank = {"pass": 0, "warn": 1, "fail": 2, "inconclusive": 0}
 estimates = {p["check"]: p["estimate_ms"] for p in v.get("percentiles", [])}
 worst = 0
 for c in v["checks"]:
@@ -96,8 +98,8 @@ PY
     esac
     prev=$dir
   done
-  printf '%-40s %3d pairs: %3d pass, %2d warn, %2d fail, %2d no verdict (percentiles on their point estimate: %d warn, %d fail)\n' \
-    "$label" "$pairs" "$pass" "$warn" "$fail" "$other" "$old_warn" "$old_fail"
+  printf '%-40s %3d pairs: %3d pass, %2d warn, %2d fail, %2d inconclusive, %2d no verdict (percentiles on their point estimate: %d warn, %d fail)\n' \
+    "$label" "$pairs" "$pass" "$warn" "$fail" "$inconclusive" "$other" "$old_warn" "$old_fail"
 }
 
 echo "A/A pairs${DURATION:+ (every run cut to $DURATION)}:"

@@ -546,12 +546,20 @@ fn simulate_refuses_bad_input_and_exits_1_on_an_unmet_objective() {
         .assert()
         .code(2)
         .stderr(contains("`p97` is not one of"));
-    // 1 ms at p50 cannot be met by 80 ms pages; a selector that matches nothing fails too.
+    // 1 ms at p50 cannot be met by 80 ms pages.
     sim(&["--slo", "browse/shop:p50=1ms"])
         .assert()
         .code(1)
         .stdout(contains("objective browse/shop p50 ≤ 1 ms: FAIL"));
-    sim(&["--slo", "no_such/step:p95=1s"]).assert().code(1);
+    // A selector that names nothing of the profile is a typo, known before simulating: an
+    // input error with the nearest names, never an objective that "fails" (exit 1).
+    sim(&["--slo", "brwose/shop:p95=1s"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "`brwose/shop` is no step or scenario of the profile",
+        ))
+        .stderr(contains("the nearest are `browse/shop`"));
     sim(&["--slo", "browse:p95=30s"])
         .assert()
         .success()

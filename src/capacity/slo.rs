@@ -66,6 +66,20 @@ impl std::fmt::Display for Slo {
     }
 }
 
+/// The first objective whose selector names none of `names` (the plan's steps and scenarios),
+/// with the nearest names: known before anything is simulated, so a typo is an input error
+/// rather than an objective that fails.
+pub fn unmatched(slos: &[Slo], names: &[&str]) -> Option<String> {
+    let slo = slos
+        .iter()
+        .find(|s| s.selector != "*" && !names.contains(&s.selector.as_str()))?;
+    Some(format!(
+        "--slo `{slo}`: `{}` is no step or scenario of the profile; the nearest are {}",
+        slo.selector,
+        crate::plan::nearest(&slo.selector, names)
+    ))
+}
+
 /// Checks every objective on every transaction it selects; an objective that selects nothing
 /// fails (a typo must not pass).
 pub fn check(slos: &[Slo], run: &RunResult) -> Vec<SloCheck> {
@@ -120,6 +134,31 @@ pub fn passes(checks: &[SloCheck]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_objective_naming_no_step_or_scenario_is_refused_with_the_nearest_names() {
+        let names = [
+            "pos_order_sync/create_from_ui",
+            "pos_order_sync",
+            "ecommerce_cart/shop",
+        ];
+        let typo: Slo = "pos_ordre_sync:p95=500ms".parse().unwrap();
+        let why = unmatched(&[typo], &names).unwrap();
+        assert!(
+            why.contains("`pos_ordre_sync` is no step or scenario")
+                && why.contains("the nearest are `pos_order_sync`,"),
+            "{why}"
+        );
+        let fine: Vec<Slo> = [
+            "p95=800ms",
+            "pos_order_sync:p99=2s",
+            "ecommerce_cart/shop:p95=1s",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        assert_eq!(unmatched(&fine, &names), None);
+    }
 
     #[test]
     fn objectives_parse_with_and_without_a_selector() {

@@ -34,6 +34,15 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Exit> {
     let measured = &calibration.run.plan.odoo_version;
     overrides.server_version = (!measured.is_empty()).then(|| measured.clone());
     let plan = Plan::load(&args.profile, &overrides)?;
+    let names: Vec<&str> = plan
+        .step_names
+        .iter()
+        .map(String::as_str)
+        .chain(plan.scenarios.iter().map(|s| s.name.as_str()))
+        .collect();
+    if let Some(why) = slo::unmatched(&args.slo, &names) {
+        return Err(UsageError(why).into());
+    }
     let calibration_workers = args
         .calibration_workers
         .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));

@@ -57,22 +57,28 @@ fn check_selectors(
         if names.iter().any(|n| matcher.matches(n)) {
             continue;
         }
-        let mut near: Vec<(f64, &str)> = names
-            .iter()
-            .map(|n| (strsim::normalized_levenshtein(sel, n), *n))
-            .collect();
-        near.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let suggestions: Vec<String> = near.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
         return Err(ConfigError::key(
             &src.path,
             format!("gate.{table}.\"{sel}\""),
             format!(
                 "matches no step or scenario of this profile; the nearest are {}",
-                suggestions.join(", ")
+                nearest(sel, &names)
             ),
         ));
     }
     Ok(())
+}
+
+/// The three of `names` closest to `typed` (normalised Levenshtein), quoted: "`a`, `b`, `c`".
+pub fn nearest(typed: &str, names: &[&str]) -> String {
+    let mut near: Vec<(f64, &str)> = names
+        .iter()
+        .map(|n| (strsim::normalized_levenshtein(typed, n), *n))
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    near.dedup_by(|a, b| a.1 == b.1);
+    let quoted: Vec<String> = near.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
+    quoted.join(", ")
 }
 
 /// Longest run planned: 7 days.
