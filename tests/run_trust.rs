@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -125,6 +126,15 @@ fn an_unreadable_stored_artifact_exits_5_and_a_folder_that_is_no_run_exits_2() {
         .assert()
         .code(5)
         .stderr(contains("latency.hlog"));
+    // An emptied one: no histogram although run.json counts requests.
+    let run = copy_of_run(&ws, "emptied-hlog");
+    std::fs::write(run.join("latency.hlog"), b"").unwrap();
+    peakgate()
+        .arg("verdict")
+        .arg(&run)
+        .assert()
+        .code(5)
+        .stderr(contains("latency.hlog: damaged: it holds no histogram"));
     // A folder with no run.json is the user's mistake, not peakgate's.
     let empty = ws.dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -134,4 +144,50 @@ fn an_unreadable_stored_artifact_exits_5_and_a_folder_that_is_no_run_exits_2() {
         .assert()
         .code(2)
         .stderr(contains("not a run folder"));
+    // So is a run written by a peakgate of another run.json schema: named, never misread.
+    let run = copy_of_run(&ws, "other-schema");
+    let text = std::fs::read_to_string(run.join("run.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["schema"] = "peakgate.run/99".into();
+    std::fs::write(run.join("run.json"), v.to_string()).unwrap();
+    peakgate()
+        .arg("verdict")
+        .arg(&run)
+        .assert()
+        .code(2)
+        .stderr(contains("schema `peakgate.run/99`"));
+}
+
+#[test]
+fn an_out_that_is_a_file_and_a_gate_file_selecting_nothing_are_input_errors() {
+    let ws = Workspace::new();
+    let file = ws.dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    peakgate()
+        .args(["run", "--quiet", "--duration", "1s", "--profile"])
+        .arg(repo_file("profiles/smoke.toml"))
+        .arg("--out")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(contains("--out:").and(contains("is a file")));
+    // A typo in a --gate file's selector must not switch the objective off.
+    let run = copy_of_run(&ws, "gate-typo");
+    let gate = ws.dir.path().join("typo.toml");
+    std::fs::write(
+        &gate,
+        "[gate.latency.\"pos_ordre_sync/*\"]\np95 = { fail = 100 }\n",
+    )
+    .unwrap();
+    peakgate()
+        .arg("verdict")
+        .arg(&run)
+        .arg("--gate")
+        .arg(&gate)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "gate.latency.\"pos_ordre_sync/*\" matches no step or scenario",
+        ))
+        .stderr(contains("the nearest are `pos_order_sync`"));
 }

@@ -61,7 +61,14 @@ pub fn for_error(e: &anyhow::Error) -> Exit {
             };
         }
         if let Some(o) = cause.downcast_ref::<OpenError>() {
-            return if o.is_not_a_run() {
+            return if o.is_input() {
+                Exit::BadInput
+            } else {
+                Exit::Internal
+            };
+        }
+        if let Some(r) = cause.downcast_ref::<crate::result::ResultError>() {
+            return if r.is_input() {
                 Exit::BadInput
             } else {
                 Exit::Internal

@@ -37,8 +37,19 @@ fn runtime(grace: Option<Duration>) -> anyhow::Result<(tokio::runtime::Runtime, 
     Ok((runtime, shutdown))
 }
 
-/// Creates the run folder `out/<id>/` before any work, so a late failure loses nothing.
+/// Creates the run folder `out/<id>/` before any work, so a late failure loses nothing. An
+/// `--out` that is a file is the user's input to mend (exit 2), not a failure to write.
 fn create_run_dir(out: &std::path::Path, id: &str) -> anyhow::Result<crate::result::RunDir> {
+    if out.exists() && !out.is_dir() {
+        return Err(exit::InputError {
+            flag: "--out",
+            source: anyhow::anyhow!(
+                "{} is a file: --out takes the folder run folders are created in",
+                out.display()
+            ),
+        }
+        .into());
+    }
     crate::result::RunDir::create(out, id)
         .with_context(|| format!("cannot create the run folder {}", out.join(id).display()))
 }

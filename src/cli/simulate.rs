@@ -289,8 +289,7 @@ fn write_run(
 ) -> anyhow::Result<(RunResult, RunDir)> {
     let started_at = SystemTime::now();
     let run_id = new_run_id(&format!("{}-sim", plan.name), started_at);
-    let dir = RunDir::create(&args.out, &run_id)
-        .with_context(|| format!("cannot create the run folder in {}", args.out.display()))?;
+    let dir = super::create_run_dir(&args.out, &run_id)?;
     let path = dir.file("latency.hlog");
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let clock = Instant::now();

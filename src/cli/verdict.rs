@@ -22,7 +22,7 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
     let stored = StoredRun::open(&args.run)?;
     let mut gate = stored.gate()?.clone();
     if let Some(path) = &args.gate {
-        gate.merge(load_gate_file(path)?);
+        gate.merge(gate_file_for(path, &stored.result)?);
     }
     let baseline = args
         .baseline
@@ -76,11 +76,15 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> anyh
         )
         .into());
     }
-    let extra = args.gate.as_deref().map(load_gate_file).transpose()?;
+    let mut extra = None;
     let out = args.out.clone().unwrap_or_else(|| args.run.clone());
     let (mut figures, mut runs, mut interrupted) = (Vec::new(), Vec::new(), false);
     for (scale, name, dir) in steps {
         let stored = StoredRun::open(&dir)?;
+        // Every step ran the same profile: the first one's names check the file.
+        if let (Some(path), None) = (&args.gate, &extra) {
+            extra = Some(gate_file_for(path, &stored.result)?);
+        }
         let mut gate = stored.gate()?.clone();
         if let Some(g) = &extra {
             gate.merge(g.clone());
@@ -118,6 +122,27 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> anyh
         return Ok(Exit::Stopped);
     }
     Ok(exit_for_verdict(v.verdict, args.fail_on_warn))
+}
+
+/// A `--gate` file, whose latency and errors selectors must each match a step or scenario the
+/// run planned: a typo must not quietly switch an objective off (exit 2, nearest names said).
+fn gate_file_for(path: &std::path::Path, run: &crate::result::RunResult) -> anyhow::Result<Gate> {
+    let gate = load_gate_file(path)?;
+    let names: Vec<&str> = run
+        .plan
+        .steps
+        .iter()
+        .chain(run.plan.mix.keys())
+        .map(String::as_str)
+        .collect();
+    if let Some((key, why)) = crate::plan::unmatched_selector(&gate, &names) {
+        return Err(InputError {
+            flag: "--gate",
+            source: anyhow::anyhow!("{}: {key} {why}", path.display()),
+        }
+        .into());
+    }
+    Ok(gate)
 }
 
 /// The gate stored in a `--scale` parent (which holds no run of its own), with `--gate`

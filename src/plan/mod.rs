@@ -45,6 +45,15 @@ fn check_selectors(
         .map(String::as_str)
         .chain(scenarios.iter().map(|s| s.name.as_str()))
         .collect();
+    match unmatched_selector(gate, &names) {
+        Some((key, why)) => Err(ConfigError::key(&src.path, key, why)),
+        None => Ok(()),
+    }
+}
+
+/// The first latency or errors selector of `gate` that matches none of `names` (steps and
+/// scenarios): its key (`gate.latency."<selector>"`) and why, with the nearest names.
+pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<(String, String)> {
     let selectors = gate
         .latency
         .keys()
@@ -57,16 +66,15 @@ fn check_selectors(
         if names.iter().any(|n| matcher.matches(n)) {
             continue;
         }
-        return Err(ConfigError::key(
-            &src.path,
+        return Some((
             format!("gate.{table}.\"{sel}\""),
             format!(
                 "matches no step or scenario of this profile; the nearest are {}",
-                nearest(sel, &names)
+                nearest(sel, names)
             ),
         ));
     }
-    Ok(())
+    None
 }
 
 /// The three of `names` closest to `typed` (normalised Levenshtein), quoted: "`a`, `b`, `c`".

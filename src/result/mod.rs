@@ -273,6 +273,19 @@ impl RunResult {
             path: file.clone(),
             source,
         })?;
+        // The schema first: a run.json of another shape is said as such, not as a field
+        // this peakgate happens not to find.
+        #[derive(serde::Deserialize)]
+        struct Schema {
+            schema: Option<String>,
+        }
+        if let Ok(Schema {
+            schema: Some(found),
+        }) = serde_json::from_str::<Schema>(&text)
+            && found != SCHEMA
+        {
+            return Err(ResultError::Schema { path: file, found });
+        }
         serde_json::from_str(&text).map_err(|source| ResultError::Parse { path: file, source })
     }
 }
@@ -290,4 +303,16 @@ pub enum ResultError {
         path: std::path::PathBuf,
         source: serde_json::Error,
     },
+    #[error("{}: schema `{found}`, and this peakgate {} reads `{SCHEMA}`: judge it with the peakgate that wrote it", path.display(), env!("CARGO_PKG_VERSION"))]
+    Schema {
+        path: std::path::PathBuf,
+        found: String,
+    },
+}
+
+impl ResultError {
+    /// A run.json of another schema is input to mend (another peakgate's run), not damage.
+    pub fn is_input(&self) -> bool {
+        matches!(self, ResultError::Schema { .. })
+    }
 }

@@ -30,6 +30,8 @@ pub enum OpenError {
     /// An artifact the run should have is missing: it was never written, or was removed.
     #[error("{}: missing ({why})", path.display())]
     Missing { path: PathBuf, why: &'static str },
+    #[error("{}: damaged: {why}", path.display())]
+    Damaged { path: PathBuf, why: &'static str },
     /// An artifact is there but cannot be read or is not what peakgate wrote.
     #[error(transparent)]
     Result(#[from] ResultError),
@@ -54,8 +56,14 @@ pub enum OpenError {
 impl OpenError {
     /// True when the folder is simply not a run (the user's input); false when a run's own
     /// artifacts are missing or damaged.
-    pub fn is_not_a_run(&self) -> bool {
-        matches!(self, OpenError::NotARun { .. })
+    /// The user pointed at something that is not a run this peakgate reads (exit 2), rather
+    /// than a run whose own artifacts are missing or damaged (exit 5).
+    pub fn is_input(&self) -> bool {
+        match self {
+            OpenError::NotARun { .. } => true,
+            OpenError::Result(r) => r.is_input(),
+            _ => false,
+        }
     }
 }
 
@@ -69,10 +77,19 @@ impl StoredRun {
             });
         }
         let result = RunResult::load(dir)?;
+        let latency = read_latency(dir)?;
+        // A run that sent requests wrote their histograms: none means the file was emptied
+        // or cut, and comparing or judging percentiles on it would judge nothing.
+        if latency.is_empty() && result.totals.requests > 0 {
+            return Err(OpenError::Damaged {
+                path: dir.join("latency.hlog"),
+                why: "it holds no histogram, and run.json counts requests (emptied or cut?)",
+            });
+        }
         Ok(StoredRun {
             dir: dir.to_path_buf(),
             result,
-            latency: read_latency(dir)?,
+            latency,
             gate: read_json(&dir.join("gate.json"), "gate")?,
         })
     }
