@@ -1,5 +1,6 @@
 //! `peakgate check`: every shipped profile validates and prints its plan.
 
+use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::common::{Workspace, peakgate, repo_file};
@@ -110,4 +111,48 @@ fn check_preflight_connects_reads_the_version_and_logs_in_without_load() {
         .assert()
         .code(2)
         .stderr(contains(format!("connect 127.0.0.1:{port}")));
+}
+
+#[test]
+fn check_preflight_connects_the_probes_a_required_one_that_cannot_is_exit_2() {
+    let server = crate::common::StandinProcess::start::<&str>(&[]);
+    let dead = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("redis://127.0.0.1:{}/0", free.local_addr().unwrap().port())
+    };
+    // smoke.toml's probes are optional: one that connects and one that cannot, both said.
+    let smoke = repo_file("profiles/smoke.toml");
+    peakgate()
+        .args(["check", "--preflight", "--target", &server.url])
+        .arg(&smoke)
+        .env("ODOO_PASSWORD", "admin")
+        .env("PEAKGATE_PG_URL", crate::common::services::pg_url())
+        .env("PEAKGATE_REDIS_URL", &dead)
+        .assert()
+        .success()
+        .stdout(contains("preflight probe postgres ("))
+        .stdout(contains("): connected"))
+        .stdout(
+            contains("preflight probe redis (").and(contains("optional: a run would record a gap")),
+        );
+    // The same probe required: the check fails before any load, as the run would.
+    let ws = Workspace::new();
+    let text = std::fs::read_to_string(&smoke)
+        .unwrap()
+        .replace("url_env = \"PEAKGATE_REDIS_URL\"   # redis://:password@host:6379/0 of the target's session store\noptional = true", "url_env = \"PEAKGATE_REDIS_URL\"\noptional = false");
+    assert!(
+        text.contains("optional = false"),
+        "smoke.toml's redis probe changed shape"
+    );
+    let required = ws.dir.path().join("smoke.toml");
+    let scenarios = format!("scenarios_dir = {:?}\n", repo_file("scenarios"));
+    std::fs::write(&required, scenarios + &text).unwrap();
+    peakgate()
+        .args(["check", "--preflight", "--target", &server.url])
+        .arg(&required)
+        .env("ODOO_PASSWORD", "admin")
+        .env("PEAKGATE_REDIS_URL", &dead)
+        .assert()
+        .code(2)
+        .stderr(contains("probe `redis`").and(contains("cannot connect")));
 }

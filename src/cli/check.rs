@@ -7,54 +7,91 @@ use super::{CheckArgs, Exit, UsageError};
 use crate::plan::{Plan, Target};
 use crate::standin::StandinConfig;
 
-/// What a run checks before its load, alone: `Ok` says what was found.
+/// What a run checks before its load, alone: the target (connect, version, database, login)
+/// and the probes (each connects once). `Ok` says what was found, a line per thing checked;
+/// an optional probe that cannot connect is said, not an error, as in a run.
 fn preflight(plan: &Plan) -> anyhow::Result<String> {
-    let Target::Odoo {
-        url,
-        database,
-        password_env,
-        login,
-        password,
-    } = &plan.target
-    else {
-        return Ok("the built-in stand-in: started by the run itself, nothing to check".into());
-    };
-    let base = url::Url::parse(url).map_err(|e| UsageError(format!("{url}: {e}")))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let creds = password.as_ref().map(|p| crate::plan::Credentials {
-        database: String::new(),
-        login: login.clone(),
-        password: p.clone(),
-    });
-    let found = runtime.block_on(async {
-        let client =
-            crate::odoo::OdooClient::http_capped(&base, plan.load.timeout(), 2, plan.load.max_body);
-        crate::target::preflight::check(
-            &client,
-            plan.declared_version.as_deref(),
-            creds.as_ref(),
-            database.as_deref(),
+    let (mut lines, canary_base) = match &plan.target {
+        Target::Odoo {
+            url,
+            database,
             password_env,
-        )
-        .await
-    });
-    let found = found?;
-    let db = found
-        .database
-        .as_deref()
-        .unwrap_or("(not checked: no password)");
-    let who = if creds.is_some() {
-        format!("login {login} ok")
-    } else {
-        format!("login not checked (set {password_env})")
+            login,
+            password,
+        } => {
+            let base = url::Url::parse(url).map_err(|e| UsageError(format!("{url}: {e}")))?;
+            let creds = password.as_ref().map(|p| crate::plan::Credentials {
+                database: String::new(),
+                login: login.clone(),
+                password: p.clone(),
+            });
+            let found = runtime.block_on(async {
+                let client = crate::odoo::OdooClient::http_capped(
+                    &base,
+                    plan.load.timeout(),
+                    2,
+                    plan.load.max_body,
+                );
+                crate::target::preflight::check(
+                    &client,
+                    plan.declared_version.as_deref(),
+                    creds.as_ref(),
+                    database.as_deref(),
+                    password_env,
+                )
+                .await
+            })?;
+            let db = found
+                .database
+                .as_deref()
+                .unwrap_or("(not checked: no password)");
+            let who = if creds.is_some() {
+                format!("login {login} ok")
+            } else {
+                format!("login not checked (set {password_env})")
+            };
+            let line = format!(
+                "{url}: Odoo {}, database {db}, {who}",
+                found.version.serie()
+            );
+            (vec![line], Some(url.trim_end_matches('/').to_string()))
+        }
+        _ => (
+            vec!["the built-in stand-in: started by the run itself, nothing to check".into()],
+            None,
+        ),
     };
-    Ok(format!(
-        "{url}: Odoo {}, database {db}, {who}",
-        found.version.serie()
-    ))
+    // The canary calls the target: the built-in stand-in is not running yet.
+    let probes: Vec<_> = plan
+        .probes
+        .iter()
+        .filter(|p| canary_base.is_some() || p.kind != crate::plan::ProbeKind::Canary)
+        .cloned()
+        .collect();
+    let outcomes = runtime.block_on(crate::probes::try_connect(
+        &probes,
+        canary_base.as_deref().unwrap_or_default(),
+    ));
+    let mut unreachable = Vec::new();
+    for (spec, outcome) in probes.iter().zip(outcomes) {
+        let name = spec.kind.name();
+        let at = spec.shown_url.as_deref().unwrap_or("the target");
+        match outcome {
+            Ok(()) => lines.push(format!("probe {name} ({at}): connected")),
+            Err(e) if spec.optional => lines.push(format!(
+                "probe {name} ({at}): cannot connect: {e} (optional: a run would record a gap and keep trying)"
+            )),
+            Err(e) => unreachable.push(format!("probe `{name}` ({at}) cannot connect: {e}")),
+        }
+    }
+    if !unreachable.is_empty() {
+        return Err(UsageError(unreachable.join("; ")).into());
+    }
+    Ok(lines.join("\npreflight "))
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {

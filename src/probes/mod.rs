@@ -13,7 +13,7 @@ mod track;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-pub use runner::{Finished, ProbeSet, StartError};
+pub use runner::{Finished, ProbeSet, StartError, try_connect};
 pub use track::{Reading, Readings, Track};
 
 /// What the probes read from the rest of the run (and share among themselves) without a lock.

@@ -240,6 +240,29 @@ async fn probe_thread(
     });
 }
 
+/// Connects each probe once, within the start timeout, as a run does before its load, and
+/// drops it: what `check --preflight` reports. One result per spec, in order.
+pub async fn try_connect(specs: &[ProbeSpec], canary_base: &str) -> Vec<Result<(), String>> {
+    let shared = Shared {
+        in_flight: Default::default(),
+        odoo_backends: Default::default(),
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut probe = build(spec, canary_base, &shared);
+        let outcome = match tokio::time::timeout(START_TIMEOUT, probe.connect()).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "no answer within {}",
+                humantime::format_duration(START_TIMEOUT)
+            )),
+        };
+        probe.disconnect();
+        out.push(outcome);
+    }
+    out
+}
+
 fn build(spec: &ProbeSpec, canary_base: &str, shared: &Shared) -> AnyProbe {
     match spec.kind {
         ProbeKind::Postgres => {
