@@ -87,7 +87,9 @@ pub fn report(args: &CapacityReportArgs) -> anyhow::Result<()> {
         margin: args.margin,
     };
     let calibration = calibration_of(&runs);
-    let mut rep = report::build(&runs, calibration.as_ref().map(|c| &c.run), &options);
+    // Nothing measured is nothing to size: refused as bad input, never "0 workers".
+    let mut rep = report::build(&runs, calibration.as_ref().map(|c| &c.run), &options)
+        .map_err(|e| UsageError(e.to_string()))?;
     if !args.slo.is_empty() {
         rep.slo = Some(slo_workers(&runs, &dirs, calibration, &args.slo, at_scale));
     }

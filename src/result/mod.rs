@@ -176,6 +176,10 @@ pub struct PlanInfo {
     pub stages: Vec<Stage>,
     /// Scenario → weight.
     pub mix: BTreeMap<String, f64>,
+    /// Scenario names in the plan's order: the order of a stage's own `mix` weights. Empty
+    /// in runs made before it was recorded (see [`PlanInfo::scenario_order`]).
+    #[serde(default)]
+    pub scenarios: Vec<String>,
     /// Journeys the curve expects (open model).
     pub expected_journeys: f64,
     /// Step names in measurement order.
@@ -205,10 +209,23 @@ impl PlanInfo {
                 .zip(&plan.weights)
                 .map(|(s, w)| (s.name.clone(), *w))
                 .collect(),
+            scenarios: plan.scenarios.iter().map(|s| s.name.clone()).collect(),
             expected_journeys: (plan.expected_journeys() * 10.0).round() / 10.0,
             steps: plan.step_names.clone(),
             odoo_version: plan.odoo_version.clone(),
             events: plan.events.clone(),
+        }
+    }
+}
+
+impl PlanInfo {
+    /// Scenario names in the order of a stage's `mix` weights. A run made before the order
+    /// was recorded had the `[mix]` names in sorted order, which is the map's.
+    pub fn scenario_order(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            self.mix.keys().cloned().collect()
+        } else {
+            self.scenarios.clone()
         }
     }
 }

@@ -284,6 +284,7 @@ pub(crate) mod fixture {
                 pacing_ms: 0,
                 stages: vec![],
                 mix: BTreeMap::new(),
+                scenarios: Vec::new(),
                 expected_journeys: 1000.0,
                 steps: vec![
                     "session/authenticate".into(),

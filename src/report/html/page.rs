@@ -329,6 +329,15 @@ fn capacity_section(out: &mut String, cap: &CapacityReport) {
             f.workers_needed
         );
     }
+    for u in &cap.unmeasured {
+        let _ = writeln!(
+            out,
+            "<tr class=\"unmeasured\"><td>{}</td><td>{}</td><td class=\"text\" colspan=\"4\">unmeasured: not sized, not in {}</td></tr>",
+            esc(&u.flow),
+            num(u.peak_journeys_per_s),
+            esc(&cap.total.flow)
+        );
+    }
     let _ = writeln!(
         out,
         "</table><p>Details and the formula behind every figure: <code>capacity.md</code>.</p></section>"
