@@ -733,3 +733,64 @@ fn capacity_unmeasured_flow_is_marked_and_a_run_without_journeys_is_refused() {
         .stderr(contains("no journey was measured"))
         .stdout(predicates::str::contains("0 workers").not());
 }
+
+#[test]
+fn capacity_profile_identity_plans_from_the_copy_stored_with_the_run() {
+    let ws = capacity_workspace();
+    let p = profile(&ws, "p", 10.0, 2, 8);
+    let original = std::fs::read_to_string(&p).unwrap();
+    // Run from the workspace with a relative profile path, as a user would.
+    let o = peakgate()
+        .current_dir(ws.dir.path())
+        .args([
+            "run",
+            "--quiet",
+            "--profile",
+            "profiles/p.toml",
+            "--out",
+            "reports",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let dir = ws.dir.path().join(String::from_utf8(o).unwrap().trim());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("profile.toml")).unwrap(),
+        original
+    );
+    // The original changes (and would plan 100 times the load) after the run: capacity,
+    // asked from another folder, still sizes the profile that ran.
+    std::fs::write(&p, original.replace("rate = 10", "rate = 1000")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = peakgate()
+        .current_dir(elsewhere.path())
+        .args(["capacity", "--json", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let c: Value = serde_json::from_slice(&out).unwrap();
+    let workers = c["slo"]["workers"].as_u64();
+    assert!(workers.is_some_and(|w| w <= 4), "{}", c["slo"]);
+    assert!(
+        c["slo"]["basis"].as_str().unwrap().contains("profile.toml"),
+        "{}",
+        c["slo"]
+    );
+    // A copy changed after the run is not the profile that ran: refused.
+    std::fs::write(
+        dir.join("profile.toml"),
+        original.replace("rate = 10", "rate = 11"),
+    )
+    .unwrap();
+    peakgate()
+        .args(["capacity", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("not the profile run"));
+}

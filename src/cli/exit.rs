@@ -61,7 +61,7 @@ pub fn for_error(e: &anyhow::Error) -> Exit {
             };
         }
         if let Some(o) = cause.downcast_ref::<OpenError>() {
-            return if o.is_not_a_run() {
+            return if o.is_input() {
                 Exit::BadInput
             } else {
                 Exit::Internal

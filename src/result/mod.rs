@@ -24,7 +24,7 @@ pub use figures::{
     TimelineEntry, Totals, Transaction,
 };
 pub use probe::{Gap, ProbeReport};
-pub use stored::{OpenError, StoredRun, read_gate, read_latency};
+pub use stored::{OpenError, StoredRun, read_gate, read_latency, stored_profile};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
     Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Method,
@@ -37,6 +37,9 @@ use crate::plan::{Plan, Stage, Target};
 
 /// Schema tag of `run.json`.
 pub const SCHEMA: &str = "peakgate.run/1";
+/// The copy of the profile that ran, in a run folder: what `capacity` plans from, whatever
+/// happened to the original since.
+pub const PROFILE_COPY: &str = "profile.toml";
 /// The built-in stand-in's request log in a run folder, in Odoo's own format
 /// (`standin::access_log`): what the simulator calibrates from.
 pub const ODOO_LOG: &str = "odoo.log";
@@ -150,6 +153,11 @@ pub struct ProfileInfo {
     /// sha256 of the profile file's text.
     pub sha256: String,
     pub environment: String,
+    /// Absolute folder the profile's relative paths (scenarios, data files) resolved
+    /// against when it ran, and so do those of its copy in the run folder (`profile.toml`).
+    /// Absent in runs made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<String>,
 }
 
 /// Where the load went (never with credentials).
@@ -238,8 +246,16 @@ impl ProfileInfo {
             path: plan.profile_path.display().to_string(),
             sha256: plan.profile_sha256.clone(),
             environment: plan.environment.clone(),
+            base_dir: Some(absolute(&plan.profile_base).display().to_string()),
         }
     }
+}
+
+/// `path` made absolute, without requiring it to exist.
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 impl TargetInfo {

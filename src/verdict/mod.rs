@@ -264,6 +264,7 @@ pub(crate) mod fixture {
                 path: "profiles/smoke.toml".into(),
                 sha256: "0".repeat(64),
                 environment: "staging".into(),
+                base_dir: None,
             },
             release: Some("17.0.42".into()),
             target: TargetInfo {
