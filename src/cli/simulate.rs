@@ -329,6 +329,7 @@ fn result_of(
     RunResult {
         schema: SCHEMA.into(),
         run_id: String::new(),
+        peakgate_version: crate::result::PEAKGATE_VERSION.to_string(),
         status: RunStatus::Completed,
         profile: ProfileInfo::from_plan(plan),
         release: calibration.run.release.clone(),

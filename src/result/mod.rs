@@ -35,6 +35,9 @@ pub use verdict::{
 use crate::config::profile::{ArrivalKind, ModelKind};
 use crate::plan::{Plan, Stage, Target};
 
+/// The version of peakgate, recorded in run.json and verdict.json.
+pub const PEAKGATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Schema tag of `run.json`.
 pub const SCHEMA: &str = "peakgate.run/1";
 /// The copy of the profile that ran, in a run folder: what `capacity` plans from, whatever
@@ -43,6 +46,13 @@ pub const PROFILE_COPY: &str = "profile.toml";
 /// The built-in stand-in's request log in a run folder, in Odoo's own format
 /// (`standin::access_log`): what the simulator calibrates from.
 pub const ODOO_LOG: &str = "odoo.log";
+
+/// Whether a `transactions` key is a scenario's whole journeys (think time included) rather
+/// than one step's requests (`scenario/step`, `session/authenticate`): a scenario's name is
+/// a file name, so it never holds a `/`.
+pub fn is_journey(transaction: &str) -> bool {
+    !transaction.contains('/')
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +81,9 @@ impl std::fmt::Display for RunStatus {
 pub struct RunResult {
     pub schema: String,
     pub run_id: String,
+    /// The peakgate version that made the run (empty in runs made before it was recorded).
+    #[serde(default)]
+    pub peakgate_version: String,
     pub status: RunStatus,
     pub profile: ProfileInfo,
     /// The release under test (`--release`).

@@ -444,6 +444,7 @@ fn assemble(
     let result = RunResult {
         schema: SCHEMA.into(),
         run_id: run.run_id.clone(),
+        peakgate_version: crate::result::PEAKGATE_VERSION.to_string(),
         status,
         profile: ProfileInfo::from_plan(plan),
         release: plan.release.clone(),
