@@ -378,7 +378,13 @@ async fn execute(
     };
     let finish = CancellationToken::new();
     let recording = tokio::spawn(recorder.run(events_rx, t0, finish.clone()));
-    let display = tokio::spawn(progress::show(live_rx, plan.duration(), options.quiet));
+    let display = tokio::spawn(progress::show(
+        live_rx,
+        plan.duration(),
+        t0,
+        plan.load.model,
+        options.quiet,
+    ));
 
     let wiring = Wiring {
         run_nonce: rand::random(),
