@@ -792,5 +792,23 @@ fn capacity_profile_identity_plans_from_the_copy_stored_with_the_run() {
         .arg(&dir)
         .assert()
         .code(2)
-        .stderr(contains("not the profile run"));
+        .stderr(contains("not the profile run"))
+        .stderr(contains("the copy in the run folder was changed"));
+    // A run folder without a copy (made before copies were kept) falls back to the original,
+    // and only while it is still the profile that ran.
+    std::fs::remove_file(dir.join("profile.toml")).unwrap();
+    peakgate()
+        .current_dir(ws.dir.path())
+        .args(["capacity", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("the run folder has no copy"));
+    std::fs::write(&p, &original).unwrap();
+    peakgate()
+        .current_dir(ws.dir.path())
+        .args(["capacity", "--json", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .success();
 }
