@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -590,4 +591,232 @@ fn simulate_refuses_bad_input_and_exits_1_on_an_unmet_objective() {
         .assert()
         .code(2)
         .stderr(contains("run.json"));
+}
+
+/// The stage-mix case's scenarios: `customer` makes three requests, `lookup` one.
+fn stage_mix_workspace(stages: &str) -> (Workspace, PathBuf) {
+    let ws = Workspace::new();
+    ws.write(
+        "sc/customer.toml",
+        r#"description = "customer lookup then products"
+session = "user"
+[[step]]
+name = "find"
+call_kw = { model = "res.partner", method = "name_search" }
+kwargs = { name = "Smith", limit = 8 }
+[[step]]
+name = "find_again"
+call_kw = { model = "res.partner", method = "name_search" }
+kwargs = { name = "Jones", limit = 8 }
+[[step]]
+name = "products"
+call_kw = { model = "product.product", method = "search_read" }
+args = [[]]
+kwargs = { fields = ["name"], limit = 40 }
+"#,
+    );
+    ws.write(
+        "sc/lookup.toml",
+        r#"description = "product lookup"
+session = "user"
+[[step]]
+name = "find"
+call_kw = { model = "product.product", method = "name_search" }
+kwargs = { name = "Blue", limit = 8 }
+"#,
+    );
+    let p = ws.write(
+        "profiles/stagemix.toml",
+        &format!(
+            r#"name = "stagemix"
+environment = "staging"
+scenarios_dir = "../sc"
+[load]
+arrivals = "uniform"
+{stages}
+[mix]
+customer = 1
+lookup = 1
+"#
+        ),
+    );
+    (ws, p)
+}
+
+fn capacity_json(dirs: &[&Path], extra: &[&str]) -> Value {
+    let out = peakgate()
+        .args(["capacity", "--json"])
+        .args(extra)
+        .args(dirs)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn flow<'a>(c: &'a Value, name: &str) -> &'a Value {
+    c["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flow"] == name)
+        .unwrap_or_else(|| panic!("no flow {name}: {c}"))
+}
+
+#[test]
+fn capacity_stage_mix_gives_each_flows_peak_from_its_stages_own_mix() {
+    let (ws, p) = stage_mix_workspace(
+        r#"[[load.stage]]
+name = "everyday"
+duration = "3s"
+rate = 2
+[[load.stage]]
+name = "promotion"
+duration = "3s"
+rate = 10
+mix = { lookup = 1 }"#,
+    );
+    let dir = run(&p, &ws.out(), &[]);
+    let c = capacity_json(&[&dir], &[]);
+    // lookup runs alone at 10/s in `promotion`: not 5/s of a 50:50 split.
+    let lookup = flow(&c, "lookup");
+    assert_eq!(lookup["peak_stage"], "promotion", "{c}");
+    assert!((lookup["peak_journeys_per_s"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+    // customer only runs in `everyday`: half of 2/s, three requests each.
+    let customer = flow(&c, "customer");
+    assert_eq!(customer["peak_stage"], "everyday", "{c}");
+    assert!((customer["peak_journeys_per_s"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert!((customer["request_rate_per_s"].as_f64().unwrap() - 3.0).abs() < 0.01);
+    // Together at `promotion`: 10 lookups/s plus their logins, nothing of customer.
+    assert_eq!(c["total"]["flow"], "all flows");
+    assert_eq!(c["total"]["peak_stage"], "promotion");
+    assert!((c["total"]["peak_journeys_per_s"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+}
+
+#[test]
+fn capacity_unmeasured_flow_is_marked_and_a_run_without_journeys_is_refused() {
+    // customer is 1 in 51 of 10 journeys: seed 2 draws none of it.
+    let (ws, p) = stage_mix_workspace("[[load.stage]]\nduration = \"2s\"\nrate = 5");
+    std::fs::write(
+        &p,
+        std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("lookup = 1\n", "lookup = 50\n"),
+    )
+    .unwrap();
+    let dir = run(&p, &ws.out(), &["--seed", "2"]);
+    assert_eq!(
+        load(&dir)["transactions"]["customer"]["count"]
+            .as_u64()
+            .unwrap_or(0),
+        0
+    );
+    let c = capacity_json(&[&dir], &["--at-scale", "100"]);
+    assert!(
+        c["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["flow"] != "customer"),
+        "{c}"
+    );
+    assert_eq!(c["unmeasured"][0]["flow"], "customer", "{c}");
+    assert_eq!(c["total"]["flow"], "all measured flows");
+    let rec = c["recommendation"].as_str().unwrap();
+    assert!(rec.contains("NOT SIZED: customer"), "{rec}");
+    let md = std::fs::read_to_string(dir.join("capacity.md")).unwrap();
+    assert!(md.contains("| customer | 9.80 | unmeasured |"), "{md}");
+
+    // No journey at all (one every 10 s, uniform: none in 2 s): refused with the reason,
+    // never "0 workers".
+    let (ws, p) = stage_mix_workspace("[[load.stage]]\nduration = \"2s\"\nrate = 0.1");
+    let dir = run(&p, &ws.out(), &[]);
+    peakgate()
+        .args(["capacity"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("no journey was measured"))
+        .stdout(predicates::str::contains("0 workers").not());
+}
+
+#[test]
+fn capacity_profile_identity_plans_from_the_copy_stored_with_the_run() {
+    let ws = capacity_workspace();
+    let p = profile(&ws, "p", 10.0, 2, 8);
+    let original = std::fs::read_to_string(&p).unwrap();
+    // Run from the workspace with a relative profile path, as a user would.
+    let o = peakgate()
+        .current_dir(ws.dir.path())
+        .args([
+            "run",
+            "--quiet",
+            "--profile",
+            "profiles/p.toml",
+            "--out",
+            "reports",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let dir = ws.dir.path().join(String::from_utf8(o).unwrap().trim());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("profile.toml")).unwrap(),
+        original
+    );
+    // The original changes (and would plan 100 times the load) after the run: capacity,
+    // asked from another folder, still sizes the profile that ran.
+    std::fs::write(&p, original.replace("rate = 10", "rate = 1000")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = peakgate()
+        .current_dir(elsewhere.path())
+        .args(["capacity", "--json", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let c: Value = serde_json::from_slice(&out).unwrap();
+    let workers = c["slo"]["workers"].as_u64();
+    assert!(workers.is_some_and(|w| w <= 4), "{}", c["slo"]);
+    assert!(
+        c["slo"]["basis"].as_str().unwrap().contains("profile.toml"),
+        "{}",
+        c["slo"]
+    );
+    // A copy changed after the run is not the profile that ran: refused.
+    std::fs::write(
+        dir.join("profile.toml"),
+        original.replace("rate = 10", "rate = 11"),
+    )
+    .unwrap();
+    peakgate()
+        .args(["capacity", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("not the profile run"))
+        .stderr(contains("the copy in the run folder was changed"));
+    // A run folder without a copy (made before copies were kept) falls back to the original,
+    // and only while it is still the profile that ran.
+    std::fs::remove_file(dir.join("profile.toml")).unwrap();
+    peakgate()
+        .current_dir(ws.dir.path())
+        .args(["capacity", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(contains("the run folder has no copy"));
+    std::fs::write(&p, &original).unwrap();
+    peakgate()
+        .current_dir(ws.dir.path())
+        .args(["capacity", "--json", "--slo", "p95=2s"])
+        .arg(&dir)
+        .assert()
+        .success();
 }

@@ -156,3 +156,42 @@ fn check_preflight_connects_the_probes_a_required_one_that_cannot_is_exit_2() {
         .code(2)
         .stderr(contains("probe `redis`").and(contains("cannot connect")));
 }
+
+/// The docs say what the shipped profiles do: profiles/README's abort rules are each
+/// profile's own `[gate.abort]` values, and the README says nothing stale about the gate.
+#[test]
+fn docs_agree_with_the_shipped_gates_and_aborts() {
+    let readme = std::fs::read_to_string(repo_file("profiles/README.md")).unwrap();
+    let mut seen = 0;
+    for e in std::fs::read_dir(repo_file("profiles")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let profile: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let abort = &profile["gate"]["abort"];
+        let window = humantime::parse_duration(abort["window"].as_str().unwrap()).unwrap();
+        let rate = abort["error_rate"].as_float().unwrap();
+        let mut rule = format!(
+            "- `{name}`: errors above {}% over {} s",
+            (rate * 100.0).round(),
+            window.as_secs()
+        );
+        if let Some(p95) = abort.get("p95_ms") {
+            let ms = p95
+                .as_integer()
+                .map_or_else(|| p95.as_float().unwrap(), |i| i as f64);
+            rule.push_str(&format!(", or p95 above {} s over it", ms / 1000.0));
+        }
+        assert!(readme.contains(&rule), "profiles/README.md lacks `{rule}`");
+        seen += 1;
+    }
+    assert!(seen >= 6, "{seen} profiles");
+    let main = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    assert!(
+        !main.contains("not on this branch"),
+        "README speaks of a missing module"
+    );
+}

@@ -24,6 +24,13 @@ fn smoke_run(ws: &Workspace) -> PathBuf {
     ws.run_dir()
 }
 
+/// The verdict the page shows, from its badge.
+fn run_verdict(dir: &Path) -> String {
+    let html = String::from_utf8(read(&dir.join("report.html"))).unwrap();
+    let at = html.find("<span class=\"verdict ").unwrap() + "<span class=\"verdict ".len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -42,6 +49,7 @@ fn the_report_has_every_section_with_the_numbers_of_run_json() {
     }
     for chart in [
         "load",
+        "throughput",
         "in-flight",
         "latency",
         "scenario-latency",
@@ -65,7 +73,7 @@ fn the_report_has_every_section_with_the_numbers_of_run_json() {
     // Every transaction's figures, as run.json has them.
     for (name, t) in run["transactions"].as_object().unwrap() {
         let at = html
-            .find(&format!("<tr data-name=\"{name}\">"))
+            .find(&format!("<tr data-name=\"{name}\""))
             .unwrap_or_else(|| panic!("no row for {name}"));
         let row = &html[at..at + html[at..].find("</tr>").unwrap()];
         assert!(
@@ -78,6 +86,15 @@ fn the_report_has_every_section_with_the_numbers_of_run_json() {
         );
     }
     assert!(html.contains(&run["run_id"].as_str().unwrap().to_string()));
+    // What made and judged the run is in its files.
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(run["peakgate_version"], version);
+    let verdict: Value = serde_json::from_slice(&read(&dir.join("verdict.json"))).unwrap();
+    assert_eq!(verdict["peakgate_version"], version);
+    assert_eq!(verdict["profile"], "smoke");
+    assert_eq!(verdict["status"], "completed");
+    assert!(verdict["release"].is_null(), "no --release given");
+    assert_eq!(verdict["verdict"], run_verdict(&dir));
     // The PNG copies exist and the summary points at them.
     for png in ["chart-load.png", "chart-latency.png"] {
         let bytes = read(&dir.join(png));

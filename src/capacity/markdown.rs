@@ -78,21 +78,41 @@ pub fn render(r: &CapacityReport) -> String {
         "| flow | peak journeys/s | requests/s | mean service ms | offered Erlangs | workers | P(wait) | mean wait ms | occupancy |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for f in r.flows.iter().chain([&r.total]) {
-        let q = &f.at_needed;
+    for f in &r.flows {
+        flow_row(&mut out, f, &f.flow);
+    }
+    for u in &r.unmeasured {
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.1} | {:.3} | {} | {:.3} | {:.1} | {:.2} |",
-            f.flow,
-            f.peak_journeys_per_s,
-            f.request_rate_per_s,
-            f.mean_service_ms,
-            f.offered_erlangs,
-            f.workers_needed,
-            q.p_wait,
-            q.mean_wait_s * 1000.0,
-            q.occupancy
+            "| {} | {:.2} | unmeasured | unmeasured | unmeasured | not sized | | | |",
+            u.flow, u.peak_journeys_per_s
         );
+    }
+    let total = if r.unmeasured.is_empty() {
+        r.total.flow.clone()
+    } else {
+        format!(
+            "{} (without {})",
+            r.total.flow,
+            r.unmeasured
+                .iter()
+                .map(|u| u.flow.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    flow_row(&mut out, &r.total, &total);
+    let _ = writeln!(
+        out,
+        "\nEach flow is sized at its own peak: the stage where its share of the load (the stage's own mix, or `[mix]`) is highest; all flows together at the stage where they offer the most work."
+    );
+    for f in r.flows.iter().chain([&r.total]) {
+        if let Some(s) = &f.peak_stage {
+            let _ = writeln!(out, "- {}: peak in stage `{s}`", f.flow);
+        }
+    }
+    for u in &r.unmeasured {
+        let _ = writeln!(out, "- **{} is unmeasured**: {}", u.flow, u.reason);
     }
     let _ = writeln!(
         out,
@@ -143,4 +163,20 @@ pub fn render(r: &CapacityReport) -> String {
         let _ = writeln!(out, "- {n}");
     }
     out
+}
+
+fn flow_row(out: &mut String, f: &super::report::FlowSizing, label: &str) {
+    let q = &f.at_needed;
+    let _ = writeln!(
+        out,
+        "| {label} | {:.2} | {:.2} | {:.1} | {:.3} | {} | {:.3} | {:.1} | {:.2} |",
+        f.peak_journeys_per_s,
+        f.request_rate_per_s,
+        f.mean_service_ms,
+        f.offered_erlangs,
+        f.workers_needed,
+        q.p_wait,
+        q.mean_wait_s * 1000.0,
+        q.occupancy
+    );
 }

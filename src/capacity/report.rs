@@ -54,6 +54,11 @@ pub struct RunPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowSizing {
     pub flow: String,
+    /// The stage whose peak it is sized at: for a flow, where its share of the load is
+    /// highest (stages with their own mix weigh in); for all flows, where they offer the most
+    /// work. Absent in reports written before it was recorded.
+    #[serde(default)]
+    pub peak_stage: Option<String>,
     /// Journeys per second at the sized load's peak.
     pub peak_journeys_per_s: f64,
     /// Requests per second at the peak.
@@ -64,6 +69,30 @@ pub struct FlowSizing {
     pub workers_needed: u32,
     /// The queue at that worker count.
     pub at_needed: Queue,
+}
+
+/// A flow the plan draws but no run measured a journey of: its load is unknown, so it is
+/// not sized, and it is left out of the total (never counted as zero load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnmeasuredFlow {
+    pub flow: String,
+    /// The stage where its planned share is highest, and its planned journeys/s there.
+    pub peak_stage: String,
+    pub peak_journeys_per_s: f64,
+    /// Why it could not be sized.
+    pub reason: String,
+}
+
+/// No run measured a journey of any flow: there is nothing to size from.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "no journey was measured in run(s) {} (flows {}): there is nothing to size workers from; run the profile with load first",
+    runs.join(", "),
+    flows.join(", ")
+)]
+pub struct NotMeasured {
+    pub runs: Vec<String>,
+    pub flows: Vec<String>,
 }
 
 /// Workers for the latency objectives, from a simulation sweep.
@@ -113,7 +142,13 @@ pub struct CapacityReport {
     pub peak_request_rate_per_s: f64,
     /// USL maximum throughput / peak request rate.
     pub headroom: Option<f64>,
+    /// Sized flows, each at its own peak.
     pub flows: Vec<FlowSizing>,
+    /// Flows with no measured journeys: not sized and not in `total`.
+    #[serde(default)]
+    pub unmeasured: Vec<UnmeasuredFlow>,
+    /// The measured flows together (`all flows`, or `all measured flows` when some are
+    /// unmeasured), at the stage where they offer the most work.
     pub total: FlowSizing,
     pub slo: Option<SloSizing>,
     pub connections: Connections,
@@ -165,12 +200,12 @@ pub fn run_point(run: &RunResult, dir: &str, verdict: Option<String>) -> RunPoin
 
 /// Builds the report. Service times come from `service_run` when given (the calibration run of
 /// simulated runs), else from the lightest run (lowest throughput: the least queueing). `slo` is
-/// filled in by the caller, which can simulate.
+/// filled in by the caller, which can simulate. Refused when no run measured any journey.
 pub fn build(
     runs: &[(RunResult, String, Option<String>)],
     service_run: Option<&RunResult>,
     o: &Options,
-) -> CapacityReport {
+) -> Result<CapacityReport, NotMeasured> {
     let mut points: Vec<RunPoint> = runs
         .iter()
         .map(|(r, dir, v)| run_point(r, dir, v.clone()))
@@ -191,10 +226,7 @@ pub fn build(
     };
     let light = runs
         .iter()
-        .min_by(|a, b| {
-            let x = |r: &RunResult| r.totals.requests as f64 / r.duration_s.max(1e-9);
-            x(&a.0).total_cmp(&x(&b.0))
-        })
+        .min_by(|a, b| throughput(&a.0).total_cmp(&throughput(&b.0)))
         .map(|r| &r.0)
         .expect("at least one run");
     let light = match service_run {
@@ -216,50 +248,132 @@ pub fn build(
     if points.iter().any(|p| p.simulated) {
         notes.push("some runs are simulated (peakgate simulate), not measured".into());
     }
-    // Load of the sized peak relative to the lightest run.
-    let peak_level = light
+    // Each flow's figures per journey from the lightest run that measured it.
+    let candidates: Vec<&RunResult> = match service_run {
+        Some(r) => vec![r],
+        None => {
+            let mut v: Vec<&RunResult> = runs.iter().map(|r| &r.0).collect();
+            v.sort_by(|a, b| throughput(a).total_cmp(&throughput(b)));
+            v
+        }
+    };
+    let factor = o.at_scale / light.plan.rate_scale.max(1e-9);
+    let scenarios = light.plan.scenario_order();
+    let levels: Vec<StageLoad> = light
         .plan
         .stages
         .iter()
-        .map(|s| s.from.max(s.to))
-        .fold(0.0, f64::max);
-    let factor = o.at_scale / light.plan.rate_scale.max(1e-9);
-    let weight_sum: f64 = light.plan.mix.values().sum::<f64>().max(1e-9);
+        .map(|s| StageLoad {
+            name: s.name.clone(),
+            journeys_per_s: s.from.max(s.to) * factor,
+            shares: stage_shares(&light.plan, &scenarios, s.mix.as_deref()),
+        })
+        .collect();
     let mut flows = Vec::new();
-    let (mut rate_all, mut erlangs_all) = (0.0, 0.0);
-    for (scenario, weight) in &light.plan.mix {
-        let journeys = light.transactions.get(scenario).map_or(0, |t| t.count);
-        let peak_journeys = peak_level * factor * weight / weight_sum;
-        let (mut rate, mut erlangs) = (0.0, 0.0);
-        for (name, tx) in &light.transactions {
-            if name.split_once('/').map(|(s, _)| s) != Some(scenario.as_str()) || journeys == 0 {
-                continue;
+    let mut unmeasured = Vec::new();
+    let mut measured: Vec<(usize, PerJourney)> = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        // The flow's own peak: the stage where its share of the level is highest.
+        let Some(peak) = levels
+            .iter()
+            .map(|l| (l, l.journeys_per_s * l.shares[i]))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|(_, j)| *j > 0.0)
+        else {
+            notes.push(format!(
+                "flow {scenario} is drawn by no stage's mix (weight 0 everywhere): not sized"
+            ));
+            continue;
+        };
+        match candidates.iter().find_map(|r| per_journey(r, scenario)) {
+            Some(pj) => {
+                if pj.run_id != light.run_id {
+                    notes.push(format!(
+                        "flow {scenario}: no journeys in the lightest run; its figures per journey come from run {}",
+                        pj.run_id
+                    ));
+                }
+                flows.push(sizing(
+                    scenario,
+                    Some(&peak.0.name),
+                    peak.1,
+                    peak.1 * pj.requests,
+                    peak.1 * pj.busy_s,
+                    o,
+                ));
+                measured.push((i, pj));
             }
-            let per_journey = tx.count as f64 / journeys as f64;
-            rate += peak_journeys * per_journey;
-            erlangs += peak_journeys * per_journey * tx.service_ms.mean / 1000.0;
+            None => unmeasured.push(UnmeasuredFlow {
+                flow: scenario.clone(),
+                peak_stage: peak.0.name.clone(),
+                peak_journeys_per_s: peak.1,
+                reason: format!(
+                    "no journey of {scenario} was measured in {}: its requests per journey and service times are unknown",
+                    if candidates.len() == 1 {
+                        format!("run {}", candidates[0].run_id)
+                    } else {
+                        format!("any of the {} runs", candidates.len())
+                    }
+                ),
+            }),
         }
-        flows.push(sizing(scenario, peak_journeys, rate, erlangs, o));
-        rate_all += rate;
-        erlangs_all += erlangs;
     }
-    // Logins are shared by the flows that log in; they scale with the load.
-    if let Some(auth) = light.transactions.get(crate::plan::AUTH_STEP) {
-        let journeys: u64 = light.totals.journeys.max(1);
-        let rate = peak_level * factor * auth.count as f64 / journeys as f64;
-        rate_all += rate;
-        erlangs_all += rate * auth.service_ms.mean / 1000.0;
+    if measured.is_empty() {
+        return Err(NotMeasured {
+            runs: candidates.iter().map(|r| r.run_id.clone()).collect(),
+            flows: unmeasured.iter().map(|u| u.flow.clone()).collect(),
+        });
     }
-    let peak_journeys_all = peak_level * factor;
-    let total = sizing("all flows", peak_journeys_all, rate_all, erlangs_all, o);
+    // Logins are shared by the flows that log in; they scale with the journeys.
+    let logins_per_journey = light.transactions.get(crate::plan::AUTH_STEP).map(|auth| {
+        (
+            auth.count as f64 / light.totals.journeys.max(1) as f64,
+            auth.service_ms.mean / 1000.0,
+        )
+    });
+    // All flows together: the stage whose measured flows offer the most work.
+    let mut all: Option<(&StageLoad, f64, f64, f64)> = None;
+    for l in &levels {
+        let (mut journeys, mut rate, mut busy) = (0.0, 0.0, 0.0);
+        for (i, pj) in &measured {
+            let j = l.journeys_per_s * l.shares[*i];
+            journeys += j;
+            rate += j * pj.requests;
+            busy += j * pj.busy_s;
+        }
+        if let Some((per, service_s)) = logins_per_journey {
+            rate += journeys * per;
+            busy += journeys * per * service_s;
+        }
+        if all.is_none_or(|a| busy > a.3 || (busy == a.3 && rate > a.2)) {
+            all = Some((l, journeys, rate, busy));
+        }
+    }
+    let (stage, journeys_all, rate_all, erlangs_all) = all
+        .map_or((None, 0.0, 0.0, 0.0), |(l, j, r, b)| {
+            (Some(&l.name), j, r, b)
+        });
+    let label = if unmeasured.is_empty() {
+        "all flows".to_string()
+    } else {
+        "all measured flows".to_string()
+    };
+    let total = sizing(&label, stage, journeys_all, rate_all, erlangs_all, o);
     let headroom = usl
         .as_ref()
         .map(|f| f.max_throughput_per_s / rate_all.max(1e-9))
         .filter(|h| h.is_finite());
     let connections = connections(runs, &total, o);
     let redis = redis(runs, rate_all);
-    let recommendation = recommend(o, &total, &connections, headroom, rate_all);
-    CapacityReport {
+    let mut recommendation = recommend(o, &total, &connections, headroom, rate_all);
+    if !unmeasured.is_empty() {
+        let names: Vec<&str> = unmeasured.iter().map(|u| u.flow.as_str()).collect();
+        recommendation.push_str(&format!(
+            "; NOT SIZED: {} (no journeys measured), left out of these figures: run them measured before trusting the total",
+            names.join(", ")
+        ));
+    }
+    Ok(CapacityReport {
         schema: SCHEMA.into(),
         profile: light.profile.name.clone(),
         options: o.clone(),
@@ -269,16 +383,85 @@ pub fn build(
         peak_request_rate_per_s: rate_all,
         headroom,
         flows,
+        unmeasured,
         total,
         slo: None,
         connections,
         redis,
         recommendation,
         notes,
-    }
+    })
 }
 
-fn sizing(flow: &str, journeys: f64, rate: f64, erlangs: f64, o: &Options) -> FlowSizing {
+/// Requests/s finished over a run.
+fn throughput(r: &RunResult) -> f64 {
+    r.totals.requests as f64 / r.duration_s.max(1e-9)
+}
+
+/// A stage's level at the sized load and each flow's share of it.
+struct StageLoad {
+    name: String,
+    /// Highest level of the stage at the sized load, journeys/s.
+    journeys_per_s: f64,
+    /// Share of each scenario (in `PlanInfo::scenario_order`), summing to 1 (or all 0).
+    shares: Vec<f64>,
+}
+
+/// The stage's own mix when it has one, else the profile's, as shares.
+fn stage_shares(plan: &crate::result::PlanInfo, names: &[String], own: Option<&[f64]>) -> Vec<f64> {
+    let weights: Vec<f64> = match own {
+        Some(w) if w.len() == names.len() => w.to_vec(),
+        _ => names
+            .iter()
+            .map(|n| plan.mix.get(n).copied().unwrap_or(0.0))
+            .collect(),
+    };
+    let sum: f64 = weights.iter().sum();
+    weights
+        .iter()
+        .map(|w| if sum > 0.0 { w / sum } else { 0.0 })
+        .collect()
+}
+
+/// A flow's work per journey, measured in one run.
+struct PerJourney {
+    run_id: String,
+    /// Requests per journey.
+    requests: f64,
+    /// Worker-seconds of service per journey (Σ requests × mean service time).
+    busy_s: f64,
+}
+
+/// The flow's requests and service per journey in `run`, when the run finished journeys of it.
+fn per_journey(run: &RunResult, scenario: &str) -> Option<PerJourney> {
+    let journeys = run.transactions.get(scenario).map_or(0, |t| t.count);
+    if journeys == 0 {
+        return None;
+    }
+    let (mut requests, mut busy_s) = (0.0, 0.0);
+    for (name, tx) in &run.transactions {
+        if name.split_once('/').map(|(s, _)| s) != Some(scenario) {
+            continue;
+        }
+        let per = tx.count as f64 / journeys as f64;
+        requests += per;
+        busy_s += per * tx.service_ms.mean / 1000.0;
+    }
+    Some(PerJourney {
+        run_id: run.run_id.clone(),
+        requests,
+        busy_s,
+    })
+}
+
+fn sizing(
+    flow: &str,
+    peak_stage: Option<&String>,
+    journeys: f64,
+    rate: f64,
+    erlangs: f64,
+    o: &Options,
+) -> FlowSizing {
     let service_s = if rate > 0.0 { erlangs / rate } else { 0.0 };
     let needed = if rate > 0.0 {
         erlang::servers_needed(rate, service_s, o.target_wait_s, o.service_level)
@@ -287,6 +470,7 @@ fn sizing(flow: &str, journeys: f64, rate: f64, erlangs: f64, o: &Options) -> Fl
     };
     FlowSizing {
         flow: flow.to_string(),
+        peak_stage: peak_stage.cloned(),
         peak_journeys_per_s: journeys,
         request_rate_per_s: rate,
         mean_service_ms: service_s * 1000.0,
@@ -468,4 +652,164 @@ pub fn describe_usl(f: &UslFit) -> String {
         let _ = writeln!(out, "  warning: {w}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Stage;
+    use crate::result::{LatencySummary, Transaction};
+
+    fn tx(count: u64, service_mean_ms: f64) -> Transaction {
+        let l = LatencySummary {
+            mean: service_mean_ms,
+            ..LatencySummary::default()
+        };
+        Transaction {
+            count,
+            latency_ms: l.clone(),
+            service_ms: l,
+            ..Transaction::default()
+        }
+    }
+
+    fn stage(name: &str, start_s: f64, rate: f64, mix: Option<Vec<f64>>) -> Stage {
+        Stage {
+            name: name.into(),
+            start_s,
+            duration_s: 3.0,
+            from: rate,
+            to: rate,
+            mix,
+        }
+    }
+
+    /// The stage-mix case: `everyday` at 2/s of both flows, `promotion` at 10/s of
+    /// `lookup` only. `customer` journeys make one 100 ms request, `lookup` one 50 ms one.
+    fn stage_mix_run(customer_journeys: u64) -> RunResult {
+        let mut r = crate::verdict::fixture::run();
+        r.plan.scenarios = vec!["customer".into(), "lookup".into()];
+        r.plan.mix = [("customer".to_string(), 1.0), ("lookup".to_string(), 1.0)].into();
+        r.plan.stages = vec![
+            stage("everyday", 0.0, 2.0, None),
+            stage("promotion", 3.0, 10.0, Some(vec![0.0, 1.0])),
+        ];
+        r.transactions = [
+            ("customer".to_string(), tx(customer_journeys, 300.0)),
+            ("customer/search".to_string(), tx(customer_journeys, 100.0)),
+            ("lookup".to_string(), tx(33, 60.0)),
+            ("lookup/read".to_string(), tx(33, 50.0)),
+        ]
+        .into();
+        r.totals.journeys = customer_journeys + 33;
+        r.totals.requests = customer_journeys + 33;
+        r
+    }
+
+    fn options() -> Options {
+        Options {
+            at_scale: 1.0,
+            target_wait_s: 0.5,
+            service_level: 0.95,
+            margin: 0.25,
+        }
+    }
+
+    fn flow<'a>(c: &'a CapacityReport, name: &str) -> &'a FlowSizing {
+        c.flows.iter().find(|f| f.flow == name).expect(name)
+    }
+
+    #[test]
+    fn capacity_stage_mix_sizes_each_flow_at_its_own_stages_peak() {
+        let runs = vec![(stage_mix_run(3), "r".to_string(), None)];
+        let c = build(&runs, None, &options()).unwrap();
+        // lookup: 10/s in `promotion`, whose mix is lookup alone (not 5/s of a 50:50 split).
+        let lookup = flow(&c, "lookup");
+        assert_eq!(lookup.peak_stage.as_deref(), Some("promotion"));
+        assert!(
+            (lookup.peak_journeys_per_s - 10.0).abs() < 1e-9,
+            "{lookup:?}"
+        );
+        assert!((lookup.request_rate_per_s - 10.0).abs() < 1e-9);
+        // customer: only in `everyday`, half of 2/s.
+        let customer = flow(&c, "customer");
+        assert_eq!(customer.peak_stage.as_deref(), Some("everyday"));
+        assert!(
+            (customer.peak_journeys_per_s - 1.0).abs() < 1e-9,
+            "{customer:?}"
+        );
+        // Together: `promotion` offers 10 × 50 ms = 0.5 Erlangs, `everyday` 0.15.
+        assert_eq!(c.total.flow, "all flows");
+        assert_eq!(c.total.peak_stage.as_deref(), Some("promotion"));
+        assert!(
+            (c.total.offered_erlangs - 0.5).abs() < 1e-9,
+            "{:?}",
+            c.total
+        );
+        assert!((c.peak_request_rate_per_s - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn capacity_unmeasured_flow_is_marked_and_left_out_of_the_total_never_sized_as_zero() {
+        let runs = vec![(stage_mix_run(0), "r".to_string(), None)];
+        let c = build(&runs, None, &options()).unwrap();
+        assert!(
+            c.flows.iter().all(|f| f.flow != "customer"),
+            "{:?}",
+            c.flows
+        );
+        assert_eq!(c.unmeasured.len(), 1);
+        assert_eq!(c.unmeasured[0].flow, "customer");
+        assert!((c.unmeasured[0].peak_journeys_per_s - 1.0).abs() < 1e-9);
+        assert_eq!(c.total.flow, "all measured flows");
+        assert!(
+            c.recommendation.contains("NOT SIZED: customer"),
+            "{}",
+            c.recommendation
+        );
+        let md = crate::capacity::markdown::render(&c);
+        assert!(
+            md.contains("| customer | 1.00 | unmeasured |")
+                && md.contains("| all measured flows (without customer) |"),
+            "{md}"
+        );
+        assert!(!md.contains("| customer | 1.00 | 0.00 |"), "{md}");
+    }
+
+    #[test]
+    fn capacity_unmeasured_flow_is_measured_from_another_run_when_one_has_it() {
+        // The lightest run saw no customer journey; a heavier one did.
+        let light = stage_mix_run(0);
+        let mut heavy = stage_mix_run(6);
+        heavy.run_id = "heavy".into();
+        heavy.totals.requests *= 10;
+        let runs = vec![
+            (light, "a".to_string(), None),
+            (heavy, "b".to_string(), None),
+        ];
+        let c = build(&runs, None, &options()).unwrap();
+        assert!(c.unmeasured.is_empty());
+        let customer = flow(&c, "customer");
+        assert!(
+            (customer.mean_service_ms - 100.0).abs() < 1e-9,
+            "{customer:?}"
+        );
+        assert!(
+            c.notes.iter().any(|n| n.contains("from run heavy")),
+            "{:?}",
+            c.notes
+        );
+    }
+
+    #[test]
+    fn capacity_run_without_journeys_is_refused_not_sized_at_zero_workers() {
+        let mut r = stage_mix_run(0);
+        r.transactions.clear();
+        r.totals.journeys = 0;
+        r.totals.requests = 0;
+        let runs = vec![(r, "r".to_string(), None)];
+        let e = build(&runs, None, &options()).unwrap_err();
+        assert_eq!(e.flows, vec!["customer".to_string(), "lookup".to_string()]);
+        assert!(e.to_string().contains("no journey was measured"), "{e}");
+    }
 }

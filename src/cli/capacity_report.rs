@@ -9,10 +9,12 @@ use anyhow::Context;
 use super::{CapacityReportArgs, UsageError};
 use crate::capacity::report::{self, Options, SloSizing};
 use crate::capacity::{markdown, slo};
+use crate::config::profile::ProfileSource;
 use crate::plan::{Overrides, Plan};
 use crate::result::{RunResult, StoredRun, write_atomic};
 use crate::simulate::calibrate::{Calibration, ServiceTimes};
 use crate::simulate::des::{self, Laws, Server};
+use crate::target::data::DataSets;
 
 /// Largest worker count a sweep for the objectives tries.
 const MAX_WORKERS: usize = 512;
@@ -87,9 +89,21 @@ pub fn report(args: &CapacityReportArgs) -> anyhow::Result<()> {
         margin: args.margin,
     };
     let calibration = calibration_of(&runs);
-    let mut rep = report::build(&runs, calibration.as_ref().map(|c| &c.run), &options);
+    // Nothing measured is nothing to size: refused as bad input, never "0 workers".
+    let mut rep = report::build(&runs, calibration.as_ref().map(|c| &c.run), &options)
+        .map_err(|e| UsageError(e.to_string()))?;
     if !args.slo.is_empty() {
-        rep.slo = Some(slo_workers(&runs, &dirs, calibration, &args.slo, at_scale));
+        // The profile the runs ran, from the copy in the first run's folder; a profile that is
+        // not the one that ran is refused (exit 2), never simulated in silence.
+        let profile = crate::result::stored_profile(&dirs[0], &runs[0].0)?;
+        rep.slo = Some(slo_workers(
+            &runs,
+            &dirs,
+            &profile,
+            calibration,
+            &args.slo,
+            at_scale,
+        ));
     }
     if let Some(s) = &rep.slo {
         if let Some(w) = s.workers {
@@ -135,6 +149,7 @@ fn calibration_of(runs: &[(RunResult, String, Option<String>)]) -> Option<Calibr
 fn slo_workers(
     runs: &[(RunResult, String, Option<String>)],
     dirs: &[PathBuf],
+    profile: &ProfileSource,
     calibration: Option<Calibration>,
     objectives: &[slo::Slo],
     at_scale: f64,
@@ -170,16 +185,16 @@ fn slo_workers(
         seed: Some(first.plan.seed),
         ..Overrides::default()
     };
-    let plan = match Plan::load(Path::new(&first.profile.path), &overrides) {
+    let plan = match Plan::build(profile, &overrides, &DataSets::offline()) {
         Ok(p) => p,
         Err(e) => {
             return fail(format!(
-                "the profile {} no longer loads: {e}",
-                first.profile.path
+                "the profile {} no longer builds: {e}",
+                profile.path.display()
             ));
         }
     };
-    let workers = super::simulate::standin_workers_of(Path::new(&cal.run.profile.path));
+    let workers = super::simulate::standin_workers_of(&cal.dir, &cal.run);
     let service = match cal.service_laws(&plan, ServiceTimes::Auto, workers) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -214,8 +229,10 @@ fn slo_workers(
         objectives: names,
         workers,
         basis: format!(
-            "smallest worker count whose simulated run of {} at ×{at_scale} meets them, service times from {}'s odoo.log where it names the step, else its latency.hlog less the mean wait (peakgate simulate --sweep)",
-            first.profile.path, cal.run_id
+            "smallest worker count whose simulated run of {} (the profile that ran, sha256 {}) at ×{at_scale} meets them, service times from {}'s odoo.log where it names the step, else its latency.hlog less the mean wait (peakgate simulate --sweep)",
+            profile.path.display(),
+            &first.profile.sha256[..first.profile.sha256.len().min(12)],
+            cal.run_id
         ),
     }
 }

@@ -73,7 +73,14 @@ pub(super) fn options(args: &RunArgs) -> Options {
     }
 }
 
-/// The end-of-run table on stdout.
+/// Widest line of the end-of-run table: an 80-column terminal.
+pub(super) const SUMMARY_WIDTH: usize = 80;
+/// The transaction column: what is left of 80 columns by the six figures.
+const NAME_WIDTH: usize = 34;
+
+/// The end-of-run table on stdout, at most [`SUMMARY_WIDTH`] columns (a longer name gets a
+/// line of its own above its figures). Journey rows (a scenario's whole journey, think time
+/// included) are marked apart from step rows (one request).
 pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
     use std::fmt::Write;
     let t = &r.totals;
@@ -81,10 +88,12 @@ pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
     let _ = writeln!(out, "run {} {} in {:.1}s", r.run_id, r.status, r.duration_s);
     let _ = writeln!(
         out,
-        "journeys planned {} started {} dropped {} | requests {} errors {} ({:.2}%)",
-        t.planned,
-        t.started,
-        t.dropped,
+        "journeys planned {} started {} dropped {}",
+        t.planned, t.started, t.dropped
+    );
+    let _ = writeln!(
+        out,
+        "requests {} errors {} ({:.2}%)",
         t.requests,
         t.errors,
         if t.requests > 0 {
@@ -95,26 +104,94 @@ pub(super) fn summary(r: &RunResult, dir: &RunDir) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<44} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "{:<NAME_WIDTH$} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7}",
         "transaction", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for (name, tx) in &r.transactions {
         let errors: u64 = tx.errors.values().sum();
         let l = &tx.latency_ms;
+        let label = if crate::result::is_journey(name) {
+            format!("{name} (journey)")
+        } else {
+            format!("  {name}")
+        };
+        let label = if label.chars().count() > NAME_WIDTH {
+            // Its own line, cut to the width if it is longer still.
+            let whole: String = label.chars().take(SUMMARY_WIDTH).collect();
+            let _ = writeln!(out, "{whole}");
+            String::new()
+        } else {
+            label
+        };
         let _ = writeln!(
             out,
-            "{name:<44} {:>8} {errors:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-            tx.count, l.p50, l.p95, l.p99, l.max
+            "{label:<NAME_WIDTH$} {:>6} {errors:>6} {:>7} {:>7} {:>7} {:>7}",
+            tx.count,
+            figure(l.p50),
+            figure(l.p95),
+            figure(l.p99),
+            figure(l.max)
         );
     }
+    let _ = writeln!(
+        out,
+        "(journey) rows time a whole journey, think time included; indented rows one step"
+    );
     let top = r.top_errors(5);
     if !top.is_empty() {
         let _ = writeln!(out, "top errors");
         for (name, m) in top {
-            let text: String = m.message.chars().take(100).collect();
-            let _ = writeln!(out, "  {:>6}× {name} {}: {text}", m.count, m.kind);
+            let head = format!("  {:>6}× {name} {}: ", m.count, m.kind);
+            let room = SUMMARY_WIDTH.saturating_sub(head.chars().count()).max(20);
+            let text: String = m.message.chars().take(room).collect();
+            let _ = writeln!(out, "{head}{text}");
         }
     }
     let _ = writeln!(out, "artifacts in {}", dir.path.display());
     out
+}
+
+/// A latency in 7 columns: one decimal while it fits, whole ms after, then an exponent.
+fn figure(ms: f64) -> String {
+    let s = format!("{ms:.1}");
+    if s.len() <= 7 {
+        return s;
+    }
+    let s = format!("{ms:.0}");
+    if s.len() <= 7 { s } else { format!("{ms:.2e}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_final_table_fits_80_columns_and_marks_journeys_apart() {
+        let mut r = crate::verdict::fixture::run();
+        let long = "pos_order_sync/create_from_ui_with_a_very_long_step_name_indeed_that_goes_on";
+        r.transactions
+            .insert(long.into(), r.transactions["ecommerce_cart/shop"].clone());
+        let mut big = r.transactions["pos_order_sync"].clone();
+        big.latency_ms.max = 123_456_789.0;
+        r.transactions.insert("month_end_report".into(), big);
+        let dir = RunDir {
+            path: "reports/20261126T150102Z-smoke-3fa2".into(),
+        };
+        let text = summary(&r, &dir);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= SUMMARY_WIDTH,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(text.contains("\npos_order_sync (journey) "), "{text}");
+        assert!(
+            text.contains("\n  pos_order_sync/create_from_ui "),
+            "{text}"
+        );
+        // The long name on its own line, its figures on the next.
+        assert!(text.contains(&format!("\n  {long}\n")), "{text}");
+        assert!(text.contains(" 1.23e8\n"), "{text}");
+    }
 }

@@ -14,8 +14,8 @@ use crate::capacity::slo::{self, SloCheck};
 use crate::metrics::hlog::HlogWriter;
 use crate::plan::{Plan, Target};
 use crate::result::{
-    ODOO_LOG, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SimulationInfo,
-    TargetInfo, new_run_id, write_atomic,
+    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA,
+    SimulationInfo, TargetInfo, new_run_id, write_atomic,
 };
 use crate::simulate::calibrate::{Calibration, Source, StepLaws};
 use crate::simulate::des::{self, Laws, Server, Simulated};
@@ -45,7 +45,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<Exit> {
     }
     let calibration_workers = args
         .calibration_workers
-        .or_else(|| standin_workers_of(Path::new(&calibration.run.profile.path)));
+        .or_else(|| standin_workers_of(&calibration.dir, &calibration.run));
     let step_laws = calibration
         .service_laws(&plan, args.service_times, calibration_workers)
         .map_err(|e| UsageError(e.to_string()))?;
@@ -174,9 +174,16 @@ pub(super) fn standin_workers(plan: &Plan) -> Option<usize> {
     }
 }
 
-/// The stand-in's worker count of the profile at `path`, when it still loads.
-pub(super) fn standin_workers_of(path: &Path) -> Option<usize> {
-    let plan = Plan::load(path, &crate::plan::Overrides::default()).ok()?;
+/// The stand-in's worker count of the profile a stored run ran (the copy in its folder, or
+/// the original when it is unchanged), when it still builds.
+pub(super) fn standin_workers_of(dir: &Path, run: &RunResult) -> Option<usize> {
+    let src = crate::result::stored_profile(dir, run).ok()?;
+    let plan = Plan::build(
+        &src,
+        &crate::plan::Overrides::default(),
+        &crate::target::data::DataSets::offline(),
+    )
+    .ok()?;
     standin_workers(&plan)
 }
 
@@ -311,6 +318,10 @@ fn write_run(
     let gate = serde_json::to_vec_pretty(&plan.gate).context("cannot serialize gate.json")?;
     write_atomic(&dir.file("gate.json"), &gate)
         .with_context(|| format!("cannot write {}", dir.file("gate.json").display()))?;
+    // The profile simulated, as for a run: `capacity` plans from this copy.
+    let profile = plan.scrubber().scrub(&plan.profile_text);
+    write_atomic(&dir.file(PROFILE_COPY), profile.as_bytes())
+        .with_context(|| format!("cannot write {}", dir.file(PROFILE_COPY).display()))?;
     Ok((result, dir))
 }
 
@@ -326,6 +337,7 @@ fn result_of(
     RunResult {
         schema: SCHEMA.into(),
         run_id: String::new(),
+        peakgate_version: crate::result::PEAKGATE_VERSION.to_string(),
         status: RunStatus::Completed,
         profile: ProfileInfo::from_plan(plan),
         release: calibration.run.release.clone(),

@@ -248,6 +248,10 @@ fn default_timeout() -> Spanned<String> {
 pub struct ProfileSource {
     /// Where it was read from.
     pub path: PathBuf,
+    /// The folder its relative paths (`scenarios_dir`, `[data]` files, the stand-in's
+    /// `config`) resolve against: its own folder, or for the copy stored in a run folder,
+    /// the folder of the profile that ran.
+    pub base: PathBuf,
     /// Its text, for error positions and the profile's sha256.
     pub text: String,
     /// The parsed content.
@@ -265,9 +269,18 @@ impl ProfileSource {
             toml::from_str(&text).map_err(|e| ConfigError::toml(path, &text, &e))?;
         Ok(ProfileSource {
             path: path.to_path_buf(),
+            base: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             text,
             file,
         })
+    }
+
+    /// Reads a copy of a profile (the one stored in a run folder) whose relative paths
+    /// resolve against `base`, the original's folder.
+    pub fn read_copy(path: &Path, base: &Path) -> Result<Self, ConfigError> {
+        let mut src = ProfileSource::read(path)?;
+        src.base = base.to_path_buf();
+        Ok(src)
     }
 
     /// A located error at a spanned value of this profile.
@@ -281,7 +294,7 @@ impl ProfileSource {
 
     /// The scenarios folder this profile uses.
     pub fn scenarios_dir(&self) -> PathBuf {
-        let base = self.path.parent().unwrap_or(Path::new("."));
+        let base = &self.base;
         match &self.file.scenarios_dir {
             Some(dir) => base.join(dir),
             None => base.join("..").join("scenarios"),

@@ -29,6 +29,8 @@ pub struct Live {
     /// Journeys planned and started in the last closed second.
     pub planned_per_s: u64,
     pub started_per_s: u64,
+    /// Journeys finished in the last closed second (the closed model's rate: it plans none).
+    pub finished_per_s: u64,
     /// p95 of requests in the last closed second, ms.
     pub p95_ms: f64,
     pub requests: u64,
@@ -404,6 +406,7 @@ impl<W: Write> Recorder<W> {
             elapsed_s: w.index + 1,
             planned_per_s: w.entry.planned,
             started_per_s: w.entry.started,
+            finished_per_s: w.entry.journeys,
             p95_ms: w.entry.latency_ms.p95,
             requests: self.totals.requests,
             errors: self.totals.errors,

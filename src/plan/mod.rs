@@ -203,6 +203,10 @@ pub struct Plan {
     /// The profile file and the sha256 of its text, so a verdict names exactly what ran.
     pub profile_path: PathBuf,
     pub profile_sha256: String,
+    /// The profile's text as read (the run folder keeps a copy, `profile.toml`), and the
+    /// folder its relative paths resolve against.
+    pub profile_text: String,
+    pub profile_base: PathBuf,
     pub release: Option<String>,
     pub target: Target,
     pub load: Load,
@@ -245,7 +249,7 @@ pub const SUPPORTED_MAJORS: [&str; 3] = ["16", "17", "18"];
 /// `data` with the profile's `[data]` CSV files in place of the data sets they name.
 fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, ConfigError> {
     let mut out = data.clone();
-    let base = src.path.parent().unwrap_or(Path::new("."));
+    let base = &src.base;
     for (name, file) in &src.file.data {
         let Some(schema) = crate::target::data::schema(name) else {
             return Err(src.error_at(
@@ -368,7 +372,9 @@ impl Plan {
             description: f.description.clone(),
             environment,
             profile_path: src.path.clone(),
-            profile_sha256: hex(&Sha256::digest(src.text.as_bytes())),
+            profile_sha256: profile_sha256(&src.text),
+            profile_text: src.text.clone(),
+            profile_base: src.base.clone(),
             release: o.release.clone(),
             target,
             load,
@@ -759,10 +765,7 @@ fn build_target(
             return Ok(Target::StandIn {
                 workers: s.workers,
                 release: o.standin_release.clone().or_else(|| s.release.clone()),
-                config: s
-                    .config
-                    .as_ref()
-                    .map(|c| src.path.parent().unwrap_or(Path::new(".")).join(c)),
+                config: s.config.as_ref().map(|c| src.base.join(c)),
             });
         }
     };
@@ -841,6 +844,11 @@ fn build_target(
         login: t.map_or_else(|| "admin".into(), |t| t.login.clone()),
         password,
     })
+}
+
+/// The sha256 of a profile's text, as run.json records it.
+pub fn profile_sha256(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

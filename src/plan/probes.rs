@@ -373,6 +373,7 @@ mod tests {
         );
         ProfileSource {
             path: "p.toml".into(),
+            base: ".".into(),
             file: toml::from_str(&text).unwrap(),
             text,
         }

@@ -14,10 +14,18 @@ impl Format for VerdictJson {
 
     fn write(
         &self,
-        _run: &RunResult,
+        run: &RunResult,
         verdict: &Verdict,
         out: &mut impl Write,
     ) -> std::io::Result<()> {
+        // A `--scale` parent's verdict is made from its steps' figures: it describes the
+        // run shown, as its page does.
+        if verdict.peakgate_version.is_none() {
+            let mut v = verdict.clone();
+            v.describe_run(run);
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            return out.write_all(b"\n");
+        }
         serde_json::to_writer_pretty(&mut *out, verdict)?;
         out.write_all(b"\n")
     }
@@ -44,9 +52,14 @@ mod tests {
         );
         let mut buf = Vec::new();
         VerdictJson.write(&run, &v, &mut buf).unwrap();
+        // What was judged is in the file too: release, profile, run status, peakgate version.
         let expected = r#"{
   "schema": "peakgate.verdict/1",
   "run_id": "r1",
+  "release": "17.0.42",
+  "profile": "smoke",
+  "status": "completed",
+  "peakgate_version": "VERSION",
   "verdict": "warn",
   "checks": [
     {
@@ -59,7 +72,8 @@ mod tests {
     }
   ]
 }
-"#;
+"#
+        .replace("VERSION", crate::result::PEAKGATE_VERSION);
         assert_eq!(String::from_utf8(buf).unwrap(), expected);
     }
 }

@@ -102,11 +102,33 @@ impl Format for SummaryMarkdown {
                         cell(&c.name),
                         c.status.to_string().to_uppercase(),
                         opt(c.observed),
-                        opt(c.warn),
-                        opt(c.fail),
+                        limit(c.warn),
+                        limit(c.fail),
                         cell(&c.message)
                     )?;
                 }
+            }
+            writeln!(out)?;
+        }
+        // The passing checks too: what was checked is part of the evidence.
+        let passed: Vec<_> = v
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Pass)
+            .collect();
+        if !passed.is_empty() {
+            writeln!(out, "## Checks that passed\n")?;
+            writeln!(out, "| check | observed | warn | fail |")?;
+            writeln!(out, "|---|---|---|---|")?;
+            for c in passed {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    cell(&c.name),
+                    opt(c.observed),
+                    limit(c.warn),
+                    limit(c.fail)
+                )?;
             }
             writeln!(out)?;
         }
@@ -255,15 +277,20 @@ impl Format for SummaryMarkdown {
         writeln!(out, "- load generator: {}\n", generator_line(run))?;
         writeln!(
             out,
-            "| transaction | count | errors | p50 ms | p95 ms | p99 ms | max ms |"
+            "| transaction | kind | count | errors | p50 ms | p95 ms | p99 ms | max ms |"
         )?;
-        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        writeln!(out, "|---|---|---|---|---|---|---|---|")?;
         for (name, tx) in &run.transactions {
             let l = &tx.latency_ms;
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(name),
+                if crate::result::is_journey(name) {
+                    "journey (think time included)"
+                } else {
+                    "step"
+                },
                 tx.count,
                 tx.errors.values().sum::<u64>(),
                 fmt_num(l.p50),
@@ -301,6 +328,11 @@ impl Format for SummaryMarkdown {
         )?;
         Ok(())
     }
+}
+
+/// A threshold, exact (`crate::verdict::fmt_limit`).
+fn limit(x: Option<f64>) -> String {
+    x.map_or("-".into(), crate::verdict::fmt_limit)
 }
 
 fn opt(x: Option<f64>) -> String {
@@ -346,9 +378,19 @@ mod tests {
             text.find("| a warning |").unwrap(),
         );
         assert!(f < w);
-        assert!(!text.contains("| all good |"));
+        // The passing check is listed too, after those that decide the verdict.
+        let p = text
+            .find("| all good | 1.5 | 1 | 2 |")
+            .expect("passing check listed");
+        assert!(w < p && text.contains("## Checks that passed"), "{text}");
         assert!(
-            text.contains("| pos_order_sync/create_from_ui | 800 | 20 | 60 | 120 | 180 | 360 |"),
+            text.contains(
+                "| pos_order_sync/create_from_ui | step | 800 | 20 | 60 | 120 | 180 | 360 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| pos_order_sync | journey (think time included) | 400 |"),
             "{text}"
         );
     }

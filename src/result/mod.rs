@@ -24,7 +24,7 @@ pub use figures::{
     TimelineEntry, Totals, Transaction,
 };
 pub use probe::{Gap, ProbeReport};
-pub use stored::{OpenError, StoredRun, read_gate, read_latency};
+pub use stored::{OpenError, StoredRun, read_gate, read_latency, stored_profile};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
     Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,
@@ -35,11 +35,24 @@ pub use verdict::{
 use crate::config::profile::{ArrivalKind, ModelKind};
 use crate::plan::{Plan, Stage, Target};
 
+/// The version of peakgate, recorded in run.json and verdict.json.
+pub const PEAKGATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Schema tag of `run.json`.
 pub const SCHEMA: &str = "peakgate.run/1";
+/// The copy of the profile that ran, in a run folder: what `capacity` plans from, whatever
+/// happened to the original since.
+pub const PROFILE_COPY: &str = "profile.toml";
 /// The built-in stand-in's request log in a run folder, in Odoo's own format
 /// (`standin::access_log`): what the simulator calibrates from.
 pub const ODOO_LOG: &str = "odoo.log";
+
+/// Whether a `transactions` key is a scenario's whole journeys (think time included) rather
+/// than one step's requests (`scenario/step`, `session/authenticate`): a scenario's name is
+/// a file name, so it never holds a `/`.
+pub fn is_journey(transaction: &str) -> bool {
+    !transaction.contains('/')
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +81,9 @@ impl std::fmt::Display for RunStatus {
 pub struct RunResult {
     pub schema: String,
     pub run_id: String,
+    /// The peakgate version that made the run (empty in runs made before it was recorded).
+    #[serde(default)]
+    pub peakgate_version: String,
     pub status: RunStatus,
     pub profile: ProfileInfo,
     /// The release under test (`--release`).
@@ -150,6 +166,11 @@ pub struct ProfileInfo {
     /// sha256 of the profile file's text.
     pub sha256: String,
     pub environment: String,
+    /// Absolute folder the profile's relative paths (scenarios, data files) resolved
+    /// against when it ran, and so do those of its copy in the run folder (`profile.toml`).
+    /// Absent in runs made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<String>,
 }
 
 /// Where the load went (never with credentials).
@@ -176,6 +197,10 @@ pub struct PlanInfo {
     pub stages: Vec<Stage>,
     /// Scenario → weight.
     pub mix: BTreeMap<String, f64>,
+    /// Scenario names in the plan's order: the order of a stage's own `mix` weights. Empty
+    /// in runs made before it was recorded (see [`PlanInfo::scenario_order`]).
+    #[serde(default)]
+    pub scenarios: Vec<String>,
     /// Journeys the curve expects (open model).
     pub expected_journeys: f64,
     /// Step names in measurement order.
@@ -205,10 +230,23 @@ impl PlanInfo {
                 .zip(&plan.weights)
                 .map(|(s, w)| (s.name.clone(), *w))
                 .collect(),
+            scenarios: plan.scenarios.iter().map(|s| s.name.clone()).collect(),
             expected_journeys: (plan.expected_journeys() * 10.0).round() / 10.0,
             steps: plan.step_names.clone(),
             odoo_version: plan.odoo_version.clone(),
             events: plan.events.clone(),
+        }
+    }
+}
+
+impl PlanInfo {
+    /// Scenario names in the order of a stage's `mix` weights. A run made before the order
+    /// was recorded had the `[mix]` names in sorted order, which is the map's.
+    pub fn scenario_order(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            self.mix.keys().cloned().collect()
+        } else {
+            self.scenarios.clone()
         }
     }
 }
@@ -221,8 +259,16 @@ impl ProfileInfo {
             path: plan.profile_path.display().to_string(),
             sha256: plan.profile_sha256.clone(),
             environment: plan.environment.clone(),
+            base_dir: Some(absolute(&plan.profile_base).display().to_string()),
         }
     }
+}
+
+/// `path` made absolute, without requiring it to exist.
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 impl TargetInfo {

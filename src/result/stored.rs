@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde::de::DeserializeOwned;
 
 use super::{ResultError, RunResult, Verdict};
+use crate::config::profile::ProfileSource;
 use crate::metrics::hlog;
 use crate::plan::Gate;
 
@@ -51,16 +52,28 @@ pub enum OpenError {
         what: &'static str,
         source: serde_json::Error,
     },
+    /// The profile to plan from does not read or does not build.
+    #[error(transparent)]
+    Profile(#[from] crate::config::ConfigError),
+    /// The profile's text is not the text the run ran (its sha256 in run.json).
+    #[error("{}: not the profile run {run_id} ran: its sha256 is {found}, run.json records {recorded}{}", path.display(), if path.ends_with(super::PROFILE_COPY) { " (the copy in the run folder was changed)" } else { " (the run folder has no copy, profile.toml, and the file changed since the run; put back the profile that ran)" })]
+    ProfileChanged {
+        path: PathBuf,
+        run_id: String,
+        recorded: String,
+        found: String,
+    },
 }
 
 impl OpenError {
-    /// True when the folder is simply not a run (the user's input); false when a run's own
-    /// artifacts are missing or damaged.
-    /// The user pointed at something that is not a run this peakgate reads (exit 2), rather
-    /// than a run whose own artifacts are missing or damaged (exit 5).
+    /// True when the user's input is at fault (exit 2): the folder is not a run, its run.json
+    /// is of another schema, or the profile to plan from does not build or is not the one
+    /// that ran; false when a run's own artifacts are missing or damaged (exit 5).
     pub fn is_input(&self) -> bool {
         match self {
-            OpenError::NotARun { .. } => true,
+            OpenError::NotARun { .. }
+            | OpenError::Profile(_)
+            | OpenError::ProfileChanged { .. } => true,
             OpenError::Result(r) => r.is_input(),
             _ => false,
         }
@@ -123,6 +136,34 @@ impl StoredRun {
             why: "judge the run first: peakgate verdict RUN_DIR",
         })
     }
+}
+
+/// The profile a run ran, to plan from again: the copy in its folder (`profile.toml`), its
+/// relative paths resolved against the original's folder; or, for a run made before copies
+/// were kept, the file at the path run.json names. Either must have the sha256 run.json
+/// records: a profile changed since is refused, never planned from in silence.
+pub fn stored_profile(dir: &Path, run: &RunResult) -> Result<ProfileSource, OpenError> {
+    let copy = dir.join(super::PROFILE_COPY);
+    let original = Path::new(&run.profile.path);
+    let base = run.profile.base_dir.as_ref().map_or_else(
+        || original.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        PathBuf::from,
+    );
+    let src = if copy.is_file() {
+        ProfileSource::read_copy(&copy, &base)?
+    } else {
+        ProfileSource::read_copy(original, &base)?
+    };
+    let found = crate::plan::profile_sha256(&src.text);
+    if found != run.profile.sha256 {
+        return Err(OpenError::ProfileChanged {
+            path: src.path,
+            run_id: run.run_id.clone(),
+            recorded: run.profile.sha256.clone(),
+            found,
+        });
+    }
+    Ok(src)
 }
 
 /// The gate stored in a folder (a run's, or a `--scale` parent's); missing is an error.

@@ -66,6 +66,18 @@ pub struct Verdict {
     pub schema: String,
     /// The run judged (the parent's id for a `--scale` run).
     pub run_id: String,
+    /// What was judged, so the file stands on its own in a pipeline's archive: the release
+    /// label (`--release`), the profile's name, how the run ended (a `--scale` parent: the
+    /// step shown), and the peakgate version that judged it. Absent in verdicts written
+    /// before they were recorded.
+    #[serde(default)]
+    pub release: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub status: Option<super::RunStatus>,
+    #[serde(default)]
+    pub peakgate_version: Option<String>,
     /// The worst status of `checks`.
     pub verdict: Status,
     /// Every check, in a stable order: run, journeys, errors, latency, probes, comparisons.

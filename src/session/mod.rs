@@ -38,8 +38,8 @@ use crate::plan::gate::Abort;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
-    ODOO_LOG, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, TargetInfo,
-    TimelineEntry, write_atomic,
+    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA,
+    TargetInfo, TimelineEntry, write_atomic,
 };
 use crate::standin::{self, RunningStandin, StandinConfig};
 use crate::target::data::DataSets;
@@ -264,7 +264,14 @@ async fn preflight(
     }
     let stored = write_json(&dir.file("target-data.json"), &prepared.target_data)
         // The gate the run is judged by, stored first: `peakgate verdict` reads it back.
-        .and_then(|_| write_json(&dir.file("gate.json"), &plan.gate));
+        .and_then(|_| write_json(&dir.file("gate.json"), &plan.gate))
+        // The profile as it ran: `capacity` plans from this copy, not from a file that may
+        // have changed or moved since. (A profile holds no secret, they come from the
+        // environment; scrubbed all the same.)
+        .and_then(|_| {
+            let text = plan.scrubber().scrub(&plan.profile_text);
+            write_file(&dir.file(PROFILE_COPY), text.as_bytes())
+        });
     if let Err(e) = stored {
         prepared.clean_up(&reached.client).await;
         return Err(e);
@@ -371,7 +378,13 @@ async fn execute(
     };
     let finish = CancellationToken::new();
     let recording = tokio::spawn(recorder.run(events_rx, t0, finish.clone()));
-    let display = tokio::spawn(progress::show(live_rx, plan.duration(), options.quiet));
+    let display = tokio::spawn(progress::show(
+        live_rx,
+        plan.duration(),
+        t0,
+        plan.load.model,
+        options.quiet,
+    ));
 
     let wiring = Wiring {
         run_nonce: rand::random(),
@@ -437,6 +450,7 @@ fn assemble(
     let result = RunResult {
         schema: SCHEMA.into(),
         run_id: run.run_id.clone(),
+        peakgate_version: crate::result::PEAKGATE_VERSION.to_string(),
         status,
         profile: ProfileInfo::from_plan(plan),
         release: plan.release.clone(),
@@ -469,6 +483,14 @@ fn client_for(plan: &Plan, url: &url::Url) -> OdooClient {
         plan.load.max_in_flight.min(4096),
         plan.load.max_body,
     )
+}
+
+/// Writes `bytes` atomically; the error names the file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SessionError> {
+    write_atomic(path, bytes).map_err(|source| SessionError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `value` as pretty JSON, atomically; the error names the file.

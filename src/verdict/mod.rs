@@ -68,11 +68,23 @@ impl Check {
 }
 
 impl Verdict {
+    /// Records what was judged: the run's release, profile and status, and this peakgate.
+    pub fn describe_run(&mut self, run: &RunResult) {
+        self.release = run.release.clone();
+        self.profile = Some(run.profile.name.clone());
+        self.status = Some(run.status);
+        self.peakgate_version = Some(crate::result::PEAKGATE_VERSION.to_string());
+    }
+
     /// The worst status of `checks` (pass when there are none).
     pub fn new(run_id: String, checks: Vec<Check>) -> Verdict {
         Verdict {
             schema: SCHEMA.into(),
             run_id,
+            release: None,
+            profile: None,
+            status: None,
+            peakgate_version: None,
             verdict: checks
                 .iter()
                 .map(|c| c.status)
@@ -109,6 +121,7 @@ pub fn judge(
         comparisons = Some(found);
     }
     let mut v = Verdict::new(run.run_id.clone(), list);
+    v.describe_run(run);
     v.percentiles = percentiles;
     v.comparisons = comparisons;
     v
@@ -146,9 +159,19 @@ pub fn describe_limits(limits: Limits, worse: Worse, unit: &str) -> String {
     };
     let parts: Vec<String> = [("warn", limits.warn), ("fail", limits.fail)]
         .into_iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k} {side} {}{unit}", fmt_num(v))))
+        .filter_map(|(k, v)| v.map(|v| format!("{k} {side} {}{unit}", fmt_limit(v))))
         .collect();
     parts.join(", ")
+}
+
+/// A threshold as the gate states it, never rounded: `0.005` stays `0.005` (a rate limit
+/// rounded to `0.01` would read as twice what it is), `1500` stays `1500`.
+pub fn fmt_limit(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// A number for people: up to 3 decimals, no trailing zeros.
@@ -258,6 +281,7 @@ pub(crate) mod fixture {
         RunResult {
             schema: crate::result::SCHEMA.into(),
             run_id: "20261126T150102Z-smoke-3fa2".into(),
+            peakgate_version: "0.1.0".into(),
             status: RunStatus::Completed,
             profile: ProfileInfo {
                 name: "smoke".into(),
@@ -265,6 +289,7 @@ pub(crate) mod fixture {
                 path: "profiles/smoke.toml".into(),
                 sha256: "0".repeat(64),
                 environment: "staging".into(),
+                base_dir: None,
             },
             release: Some("17.0.42".into()),
             target: TargetInfo {
@@ -285,6 +310,7 @@ pub(crate) mod fixture {
                 pacing_ms: 0,
                 stages: vec![],
                 mix: BTreeMap::new(),
+                scenarios: Vec::new(),
                 expected_journeys: 1000.0,
                 steps: vec![
                     "session/authenticate".into(),

@@ -8,6 +8,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Okabe-Ito palette.
 const COLORS: [RGBColor; 8] = [
@@ -25,8 +26,15 @@ const COLORS: [RGBColor; 8] = [
 /// maximum, so spikes survive). The stored data is never touched.
 pub const MAX_POINTS: usize = 600;
 
+/// Drawing size, px. The inline SVG scales down to its container (a phone, an 800 px
+/// window); the PNG copies keep this size.
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 320;
+
+/// Plot area width, px: the drawing less the y label area and the margins.
+const PLOT_WIDTH: f64 = (WIDTH - 64 - 20) as f64;
+/// Rows stage labels are spread over before one is left out.
+const LABEL_ROWS: usize = 3;
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
@@ -35,6 +43,9 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// Drawn dashed-looking (thin, lighter): a baseline or a limit.
     pub secondary: bool,
+    /// Drawn as a filled area down to 0: one layer of a stack whose points already add the
+    /// layers below, so each band's height is its own share.
+    pub fill: bool,
 }
 
 impl Line {
@@ -43,10 +54,15 @@ impl Line {
             name: name.into(),
             points: downsample(points),
             secondary: false,
+            fill: false,
         }
     }
     pub fn secondary(mut self) -> Line {
         self.secondary = true;
+        self
+    }
+    pub fn filled(mut self) -> Line {
+        self.fill = true;
         self
     }
 }
@@ -63,6 +79,9 @@ pub struct Chart {
     pub markers: Vec<(f64, String)>,
     /// x is log10(1/(1-q)): label ticks as percentiles.
     pub percentile_axis: bool,
+    /// The x axis's span when the data does not set it: a time chart spans the run even
+    /// when nothing happened (a clean run's errors chart).
+    pub x_range: Option<(f64, f64)>,
 }
 
 fn fonts() {
@@ -93,7 +112,8 @@ pub fn downsample(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The chart as an SVG document.
+/// The chart as an SVG document that scales to its container's width (never wider than it
+/// was drawn): the page fits an 800 px window or a phone.
 pub fn svg(chart: &Chart) -> String {
     fonts();
     let mut out = String::new();
@@ -103,7 +123,26 @@ pub fn svg(chart: &Chart) -> String {
         let _ = draw(&root, chart);
         let _ = root.present();
     }
-    out
+    responsive(out)
+}
+
+/// The fixed `width`/`height` of plotters' root element become a `viewBox` with a width of
+/// 100% (at most the drawn width) and a height that follows.
+fn responsive(svg: String) -> String {
+    let fixed = format!("width=\"{WIDTH}\" height=\"{HEIGHT}\"");
+    let Some(at) = svg.find(&fixed) else {
+        return svg;
+    };
+    let view_box = if svg[..svg.find('>').unwrap_or(svg.len())].contains("viewBox") {
+        String::new()
+    } else {
+        format!(" viewBox=\"0 0 {WIDTH} {HEIGHT}\"")
+    };
+    format!(
+        "{}width=\"100%\" style=\"max-width:{WIDTH}px;height:auto\" preserveAspectRatio=\"xMinYMin meet\"{view_box}{}",
+        &svg[..at],
+        &svg[at + fixed.len()..]
+    )
 }
 
 /// The chart as a PNG file, written atomically (a full disk never leaves half a chart).
@@ -116,11 +155,9 @@ pub fn png(chart: &Chart, path: &std::path::Path) -> Result<(), String> {
     })
 }
 
-fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &Chart,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
+/// The axes' spans: x from the data, widened to `x_range` and to the markers; y from 0 to
+/// a tenth above the highest value.
+pub fn ranges(chart: &Chart) -> ((f64, f64), (f64, f64)) {
     let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0.0f64);
     for l in &chart.lines {
         for (x, y) in &l.points {
@@ -129,13 +166,55 @@ fn draw<DB: DrawingBackend>(
             y1 = y1.max(*y);
         }
     }
+    if let Some((a, b)) = chart.x_range {
+        x0 = x0.min(a);
+        x1 = x1.max(b);
+    }
     if x0 > x1 {
         (x0, x1) = (0.0, 1.0);
+    }
+    for (x, _) in &chart.markers {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
     }
     if (x1 - x0).abs() < 1e-9 {
         x1 = x0 + 1.0;
     }
     let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.1 };
+    ((x0, x1), (0.0, y1))
+}
+
+/// Rows and anchors of the markers' labels: each label on the highest row where it overlaps
+/// no other, anchored at its marker's left or (right half of the plot) right so it stays in
+/// the plot; `None` when no row has room. Widths are estimated at 6.5 px a character.
+pub fn label_rows(chart: &Chart, x0: f64, x1: f64) -> Vec<Option<(usize, bool)>> {
+    let mut rows: Vec<Vec<(f64, f64)>> = vec![Vec::new(); LABEL_ROWS];
+    chart
+        .markers
+        .iter()
+        .map(|(x, label)| {
+            if label.is_empty() {
+                return None;
+            }
+            let px = (x - x0) / (x1 - x0) * PLOT_WIDTH;
+            let w = label.chars().count() as f64 * 6.5 + 6.0;
+            let right = px > PLOT_WIDTH / 2.0;
+            let span = if right { (px - w, px) } else { (px, px + w) };
+            let row = rows
+                .iter()
+                .position(|r| r.iter().all(|(a, b)| span.1 <= *a || span.0 >= *b))?;
+            rows[row].push(span);
+            Some((row, right))
+        })
+        .collect()
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let ((x0, x1), (_, y1)) = ranges(chart);
     let mut ctx = ChartBuilder::on(root)
         .caption(&chart.title, ("sans-serif", 18))
         .margin(10)
@@ -143,11 +222,12 @@ fn draw<DB: DrawingBackend>(
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, 0.0..y1)?;
     let percentile = chart.percentile_axis;
+    let x_span = x1 - x0;
     let x_fmt = move |x: &f64| {
         if percentile {
             percentile_label(*x)
         } else {
-            format!("{x:.0}")
+            tick(*x, x_span)
         }
     };
     ctx.configure_mesh()
@@ -155,29 +235,50 @@ fn draw<DB: DrawingBackend>(
         .y_desc(&chart.y_label)
         .x_labels(if percentile {
             5
+        } else if x_span < 4.0 {
+            // A short span (load multipliers ×0.5 to ×2): enough ticks for its halves.
+            7
         } else {
-            ((x1 - x0).ceil() as usize + 1).clamp(2, 12)
+            (x_span.ceil() as usize + 1).clamp(2, 12)
         })
         .y_labels(6)
         .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|y| short(*y))
+        .y_label_formatter(&|y| tick(*y, y1))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (x, label) in &chart.markers {
-        let grey = RGBColor(150, 150, 150);
+    // Stacked areas first, the top layer (the largest) under the ones it adds to.
+    for (i, l) in chart.lines.iter().enumerate().rev().filter(|(_, l)| l.fill) {
+        let color = COLORS[i % COLORS.len()];
+        ctx.draw_series(
+            AreaSeries::new(l.points.iter().copied(), 0.0, color.mix(0.75))
+                .border_style(color.stroke_width(1)),
+        )?
+        .label(&l.name)
+        .legend(move |(x, y)| {
+            Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.75).filled())
+        });
+    }
+    let grey = RGBColor(150, 150, 150);
+    let rows = label_rows(chart, x0, x1);
+    for ((x, label), row) in chart.markers.iter().zip(rows) {
         ctx.draw_series(std::iter::once(PathElement::new(
             vec![(*x, 0.0), (*x, y1)],
             grey.stroke_width(1),
         )))?;
-        if !label.is_empty() {
+        if let Some((row, right)) = row {
+            let anchor = if right { HPos::Right } else { HPos::Left };
+            let font = ("sans-serif", 11)
+                .into_font()
+                .color(&grey)
+                .pos(Pos::new(anchor, VPos::Top));
             ctx.draw_series(std::iter::once(Text::new(
-                label.clone(),
-                (*x, y1 * 0.97),
-                ("sans-serif", 11).into_font().color(&grey),
+                format!(" {label} "),
+                (*x, y1 * (0.99 - 0.07 * row as f64)),
+                font,
             )))?;
         }
     }
-    for (i, l) in chart.lines.iter().enumerate() {
+    for (i, l) in chart.lines.iter().enumerate().filter(|(_, l)| !l.fill) {
         let color = COLORS[i % COLORS.len()];
         let style = if l.secondary {
             color.mix(0.55).stroke_width(1)
@@ -211,20 +312,30 @@ pub fn percentile_label(x: f64) -> String {
     format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
 }
 
-/// Axis numbers without noise: 1.2k, 35, 0.25.
-fn short(v: f64) -> String {
+/// An axis number with as many decimals as the axis's span needs to tell its ticks apart
+/// (about six on an axis): 1.2k, 35, 0.5, 0.0004; never every tick `0.00`.
+pub fn tick(v: f64, span: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0}k", v / 1e3)
-    } else if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
+        return format!("{:.1}M", v / 1e6);
     }
+    if a >= 1e4 {
+        return format!("{:.0}k", v / 1e3);
+    }
+    // One decimal more than the tick step needs (a step of 0.25 has two), then no
+    // trailing zeros: 0.5, 0.75, 1, 0.004.
+    let step = (span.abs() / 6.0).max(1e-12);
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        ((-step.log10()).ceil() as usize + 1).min(9)
+    };
+    let s = format!("{v:.decimals$}");
+    if decimals == 0 {
+        return s;
+    }
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
 }
 
 #[cfg(test)]
@@ -253,6 +364,7 @@ mod tests {
             ],
             markers: vec![(0.5, "peak".into())],
             percentile_axis: false,
+            x_range: None,
         };
         let s = svg(&chart);
         assert!(s.starts_with("<svg"), "{}", &s[..40]);

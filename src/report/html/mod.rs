@@ -54,3 +54,6 @@ pub fn write_pngs(dir: &Path, run: &RunResult) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

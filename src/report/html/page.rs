@@ -21,12 +21,24 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn num(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
+/// A measured number: 4 significant digits, so small rates keep their digits (0.0042, not
+/// 0.00) and large ones lose their noise.
+pub(super) fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
     }
+    if v == v.trunc() && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
+/// A threshold, exactly as the gate states it.
+fn limit(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".into(), crate::verdict::fmt_limit)
 }
 
 /// Stage boundaries on the run's clock, labelled when there are few enough to read.
@@ -64,6 +76,8 @@ pub(super) fn time_chart(
         lines,
         markers: markers(run),
         percentile_axis: false,
+        // The run's whole clock, even when no line has a point (a clean run's errors).
+        x_range: Some((0.0, run.duration_s.max(1.0))),
     }
 }
 
@@ -91,6 +105,16 @@ pub fn chart_by_id(run: &RunResult, id: &str) -> Option<Chart> {
                 Line::new("p50", timeline(run, |e| e.latency_ms.p50)),
                 Line::new("p95", timeline(run, |e| e.latency_ms.p95)),
                 Line::new("p99", timeline(run, |e| e.latency_ms.p99)),
+            ],
+        )),
+        "throughput" => Some(time_chart(
+            run,
+            "throughput",
+            "Requests per second: finished and failed",
+            "requests/s",
+            vec![
+                Line::new("requests", timeline(run, |e| e.requests as f64)),
+                Line::new("errors", timeline(run, |e| e.errors as f64)),
             ],
         )),
         _ => None,
@@ -201,35 +225,49 @@ fn spectrum(
         lines,
         markers: Vec::new(),
         percentile_axis: true,
+        x_range: None,
     }
 }
 
-fn scale_chart(v: &Verdict) -> Option<Chart> {
-    let h = v.headroom.as_ref()?;
-    Some(Chart {
-        id: "scale".into(),
-        title: format!(
-            "Scaling: worst step p95 and error rate per load multiplier (headroom ×{})",
-            num(h.multiplier)
-        ),
-        x_label: "load multiplier".into(),
-        y_label: "ms / %".into(),
-        lines: vec![
+/// The stepped run's figures per load multiplier, one chart per unit (ms, then %), each
+/// with the headroom marked.
+fn scale_charts(v: &Verdict) -> Vec<Chart> {
+    let Some(h) = v.headroom.as_ref() else {
+        return Vec::new();
+    };
+    let chart = |id: &str, title: &str, y: &str, line: Line| Chart {
+        id: id.into(),
+        title: format!("{title} (headroom ×{})", num(h.multiplier)),
+        x_label: "load multiplier (×)".into(),
+        y_label: y.into(),
+        lines: vec![line],
+        markers: vec![(h.multiplier, format!("headroom ×{}", num(h.multiplier)))],
+        percentile_axis: false,
+        x_range: None,
+    };
+    vec![
+        chart(
+            "scale",
+            "Scaling: worst step p95 per load multiplier",
+            "ms",
             Line::new(
-                "worst step p95 (ms)",
+                "worst step p95",
                 h.steps.iter().map(|s| (s.scale, s.worst_p95_ms)).collect(),
             ),
+        ),
+        chart(
+            "scale-errors",
+            "Scaling: error rate per load multiplier",
+            "%",
             Line::new(
-                "error rate (%)",
+                "error rate",
                 h.steps
                     .iter()
                     .map(|s| (s.scale, s.error_rate * 100.0))
                     .collect(),
             ),
-        ],
-        markers: vec![(h.multiplier, format!("headroom ×{}", num(h.multiplier)))],
-        percentile_axis: false,
-    })
+        ),
+    ]
 }
 
 fn section(out: &mut String, id: &str, title: &str, charts: &[Chart]) {
@@ -250,7 +288,8 @@ h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #ddd;padding-bottom:
 table{border-collapse:collapse;font-size:13px;width:100%}th,td{border:1px solid #ddd;padding:4px 6px;text-align:right}\
 th:first-child,td:first-child,td.text{text-align:left}.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}\
 .pass{background:#009E73}.warn{background:#E69F00}.fail{background:#D55E00}.inconclusive{background:#56B4E9}figure.chart{margin:12px 0}\
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:bold}";
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:bold}\
+tr.journey td{background:#f3f6fa;font-weight:bold}tr.step td:first-child{padding-left:18px}svg{display:block}";
 
 /// The USL fit over the measured runs, with the measurements.
 fn usl_chart(cap: &CapacityReport) -> Option<Chart> {
@@ -296,6 +335,7 @@ fn usl_chart(cap: &CapacityReport) -> Option<Chart> {
             .into_iter()
             .collect(),
         percentile_axis: false,
+        x_range: None,
     })
 }
 
@@ -327,6 +367,15 @@ fn capacity_section(out: &mut String, cap: &CapacityReport) {
             num(f.mean_service_ms),
             num(f.offered_erlangs),
             f.workers_needed
+        );
+    }
+    for u in &cap.unmeasured {
+        let _ = writeln!(
+            out,
+            "<tr class=\"unmeasured\"><td>{}</td><td>{}</td><td class=\"text\" colspan=\"4\">unmeasured: not sized, not in {}</td></tr>",
+            esc(&u.flow),
+            num(u.peak_journeys_per_s),
+            esc(&cap.total.flow)
         );
     }
     let _ = writeln!(
@@ -397,38 +446,47 @@ pub fn render(
         let _ = writeln!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&val));
     }
     let _ = writeln!(out, "</dl>");
-    let not_passed: Vec<_> = v
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .collect();
-    if not_passed.is_empty() {
-        let _ = writeln!(out, "<p>All {} checks passed.</p>", v.checks.len());
-    } else {
+    // Every check, the ones that decide the verdict first: what passed is evidence too.
+    let passed = v.checks.iter().filter(|c| c.status == Status::Pass).count();
+    let _ = writeln!(
+        out,
+        "<p id=\"checks-count\">{passed} of {} checks passed.</p>",
+        v.checks.len()
+    );
+    if !v.checks.is_empty() {
         let _ = writeln!(
             out,
-            "<table id=\"not-passed\"><tr><th>check</th><th>status</th><th>observed</th><th>warn</th><th>fail</th><th>evidence</th></tr>"
+            "<table id=\"checks\"><tr><th>check</th><th>status</th><th>observed</th><th>warn</th><th>fail</th><th>evidence</th></tr>"
         );
-        for c in not_passed {
-            let o = |x: Option<f64>| x.map_or_else(|| "—".into(), num);
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td class=\"text\"><span class=\"verdict {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
-                esc(&c.name),
-                c.status,
-                c.status,
-                o(c.observed),
-                o(c.warn),
-                o(c.fail),
-                esc(&c.message)
-            );
+        for status in [
+            Status::Inconclusive,
+            Status::Fail,
+            Status::Warn,
+            Status::Pass,
+        ] {
+            for c in v.checks.iter().filter(|c| c.status == status) {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"check {}\" data-check=\"{}\"><td>{}</td><td class=\"text\"><span class=\"verdict {}\">{}</span></td><td class=\"observed\">{}</td><td class=\"warn-limit\">{}</td><td class=\"fail-limit\">{}</td><td class=\"text\">{}</td></tr>",
+                    c.status,
+                    esc(&c.name),
+                    esc(&c.name),
+                    c.status,
+                    c.status,
+                    c.observed.map_or_else(|| "—".into(), num),
+                    limit(c.warn),
+                    limit(c.fail),
+                    esc(&c.message)
+                );
+            }
         }
         let _ = writeln!(out, "</table>");
     }
     let _ = writeln!(out, "</section>");
     // 2-4. Load, latency, errors.
-    let load = chart_by_id(run, "load")
+    let load = ["load", "throughput"]
         .into_iter()
+        .filter_map(|id| chart_by_id(run, id))
         .chain([in_flight(run)])
         .collect::<Vec<_>>();
     section(&mut out, "load", "Load", &load);
@@ -473,8 +531,9 @@ pub fn render(
         section(&mut out, "server", "Server side", &server);
     }
     // 6. Scaling.
-    if let Some(c) = scale_chart(v) {
-        section(&mut out, "scale", "Scaling", &[c]);
+    let scale = scale_charts(v);
+    if !scale.is_empty() {
+        section(&mut out, "scale", "Scaling", &scale);
     }
     if let Some(cap) = capacity {
         capacity_section(&mut out, cap);
@@ -482,7 +541,7 @@ pub fn render(
     // 7. Every step.
     let _ = writeln!(
         out,
-        "<section id=\"steps\"><h2>Steps</h2><table id=\"steps-table\"><tr><th>transaction</th><th>count</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>service p95 ms</th></tr>"
+        "<section id=\"steps\"><h2>Steps</h2><p>Journey rows time a scenario's whole journey, think time included; step rows time one request.</p><table id=\"steps-table\"><tr><th>transaction</th><th>kind</th><th>count</th><th>error rate</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>service p95 ms</th></tr>"
     );
     for (name, t) in &run.transactions {
         let errors: u64 = t.errors.values().sum();
@@ -492,12 +551,18 @@ pub fn render(
             0.0
         };
         let l = &t.latency_ms;
+        let kind = if crate::result::is_journey(name) {
+            "journey"
+        } else {
+            "step"
+        };
         let _ = writeln!(
             out,
-            "<tr data-name=\"{}\"><td>{}</td><td>{}</td><td>{rate:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-name=\"{}\" class=\"{kind}\"><td>{}</td><td class=\"text\">{kind}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(name),
             esc(name),
             t.count,
+            num(rate),
             l.p50,
             l.p95,
             l.p99,

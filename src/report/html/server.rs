@@ -28,15 +28,16 @@ fn probe_lines(probe: &ProbeReport, wanted: &[(&str, &str, f64)]) -> Vec<Line> {
         .collect()
 }
 
-/// Connections by state, stacked (each line adds the next state), against max_connections.
+/// Connections by state as stacked areas (each band one state, its top the states so far
+/// added up), against max_connections: drawn as lines, the top one read as the last state.
 fn pg_connections(run: &RunResult, name: &str, probe: &ProbeReport) -> Chart {
     let states = [
         ("connections_active", "active"),
-        ("connections_idle", "+ idle"),
-        ("connections_idle_in_transaction", "+ idle in transaction"),
+        ("connections_idle", "idle"),
+        ("connections_idle_in_transaction", "idle in transaction"),
         (
             "connections_idle_in_transaction_aborted",
-            "+ idle in transaction (aborted)",
+            "idle in transaction (aborted)",
         ),
     ];
     let mut lines = Vec::new();
@@ -51,7 +52,7 @@ fn pg_connections(run: &RunResult, name: &str, probe: &ProbeReport) -> Chart {
                     .map(|(a, b)| (a.0, a.1 + b.1))
                     .collect()
             };
-            lines.push(Line::new(label, acc.clone()));
+            lines.push(Line::new(label, acc.clone()).filled());
         }
     }
     lines.extend(
@@ -128,17 +129,23 @@ pub fn probe_charts(run: &RunResult) -> Vec<Chart> {
                 ));
             }
             ProbeKind::Redis => {
+                // maxmemory 0 is Redis's "no limit": no line at 0 MiB, said in the title.
+                let unlimited = probe
+                    .points("maxmemory_bytes")
+                    .is_some_and(|p| p.iter().all(|[_, v]| *v <= 0.0));
+                let mut wanted = vec![("used_memory_bytes", "used_memory", 1.0 / 1048576.0)];
+                if !unlimited {
+                    wanted.push(("maxmemory_bytes", "maxmemory", 1.0 / 1048576.0));
+                }
                 out.push(c(
                     "memory",
-                    "Redis memory against maxmemory",
+                    if unlimited {
+                        "Redis memory (maxmemory 0: no limit)"
+                    } else {
+                        "Redis memory against maxmemory"
+                    },
                     "MiB",
-                    probe_lines(
-                        probe,
-                        &[
-                            ("used_memory_bytes", "used_memory", 1.0 / 1048576.0),
-                            ("maxmemory_bytes", "maxmemory", 1.0 / 1048576.0),
-                        ],
-                    ),
+                    probe_lines(probe, &wanted),
                 ));
                 out.push(c(
                     "clients",
