@@ -4,7 +4,7 @@
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{Workspace, peakgate};
+use crate::common::{Workspace, peakgate, repo_file};
 
 const GOOD_LOAD: &str = "[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n";
 
@@ -284,6 +284,43 @@ fn duration_override_zero_is_refused() {
             .code(2)
             .stderr(contains("--duration: must be longer than zero"))
             .stderr(contains("panicked").not());
+    }
+    // The same kind by other roads: a flag of 1 ns, and a calendar compressing a day to 1 ns.
+    for cmd in ["check", "run"] {
+        let mut c = peakgate();
+        c.arg(cmd);
+        if cmd == "run" {
+            c.arg("--out").arg(ws.out()).arg("--profile");
+        }
+        c.arg(&p)
+            .args(["--duration", "1ns"])
+            .assert()
+            .code(2)
+            .stderr(contains(
+                "--duration: the plan lasts 1ns, less than the 1 s a run needs",
+            ));
+    }
+    let calendar =
+        std::fs::read_to_string(repo_file("profiles/peak-season-rehearsal.toml")).unwrap();
+    let compress = calendar
+        .lines()
+        .find(|l| l.starts_with("compress"))
+        .expect("the rehearsal compresses its day");
+    let p = ws.profile(
+        "compressed",
+        &calendar.replace(compress, "compress = \"24h -> 1ns\""),
+    );
+    for cmd in ["check", "run"] {
+        let mut c = peakgate();
+        c.arg(cmd);
+        if cmd == "run" {
+            c.arg("--out").arg(ws.out()).arg("--profile");
+        }
+        c.arg(&p)
+            .assert()
+            .code(2)
+            .stderr(contains("compress").and(contains("less than the 1 s a run needs")))
+            .stderr(contains("NaN").not());
     }
 }
 

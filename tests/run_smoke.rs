@@ -264,3 +264,48 @@ print(len(lines), bad)
     assert!(lines > 10, "{lines} interval lines");
     assert_eq!(bad, 0, "{bad} of {lines} lines with a max column not in ms");
 }
+
+#[test]
+fn stages_at_rate_0_keep_their_time_in_the_run() {
+    // A quiet start, 2 s of load, then a 3 s "recovery watch" at rate 0 with no arrival in
+    // it: the run, its timeline and its probes last the plan's 6 s, not until the last arrival.
+    let ws = Workspace::new();
+    let p = ws.profile(
+        "zero",
+        "name = \"zero\"\nenvironment = \"staging\"\n[load]\narrivals = \"uniform\"\n\
+         [[load.stage]]\nname = \"quiet-start\"\nduration = \"1s\"\nrate = 0\n\
+         [[load.stage]]\nname = \"busy\"\nduration = \"2s\"\nrate = 5\n\
+         [[load.stage]]\nname = \"recovery-watch\"\nduration = \"3s\"\nrate = 0\n\
+         [mix]\necommerce_cart = 1\n[probes.canary]\ninterval = \"500ms\"\n",
+    );
+    let o = peakgate()
+        .args(["run", "--quiet", "--profile"])
+        .arg(&p)
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let run = ws.run_json();
+    let duration = run["duration_s"].as_f64().unwrap();
+    assert!(
+        duration >= 6.0,
+        "the run ended at {duration} s: {}",
+        run["timeline"]
+    );
+    assert!(
+        run["timeline"].as_array().unwrap().len() >= 6,
+        "{}",
+        run["timeline"]
+    );
+    let canary = run["probes"]["canary"]["series"]["latency_ms"]
+        .as_array()
+        .unwrap();
+    let last_t = canary.last().unwrap()[0].as_f64().unwrap();
+    assert!(last_t >= 5.0, "the canary stopped at {last_t} s");
+}

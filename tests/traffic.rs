@@ -270,3 +270,77 @@ fn a_profile_from_an_access_log_reproduces_its_per_minute_demand() {
         );
     }
 }
+
+#[test]
+fn a_generated_profile_checks_wherever_out_points_and_an_invalid_one_is_not_written() {
+    let ws = Workspace::new();
+    let log = ws.dir.path().join("access.log");
+    write_log(
+        &log,
+        &[vec![("GET", "/shop", 20)], vec![("GET", "/shop", 30)]],
+    );
+    // From the repository, with no --scenarios-dir, into a folder far from it: the written
+    // `scenarios_dir` is relative to that folder and `check` passes there.
+    let deep = ws.dir.path().join("a/b/c/day.toml");
+    std::fs::create_dir_all(deep.parent().unwrap()).unwrap();
+    peakgate()
+        .current_dir(crate::common::repo_file(""))
+        .args(["profile", "from-log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&deep)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&deep).unwrap();
+    assert!(text.contains("scenarios_dir = \"../../../"), "{text}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    peakgate()
+        .current_dir(elsewhere.path())
+        .arg("check")
+        .arg(&deep)
+        .assert()
+        .success();
+    // A relative --scenarios-dir is taken from here and rebased onto the profile's folder.
+    let rebased = ws.dir.path().join("x/y.toml");
+    std::fs::create_dir_all(rebased.parent().unwrap()).unwrap();
+    peakgate()
+        .current_dir(crate::common::repo_file(""))
+        .args(["profile", "from-log", "--scenarios-dir", "scenarios"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&rebased)
+        .assert()
+        .success();
+    peakgate().arg("check").arg(&rebased).assert().success();
+    // A demand scaled to nothing would fail its own check: refused, nothing left behind.
+    let zero = ws.dir.path().join("a/zero.toml");
+    peakgate()
+        .current_dir(crate::common::repo_file(""))
+        .args(["profile", "from-log", "--scale", "1e-300"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&zero)
+        .assert()
+        .code(2)
+        .stderr(contains("does not pass `peakgate check`"));
+    assert!(!zero.exists());
+    // --out naming the log itself, or a folder: input errors, the log untouched.
+    let before = std::fs::read(&log).unwrap();
+    peakgate()
+        .args(["profile", "from-log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(contains("is the access log itself"));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+    peakgate()
+        .args(["profile", "from-log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(ws.dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("is a folder"));
+}

@@ -75,7 +75,9 @@ pub struct FromLogArgs {
     /// The log's format.
     #[arg(long, value_enum, default_value = "auto")]
     pub format: crate::traffic::LogFormat,
-    /// Written as the profile's `scenarios_dir` (default: `../scenarios` next to it).
+    /// The scenarios folder (relative to the current folder); written as the profile's
+    /// `scenarios_dir` relative to where the profile is written. Default: `../scenarios` next
+    /// to the profile when it exists, else `./scenarios`.
     #[arg(long, value_name = "DIR")]
     pub scenarios_dir: Option<String>,
 }

@@ -135,7 +135,7 @@ async fn open(
         plan.seed,
     );
     let max = plan.load.max_in_flight;
-    pace(arrivals, w.t0, &w.stop, |a, at| {
+    let planned = pace(arrivals, w.t0, &w.stop, |a, at| {
         let started = w.in_flight.load(Ordering::Relaxed) < max;
         ctx.emit(Event::Arrival {
             at: at - w.t0,
@@ -155,7 +155,18 @@ async fn open(
             in_flight.fetch_sub(1, Ordering::Relaxed);
         });
     })
-    .await
+    .await;
+    // The plan's time after its last arrival (a quiet stage at rate 0, a ramp down to 0) is
+    // part of the run: the timeline and the probes go on until the plan ends.
+    planned && hold_until(w.t0 + plan.duration(), &w.stop).await
+}
+
+/// Waits until `end`; false when `stop` came first.
+async fn hold_until(end: Instant, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(end) => true,
+        _ = stop.cancelled() => false,
+    }
 }
 
 /// Closed model: terminal `i` is active while the curve's level is above `i`; it loops
@@ -184,11 +195,7 @@ async fn closed(
             }
         });
     }
-    let end = w.t0 + plan.duration();
-    tokio::select! {
-        _ = tokio::time::sleep_until(end) => true,
-        _ = w.stop.cancelled() => false,
-    }
+    hold_until(w.t0 + plan.duration(), &w.stop).await
 }
 
 /// A closed-model terminal: one virtual user with its own session.

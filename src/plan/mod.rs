@@ -91,6 +91,8 @@ pub fn nearest(typed: &str, names: &[&str]) -> String {
 
 /// Longest run planned: 7 days.
 const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
+/// Shortest run planned: one timeline second.
+const MIN_DURATION_S: f64 = 1.0;
 /// Highest rate (journeys/s) or terminal count one process plans.
 const MAX_LEVEL: f64 = 100_000.0;
 
@@ -576,6 +578,23 @@ fn build_load(
             });
         }
         curve = curve.stretched_to(d.as_secs_f64());
+    }
+    // However the length came about (stages, `--duration`, a calendar's `compress`), a plan
+    // shorter than the timeline's one-second resolution measures nothing.
+    let duration = curve.duration_s();
+    if duration.is_nan() || duration < MIN_DURATION_S {
+        let why = format!(
+            "the plan lasts {}, less than the {MIN_DURATION_S} s a run needs (its timeline counts whole seconds)",
+            humantime::format_duration(Duration::from_secs_f64(curve.duration_s().max(0.0)))
+        );
+        return Err(match (o.duration, &src.file.calendar) {
+            (Some(_), _) => ConfigError::Flag {
+                flag: "--duration".into(),
+                message: why,
+            },
+            (None, Some(cal)) => src.error_at(&cal.compress, why),
+            (None, None) => ConfigError::key(&src.path, "load.stage", why),
+        });
     }
     // What one process can plan and run: beyond these, a typo (a rate of 1e300, a duration
     // of years) is refused rather than left to run forever.

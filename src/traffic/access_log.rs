@@ -40,6 +40,13 @@ pub enum LogError {
         line: usize,
         message: String,
     },
+    #[error("{}: the requests span {span} (the earliest at line {first}, the latest at line {last}), more than the 7 days a profile covers: cut the log to the days to replay", path.display())]
+    Span {
+        path: std::path::PathBuf,
+        span: String,
+        first: usize,
+        last: usize,
+    },
 }
 
 /// Lines that could not be read: (line number, reason).
@@ -71,11 +78,18 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
     };
     let mut requests: Vec<(usize, Request)> = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| LogError::Read {
+    // Lines as bytes: one that is not UTF-8 (a stray byte in a user agent) is a bad line with
+    // its number, like any line that does not parse, not the whole file refused.
+    for (i, bytes) in reader.split(b'\n').enumerate() {
+        let bytes = bytes.map_err(|source| LogError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            bad.push((i + 1, "not UTF-8 text".to_string()));
+            continue;
+        };
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
@@ -85,15 +99,31 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
             LogFormat::Clf => false,
         };
         match if json {
-            parse_json(&line)
+            parse_json(line)
         } else {
-            parse_clf(&line)
+            parse_clf(line)
         } {
             Ok(r) => requests.push((i + 1, r)),
             Err(m) => bad.push((i + 1, m)),
         }
     }
     let requests = drop_strays(requests, &mut bad);
+    let earliest = requests.iter().min_by_key(|(_, r)| r.unix_s);
+    let latest = requests.iter().max_by_key(|(_, r)| r.unix_s);
+    if let (Some((first, a)), Some((last, b))) = (earliest, latest)
+        && b.unix_s - a.unix_s > MAX_SPAN_S
+    {
+        return Err(LogError::Span {
+            path: path.to_path_buf(),
+            span: humantime::format_duration(std::time::Duration::from_secs(
+                (b.unix_s - a.unix_s) as u64,
+            ))
+            .to_string(),
+            first: *first,
+            last: *last,
+        });
+    }
+    let requests: Vec<Request> = requests.into_iter().map(|(_, r)| r).collect();
     if requests.is_empty() {
         let (line, message) = bad
             .first()
@@ -110,7 +140,7 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
 
 /// Keeps the requests within [`MAX_SPAN_S`] of the log's median time; the others are skipped
 /// lines, each with its time and why.
-fn drop_strays(requests: Vec<(usize, Request)>, bad: &mut Skipped) -> Vec<Request> {
+fn drop_strays(requests: Vec<(usize, Request)>, bad: &mut Skipped) -> Vec<(usize, Request)> {
     let mut times: Vec<i64> = requests.iter().map(|(_, r)| r.unix_s).collect();
     times.sort_unstable();
     let Some(&median) = times.get(times.len() / 2) else {
@@ -129,7 +159,7 @@ fn drop_strays(requests: Vec<(usize, Request)>, bad: &mut Skipped) -> Vec<Reques
                 ),
             ));
         } else {
-            kept.push(r);
+            kept.push((line, r));
         }
     }
     bad.sort_by_key(|(line, _)| *line);
@@ -264,6 +294,48 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(b.len(), 2);
         assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn a_log_spanning_more_than_7_days_is_refused_with_the_lines_that_bound_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        // A line every 2 days over 10 days: no stray, but more than a profile covers.
+        let text: Vec<String> = (0..6)
+            .map(|d| {
+                clf(
+                    &format!("{:02}/Nov/2026:10:00:00 +0000", 16 + 2 * d),
+                    "/shop",
+                )
+            })
+            .collect();
+        std::fs::write(&log, text.join("\n")).unwrap();
+        let e = read_log(&log, LogFormat::Auto).unwrap_err().to_string();
+        assert!(
+            e.contains("span 10days") && e.contains("line 1") && e.contains("line 6"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_with_its_number_plain_or_gzip() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = clf("26/Nov/2026:10:00:01 +0000", "/shop").into_bytes();
+        bytes.extend_from_slice(b"\r\n10.0.0.7 - - [26/Nov/2026:10:00:02 +0000] \"GET /shop HTTP/1.1\" 200 512 \"-\" \"Mozi\xffla\"\n");
+        bytes.extend_from_slice(clf("26/Nov/2026:10:01:02 +0000", "/shop/cart").as_bytes());
+        let plain = dir.path().join("access.log");
+        std::fs::write(&plain, &bytes).unwrap();
+        let gz = dir.path().join("access.log.2.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        enc.write_all(&bytes).unwrap();
+        enc.finish().unwrap();
+        for path in [&plain, &gz] {
+            let (requests, bad) = read_log(path, LogFormat::Auto).unwrap();
+            assert_eq!(requests.len(), 2, "{path:?}");
+            assert_eq!(bad, vec![(2, "not UTF-8 text".to_string())], "{path:?}");
+        }
     }
 
     #[test]
