@@ -18,7 +18,7 @@ use crate::common::services::{
 };
 use crate::common::{Workspace, peakgate};
 
-const REDIS_SERIES: [&str; 12] = [
+const REDIS_SERIES: [&str; 13] = [
     "connected_clients",
     "blocked_clients",
     "rejected_connections_per_s",
@@ -30,6 +30,7 @@ const REDIS_SERIES: [&str; 12] = [
     "keyspace_hits_per_s",
     "keyspace_misses_per_s",
     "instantaneous_ops_per_sec",
+    "keys",
     "ping_ms",
 ];
 
@@ -107,6 +108,10 @@ async fn redis_probe_sees_used_memory_grow_as_sessions_pile_up() {
     );
     assert!(max_of(&p, "connected_clients") >= 2.0);
     assert!(max_of(&p, "keyspace_hits_per_s") >= 5.0);
+    // The 48 sessions are keys of the server's keyspace while they live.
+    let keys = points(&p, "keys");
+    let gained = max_of(&p, "keys") - keys.first().unwrap().1;
+    assert!(gained >= 40.0, "keys gained {gained}: {keys:?}");
     assert!(
         points(&p, "ping_ms")
             .iter()
@@ -394,7 +399,9 @@ fn probe_keys_are_checked_at_their_line() {
 }
 
 #[test]
-fn probes_at_a_one_second_interval_cost_well_under_one_percent_of_a_core() {
+fn probes_at_a_one_second_interval_with_10_hz_wait_sampling_cost_under_two_percent_of_a_core() {
+    // Measured on this project's 2-core machine (release build, 20 s): 0.24% of one core with
+    // the postgres probe's 10 Hz wait sampling, 0.07% before it; this debug build: 0.8-1%.
     let ws = Workspace::new();
     let profile = ws.profile(
         "probe-cost",
@@ -421,7 +428,7 @@ fn probes_at_a_one_second_interval_cost_well_under_one_percent_of_a_core() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no CPU figure on stderr: {stderr}"));
     assert!(
-        share > 0.0 && share < 0.5,
+        share > 0.0 && share < 2.0,
         "probes used {share}% of one core"
     );
     let r = ws.run_json();

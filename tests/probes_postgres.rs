@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::Workspace;
 use crate::common::services::{TestDb, assert_probe_shape, max_of, pg_connect, points, spawn_run};
 
-const POSTGRES_SERIES: [&str; 17] = [
+const POSTGRES_SERIES: [&str; 20] = [
     "connections_total",
     "max_connections",
     "connections_active",
@@ -16,6 +16,9 @@ const POSTGRES_SERIES: [&str; 17] = [
     "connections_idle_in_transaction_aborted",
     "odoo_backends",
     "lock_waits",
+    "lock_wait_share",
+    "wait_samples",
+    "wait_sample_ms",
     "oldest_xact_age_s",
     "commits_per_s",
     "rollbacks_per_s",
@@ -143,6 +146,18 @@ async fn postgres_probe_sees_odoo_backends_rise_and_fall_idle_transactions_and_l
         points(&pg, "lock_waits")
     );
     assert_eq!(points(&pg, "lock_waits").last().unwrap().1, 0.0);
+    // The 10 Hz wait sampling sees the same wait, as a share of the working backends' time,
+    // at about ten samples a second.
+    assert!(
+        max_of(&pg, "lock_wait_share") > 0.0,
+        "{:?}",
+        points(&pg, "lock_wait_share")
+    );
+    assert!(
+        max_of(&pg, "wait_samples") >= 3.0,
+        "{:?}",
+        points(&pg, "wait_samples")
+    );
     assert!(max_of(&pg, "oldest_xact_age_s") >= 2.0);
     let max_conn = max_of(&pg, "max_connections");
     let total = max_of(&pg, "connections_total");

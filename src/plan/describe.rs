@@ -281,15 +281,20 @@ fn sparkline(plan: &Plan) -> String {
         .collect()
 }
 
-/// A rate or level as written: one decimal when that is exact (`5.0`, `20.0`), else up to three
-/// significant decimals, so a small rate (`0.04`) never shows as `0.0`.
+/// A rate or level as written, to 4 significant digits (`5.0`, `2.5`, `0.04`, `0.0000001`):
+/// however small, a rate above 0 never shows as `0.0`.
 fn shown_level(x: f64) -> String {
-    if ((x * 10.0).round() - x * 10.0).abs() < 1e-9 {
+    if x == 0.0 || !x.is_finite() {
         return format!("{x:.1}");
     }
-    let digits = (3 - x.abs().log10().floor() as i32).clamp(2, 6) as usize;
-    let text = format!("{x:.digits$}");
-    text.trim_end_matches('0').to_string()
+    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    let rounded = (x * scale).round() / scale;
+    let text = rounded.to_string();
+    if text.contains('.') || text.contains('e') {
+        text
+    } else {
+        format!("{text}.0")
+    }
 }
 
 #[cfg(test)]
@@ -303,5 +308,11 @@ mod level_tests {
         assert_eq!(shown_level(2.5), "2.5");
         assert_eq!(shown_level(0.125), "0.125");
         assert_eq!(shown_level(0.0004), "0.0004");
+        assert_eq!(shown_level(1e-7), "0.0000001");
+        assert_eq!(shown_level(1e-12), "0.000000000001");
+        assert_eq!(shown_level(0.1 + 0.2), "0.3");
+        assert_eq!(shown_level(1.0 / 3.0), "0.3333");
+        assert_eq!(shown_level(1500.0), "1500.0");
+        assert_eq!(shown_level(0.0), "0.0");
     }
 }

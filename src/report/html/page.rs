@@ -41,13 +41,13 @@ fn limit(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), crate::verdict::fmt_limit)
 }
 
-/// Stage boundaries on the run's clock, labelled when there are few enough to read.
+/// Stage starts on the run's clock (the first one's line is the y axis), labelled when there
+/// are few enough to read, the first stage too.
 fn markers(run: &RunResult) -> Vec<(f64, String)> {
     let stages = &run.plan.stages;
     let label = stages.len() <= 8;
     stages
         .iter()
-        .skip(1)
         .map(|s| {
             (
                 s.start_s,

@@ -131,6 +131,7 @@ fn errors_chart_stage_labels_are_not_piled_up() {
         .into_iter()
         .filter(|t| {
             [
+                "warm up",
                 "promotion goes live",
                 "promotion peak",
                 "cool down after the peak",
@@ -140,8 +141,8 @@ fn errors_chart_stage_labels_are_not_piled_up() {
         .collect();
     assert_eq!(
         labels.len(),
-        3,
-        "every stage after the first is labelled: {labels:?}"
+        4,
+        "every stage is labelled, the first too: {labels:?}"
     );
     // Each label's box (6.5 px a character) lies inside the drawing and overlaps no other.
     let boxes: Vec<(f64, f64, f64)> = labels
