@@ -418,6 +418,15 @@ fn a_gate_selector_matching_no_step_is_refused_with_the_nearest_names() {
         &p,
         &["pos_ordre_sync/*", "matches no step", "`pos_order_sync"],
     );
+    // A step of another Odoo version the scenario serves is no typo: a version-agnostic
+    // profile may gate Odoo 18's `sync_from_ui` and 17's `create_from_ui` side by side.
+    for version in ["17.0", "18.0"] {
+        let p = ws.profile(
+            &format!("both-{version}"),
+            &format!("name = \"both\"\nenvironment = \"staging\"\nodoo_version = \"{version}\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_order_sync/sync_from_ui\"]\np95 = {{ fail = 500 }}\n[gate.latency.\"pos_order_sync/create_from_ui\"]\np95 = {{ fail = 500 }}\n"),
+        );
+        peakgate().arg("check").arg(&p).assert().success();
+    }
 }
 
 /// The host is judged as well as the label: a `--target` outside the hosts a profile may drive

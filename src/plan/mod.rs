@@ -338,7 +338,8 @@ impl Plan {
             .or_else(|| declared_version.clone())
             .unwrap_or_else(|| DEFAULT_ODOO_VERSION.to_string());
         let data = with_csv_overrides(src, data)?;
-        let (scenarios, weights, step_names) = build_scenarios(src, &odoo_version, &data)?;
+        let (scenarios, weights, step_names, any_version) =
+            build_scenarios(src, &odoo_version, &data)?;
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
         let (mut load, stage_mixes, events) = build_load(src, o, &names)?;
         let mix = WeightedIndex::new(&weights)
@@ -367,7 +368,10 @@ impl Plan {
             .any(|s| s.needs_login || s.datasets.iter().any(|d| !src.file.data.contains_key(d)));
         let target = build_target(src, o, needs_password)?;
         let gate = build_gate(src, o)?;
-        check_selectors(src, &gate, &step_names, &scenarios)?;
+        // A selector may name a step of another Odoo version the scenarios serve (the profile
+        // runs on either): at run time it then matches nothing and warns.
+        let selectable: Vec<String> = step_names.iter().chain(&any_version).cloned().collect();
+        check_selectors(src, &gate, &selectable, &scenarios)?;
         let (probes, probes_off) = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),
@@ -675,7 +679,9 @@ fn build_load(
     Ok((load, mixes, events))
 }
 
-type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>);
+/// The compiled scenarios, their weights, the step names of the target's version, and the
+/// step names of every version the scenario files serve (what a gate selector may name).
+type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>, Vec<String>);
 
 fn build_scenarios(
     src: &ProfileSource,
@@ -686,6 +692,7 @@ fn build_scenarios(
     let data_dir = dir.join("data");
     let mut tables = HashMap::new();
     let mut step_names = vec![AUTH_STEP.to_string()];
+    let mut any_version = Vec::new();
     let mut next_id = 1;
     let mut scenarios = Vec::new();
     let mut weights = Vec::new();
@@ -742,6 +749,12 @@ fn build_scenarios(
             ));
         }
         let s = ScenarioSource::read(&dir, name)?;
+        any_version.extend(
+            s.file
+                .steps
+                .iter()
+                .map(|st| format!("{name}/{}", st.name.get_ref())),
+        );
         let compiled =
             scenario::compile(&s, &data_dir, &mut tables, &mut next_id, &odoo_major, data)?;
         if data.online {
@@ -767,7 +780,7 @@ fn build_scenarios(
         scenarios.push(Arc::new(compiled));
         weights.push(w);
     }
-    Ok((scenarios, weights, step_names))
+    Ok((scenarios, weights, step_names, any_version))
 }
 
 fn build_target(
