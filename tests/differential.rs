@@ -77,9 +77,17 @@ fn record(url: &str, database: Option<&str>, password: &str) -> Recording {
         String::from_utf8_lossy(&out.stderr)
     );
     let run = ws.run_json();
+    // Which step failed and how, when one did.
+    let failed: Vec<String> = run["transactions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, t)| t["errors"].as_object().is_some_and(|e| !e.is_empty()))
+        .map(|(name, t)| format!("{name}: {} {}", t["errors"], t["messages"]))
+        .collect();
     assert_eq!(
         run["totals"]["errors"], 0,
-        "no failed request against {url}"
+        "no failed request against {url}: {failed:#?}"
     );
     let target: Value = serde_json::from_str(
         &std::fs::read_to_string(ws.run_dir().join("target-data.json")).unwrap(),
