@@ -339,6 +339,26 @@ fn absurd_rates_and_durations_are_refused() {
         "name = \"long\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"400days\"\nrate = 1\n[mix]\nproduct_search = 1\n",
     );
     refused(&long, &["more than peakgate runs in one go"]);
+    // A --scale step no process can drive is refused before the first step's load: no step
+    // runs, no folder is left.
+    let ok = ws.profile(
+        "ok",
+        "name = \"ok\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 2\n[mix]\nproduct_search = 1\n",
+    );
+    let started = std::time::Instant::now();
+    peakgate()
+        .args(["run", "--quiet", "--scale", "0.5,1e300", "--out"])
+        .arg(ws.out())
+        .arg("--profile")
+        .arg(&ok)
+        .assert()
+        .code(2)
+        .stderr(contains("--scale: step ×").and(contains("more than one process can drive")));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "a step ran first"
+    );
+    assert!(!ws.out().exists() || std::fs::read_dir(ws.out()).unwrap().next().is_none());
 }
 
 /// A small rate shows as it is in `check`, never rounded to 0.0.
@@ -355,6 +375,17 @@ fn small_rates_are_shown_as_they_are_in_check() {
         .assert()
         .success()
         .stdout(contains("0.04"));
+    // However small: a rate above 0 never reads as 0.
+    let tiny = ws.profile(
+        "tiny",
+        "name = \"tiny\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"100s\"\nrate = { from = 1e-7, to = 0.04 }\n[mix]\nproduct_search = 1\n",
+    );
+    peakgate()
+        .arg("check")
+        .arg(&tiny)
+        .assert()
+        .success()
+        .stdout(contains("0.0000001 → 0.04"));
 }
 
 /// Template mistakes are located errors at `check`: an unclosed `{{name` (it would be sent as

@@ -26,6 +26,16 @@ pub fn run(
     scales.sort_by(f64::total_cmp);
     scales.dedup();
     let base = args.plan.rate_scale.unwrap_or(1.0);
+    // Every step's plan is checked before any load: a multiplier no process can drive is
+    // said now, not after the steps before it ran.
+    for &m in &scales {
+        let mut overrides = args.plan.overrides(args.release.clone());
+        overrides.rate_scale = Some(base * m);
+        Plan::load(&args.profile, &overrides).map_err(|e| super::exit::InputError {
+            flag: "--scale",
+            source: anyhow::Error::new(e).context(format!("step ×{}", fmt_num(m))),
+        })?;
+    }
     let gate = plan.gate.clone();
     let parent_id = new_run_id(&plan.name, SystemTime::now());
     let parent = super::create_run_dir(&args.out, &parent_id)?;
