@@ -53,14 +53,25 @@ pub fn new_run_id(profile: &str, at: SystemTime) -> String {
 /// The temporary file has a unique name in the same folder and is removed if anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".peakgate-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut tmp = temp_builder(".tmp").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A temporary file beside its artifact, readable as every artifact is (`rw-r--r--`, as a file
+/// created under the usual umask 022), not the temporary file's private 0600: run folders are
+/// uploaded by CI jobs and served to readers.
+fn temp_builder(suffix: &str) -> tempfile::Builder<'static, '_> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".peakgate-").suffix(suffix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
 }
 
 /// Writes a file through `write` (which is given a temporary path ending in `extension`, e.g.
@@ -72,9 +83,8 @@ pub fn write_atomic_with(
     write: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".peakgate-")
-        .suffix(&format!(".{extension}"))
+    let suffix = format!(".{extension}");
+    let tmp = temp_builder(&suffix)
         .tempfile_in(dir)
         .map_err(|e| e.to_string())?
         .into_temp_path();
@@ -86,6 +96,24 @@ pub fn write_atomic_with(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[cfg(unix)]
+    #[test]
+    fn artifacts_are_readable_by_others_like_any_file_not_private_temp_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("verdict.json");
+        write_atomic(&a, b"{}").unwrap();
+        let b = dir.path().join("chart.png");
+        write_atomic_with(&b, "png", |p| {
+            std::fs::write(p, b"png").map_err(|e| e.to_string())
+        })
+        .unwrap();
+        for p in [a, b] {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{p:?}");
+        }
+    }
 
     #[test]
     fn run_ids_sort_by_time_and_name_the_profile() {
