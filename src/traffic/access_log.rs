@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct Request {
     /// When it arrived, Unix seconds.
     pub unix_s: i64,
+    /// The UTC offset the log wrote that time in, seconds (0 for `Z` or no offset).
+    pub offset_s: i32,
     pub method: String,
     pub path: String,
 }
@@ -171,9 +173,12 @@ fn parse_clf(line: &str) -> Result<Request, String> {
     let open = line.find('[').ok_or("no [time]")?;
     let close = line[open..].find(']').ok_or("no closing ]")? + open;
     let time = &line[open + 1..close];
-    let ts = jiff::fmt::strtime::parse("%d/%b/%Y:%H:%M:%S %z", time)
-        .and_then(|t| t.to_timestamp())
+    let parsed = jiff::fmt::strtime::parse("%d/%b/%Y:%H:%M:%S %z", time)
         .map_err(|e| format!("time `{time}`: {e}"))?;
+    let ts = parsed
+        .to_timestamp()
+        .map_err(|e| format!("time `{time}`: {e}"))?;
+    let offset_s = parsed.offset().map_or(0, |o| o.seconds());
     let rest = &line[close + 1..];
     let q1 = rest.find('"').ok_or("no \"request\"")?;
     let q2 = rest[q1 + 1..].find('"').ok_or("unterminated \"request\"")? + q1 + 1;
@@ -182,6 +187,7 @@ fn parse_clf(line: &str) -> Result<Request, String> {
     let path = parts.next().ok_or("request without a path")?.to_string();
     Ok(Request {
         unix_s: ts.as_second(),
+        offset_s,
         method,
         path,
     })
@@ -206,6 +212,10 @@ fn parse_json(line: &str) -> Result<Request, String> {
     ])
     .ok_or("no time field")?;
     let ts: jiff::Timestamp = time.parse().map_err(|e| format!("time `{time}`: {e}"))?;
+    let offset_s = match jiff::fmt::temporal::Pieces::parse(time.as_str()).map(|p| p.offset()) {
+        Ok(Some(jiff::fmt::temporal::PiecesOffset::Numeric(n))) => n.offset().seconds(),
+        _ => 0,
+    };
     let (method, path) = match (
         text(&["RequestMethod", "request_method", "method"]),
         text(&["RequestPath", "request_uri", "uri", "path"]),
@@ -222,6 +232,7 @@ fn parse_json(line: &str) -> Result<Request, String> {
     };
     Ok(Request {
         unix_s: ts.as_second(),
+        offset_s,
         method,
         path,
     })

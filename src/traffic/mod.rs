@@ -14,6 +14,9 @@ use std::fmt::Write;
 /// Per-minute journeys of each flow, from the first minute of the log.
 #[derive(Debug, Clone, Default)]
 pub struct Demand {
+    /// The UTC offset the log's first request was written in, seconds: stage names are the
+    /// log's own clock.
+    pub offset_s: i32,
     /// Unix time (s) of the first minute.
     pub start_unix: i64,
     /// One map per minute: flow scenario name → journeys started.
@@ -23,6 +26,16 @@ pub struct Demand {
 }
 
 impl Demand {
+    /// `HH:MM` of a Unix time on the log's own clock (its first request's UTC offset).
+    fn clock(&self, unix_s: i64) -> String {
+        let zone = jiff::tz::Offset::from_seconds(self.offset_s)
+            .map(jiff::tz::TimeZone::fixed)
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        jiff::Timestamp::from_second(unix_s)
+            .map(|t| t.to_zoned_datetime(zone).strftime("%H:%M").to_string())
+            .unwrap_or_default()
+    }
+
     /// Counts journeys per minute from requests.
     pub fn from_requests(requests: &[Request]) -> Demand {
         let Some(first) = requests.iter().map(|r| r.unix_s).min() else {
@@ -47,7 +60,12 @@ impl Demand {
         for m in &mut minutes {
             flows::net_out_funnel(m);
         }
+        let offset_s = requests
+            .iter()
+            .min_by_key(|r| r.unix_s)
+            .map_or(0, |r| r.offset_s);
         Demand {
+            offset_s,
             start_unix: start,
             minutes,
             unclassified,
@@ -116,9 +134,7 @@ impl Demand {
         );
         for (i, m) in self.minutes.iter().enumerate() {
             let journeys: u64 = m.values().sum();
-            let clock = jiff::Timestamp::from_second(self.start_unix + 60 * i as i64)
-                .map(|t| t.strftime("%H:%M").to_string())
-                .unwrap_or_default();
+            let clock = self.clock(self.start_unix + 60 * i as i64);
             let _ = writeln!(
                 out,
                 "[[load.stage]]\nname = \"{clock}\"\nduration = \"60s\"\nrate = {}",
@@ -166,6 +182,7 @@ mod tests {
     fn any_log_path_name_or_folder_gives_a_profile_that_parses() {
         let requests = vec![Request {
             unix_s: 1_795_000_000,
+            offset_s: 0,
             method: "GET".into(),
             path: "/shop".into(),
         }];
@@ -176,5 +193,23 @@ mod tests {
         assert_eq!(v["name"].as_str(), Some("shop \\ \"day\""));
         assert_eq!(v["scenarios_dir"].as_str(), Some("..\\scenarios"));
         assert!(v["description"].as_str().unwrap().contains(source));
+    }
+
+    #[test]
+    fn stage_names_are_the_log_s_own_clock() {
+        // 1_795_000_000 is 11:06:40 UTC; the log wrote it at +01:00, so its minute is 12:06.
+        let at = |offset_s| Request {
+            unix_s: 1_795_000_000,
+            offset_s,
+            method: "GET".into(),
+            path: "/shop".into(),
+        };
+        for (offset, name) in [(3600, "12:06"), (0, "11:06"), (-5 * 3600, "06:06")] {
+            let text = Demand::from_requests(&[at(offset)]).to_profile("x", "x.log", 1.0, None);
+            assert!(
+                text.contains(&format!("name = \"{name}\"")),
+                "{offset}: {text}"
+            );
+        }
     }
 }
