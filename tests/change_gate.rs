@@ -2,7 +2,8 @@
 //! (examples/change): a change with its evidence passes and its change record says so field
 //! by field; a change planned in a freeze fails naming the event and its window; an
 //! emergency passes the freeze only with its reason; an unknown change type and a folder
-//! that is no run are exit 2; a missing required run fails.
+//! that is no run are exit 2; a missing required run fails; a `--scale` parent's headroom is
+//! judged against the policy's minimum.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -440,4 +441,74 @@ fn a_high_change_without_its_flash_sale_run_fails_and_the_record_names_the_gap()
     let md = std::fs::read_to_string(out.join("change-record.md")).unwrap();
     assert!(md.contains("| flash-sale | yes | **missing** |"), "{md}");
     assert!(md.contains("## Pre-flight"), "{md}");
+}
+
+#[test]
+fn a_scale_parent_gives_the_headroom_and_less_than_the_policy_asks_fails() {
+    let r = runs();
+    let ws = Workspace::new();
+    let (parent, code) = run_quiet(
+        &ws.out(),
+        "profiles/smoke.toml",
+        &[
+            "--duration",
+            "3s",
+            "--release",
+            "17.0.43",
+            "--scale",
+            "0.5,1",
+        ],
+    );
+    let parent_verdict = json(&parent.join("verdict.json"));
+    let headroom = parent_verdict["headroom"]["multiplier"].as_f64().unwrap();
+    assert!(code == 0 || code == 1 || code == 4, "{parent_verdict:#}");
+    let policy = ws.write(
+        "policy.toml",
+        "[types]\nodoo_config = \"high\"\n[class.high]\nprofiles = [\"smoke\"]\nmin_headroom = 1.5\n",
+    );
+    let out = ws.dir.path().join("record");
+    let o = peakgate()
+        .args(["gate", "--change"])
+        .arg(example("change.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--runs")
+        .arg(&parent)
+        .arg(&r.candidate)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    // At most ×1 was tried, so the ×1.5 the policy asks for cannot have been shown.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let record = json(&out.join("change-record.json"));
+    let check = check(&record, "headroom smoke");
+    assert_eq!(check["status"], "fail");
+    assert_eq!(check["observed"].as_f64(), Some(headroom));
+    assert_eq!(check["fail"].as_f64(), Some(1.5));
+    let scale = record["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["headroom"].is_number())
+        .unwrap();
+    assert_eq!(scale["run_id"], parent_verdict["run_id"]);
+    assert_eq!(scale["release"], "17.0.43");
+    assert_eq!(scale["verdict"], parent_verdict["verdict"]);
+    // The parent's step folders are linked too.
+    assert!(
+        scale["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().ends_with("/x1/verdict.json")),
+        "{scale:#}"
+    );
+    // Without a calendar: this policy's class has no freeze rules.
+    assert_eq!(record["inputs"]["calendar"], Value::Null);
 }

@@ -288,7 +288,10 @@ fn release(release: &str, runs: &[RunEvidence]) -> Check {
         check(
             RELEASE,
             Status::Pass,
-            format!("every run tested {release} ({})", runs.len()),
+            match runs.len() {
+                1 => format!("the run given tested {release}"),
+                n => format!("all {n} runs given tested {release}"),
+            },
         )
     }
 }
@@ -332,7 +335,7 @@ fn profile_check(profile: &str, runs: &[RunEvidence], required: bool) -> Check {
         .iter()
         .map(|r| {
             let what = match r.headroom {
-                Some(h) => format!("{} --scale headroom ×{}", r.verdict, fmt_num(h)),
+                Some(h) => format!("{} (--scale, headroom ×{})", r.verdict, fmt_num(h)),
                 None => r.verdict.to_string(),
             };
             if r.not_passed.is_empty() {

@@ -35,14 +35,14 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "| Policy | [{}]({}) {} |",
-        cell(&r.inputs.policy.path),
+        cell(file_name(&r.inputs.policy.path)),
         link(&r.inputs.policy.path),
         cell(&r.inputs.policy.describe())
     )?;
     writeln!(
         out,
         "| Change file | [{}]({}) {} |",
-        cell(&r.inputs.change.path),
+        cell(file_name(&r.inputs.change.path)),
         link(&r.inputs.change.path),
         cell(&r.inputs.change.describe())
     )?;
@@ -50,7 +50,7 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(
             out,
             "| Calendar | [{}]({}) {} |",
-            cell(&c.path),
+            cell(file_name(&c.path)),
             link(&c.path),
             cell(&c.describe())
         )?;
@@ -222,6 +222,11 @@ fn scope(r: &ChangeRecord) -> String {
         parts.push(format!("regions {}", s.regions.join(", ")));
     }
     parts.join("; ")
+}
+
+/// The last part of a link, shown as its text.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Text in a table cell: a `|` would end the cell, a newline the row.
