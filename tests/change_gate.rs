@@ -170,12 +170,12 @@ fn the_example_change_with_its_evidence_passes_and_the_record_holds_every_field(
     assert_eq!(record["verdict"], run_verdict);
 
     // The calendar: outside every window of the standard class (5 promotion and peak-season
-    // windows, 2 of month-end close and inventory count).
+    // windows; 15 monthly closes from October 2026 to December 2027 and 1 inventory count).
     assert_eq!(check(&record, "calendar freeze")["status"], "pass");
     let cal = &record["calendar"];
     assert_eq!(cal["status"], "pass");
     assert_eq!(cal["frozen_by"], serde_json::json!([]));
-    assert_eq!(cal["windows"].as_array().unwrap().len(), 7, "{cal:#}");
+    assert_eq!(cal["windows"].as_array().unwrap().len(), 21, "{cal:#}");
     assert_eq!(cal["emergency"], Value::Null);
     let spring = cal["windows"]
         .as_array()
