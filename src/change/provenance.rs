@@ -113,6 +113,66 @@ mod tests {
         );
     }
 
+    fn git_in(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=peakgate",
+                "-c",
+                "user.email=peakgate@example.com",
+            ])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn a_committed_policy_is_versioned_by_its_commit_and_a_changed_one_says_so() {
+        if Command::new("git").arg("--version").output().is_err() {
+            eprintln!("skipped: no git on this machine");
+            return;
+        }
+        let repo = tempfile::tempdir().unwrap();
+        let deploy = repo.path().join("deploy");
+        std::fs::create_dir(&deploy).unwrap();
+        let policy = deploy.join("policy.toml");
+        std::fs::write(&policy, "[types]\n").unwrap();
+        git_in(repo.path(), &["init", "-q"]);
+        git_in(repo.path(), &["add", "deploy/policy.toml"]);
+        git_in(repo.path(), &["commit", "-q", "-m", "policy"]);
+        let head = git_in(repo.path(), &["rev-parse", "HEAD"]);
+        // A later commit that does not touch the policy leaves its version alone.
+        std::fs::write(repo.path().join("other.txt"), "x").unwrap();
+        git_in(repo.path(), &["add", "other.txt"]);
+        git_in(repo.path(), &["commit", "-q", "-m", "other"]);
+        let out = repo.path().join("reports");
+        let v = version(&policy, "[types]\n", &out);
+        assert_eq!(v.commit.as_deref(), Some(head.as_str()));
+        assert!(!v.uncommitted);
+        assert_eq!(v.path, "../deploy/policy.toml");
+        assert_eq!(v.describe(), format!("git {head}"));
+        std::fs::write(&policy, "[types]\nui_only = \"low\"\n").unwrap();
+        let v = version(&policy, "[types]\nui_only = \"low\"\n", &out);
+        assert_eq!(v.commit.as_deref(), Some(head.as_str()));
+        assert!(v.uncommitted);
+        assert!(
+            v.describe().starts_with(&format!(
+                "git {} with uncommitted changes (sha256 ",
+                &head[..12]
+            )),
+            "{}",
+            v.describe()
+        );
+    }
+
     #[test]
     fn a_file_outside_any_repository_has_only_its_sha256() {
         let dir = tempfile::tempdir().unwrap();
