@@ -1,5 +1,5 @@
-//! `change-record.md`: the change record for a change request, pasteable as it is (GitHub,
-//! GitLab, Jira and ServiceNow render its headings, tables and links). Same content as
+//! `change-record.md`: the change record for a change request, pasteable as it is (plain
+//! headings, tables, quotes and links, as GitHub and GitLab render them). Same content as
 //! `change-record.json`; every link is relative to the record's folder.
 
 use std::io::Write;
