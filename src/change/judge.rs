@@ -10,7 +10,7 @@ use super::{Inputs, when};
 use crate::plan::gate::{Limits, Worse};
 use crate::result::change_record::{
     CHANGE_RECORD_SCHEMA, CalendarVerdict, ChangeRecord, Inputs as InputFiles, LoadEvidence,
-    Planned, RiskClass, Rollback, RollbackBaseline,
+    Planned, RiskClass, Rollback, RollbackBaseline, UPCOMING,
 };
 use crate::result::{Check, PEAKGATE_VERSION, Status};
 use crate::verdict::fmt_num;
@@ -154,6 +154,12 @@ fn calendar(inputs: &Inputs, emergency: Option<&str>) -> (Check, CalendarVerdict
         .filter(|w| w.record.in_scope)
         .collect();
     let at = when::show(planned);
+    // `windows` is sorted by start.
+    let upcoming: Vec<&Window> = windows
+        .iter()
+        .filter(|w| w.record.in_scope && w.start > *planned)
+        .take(UPCOMING)
+        .collect();
     let (status, message) = if inputs.rules.freeze.is_empty() {
         (
             Status::Pass,
@@ -161,18 +167,14 @@ fn calendar(inputs: &Inputs, emergency: Option<&str>) -> (Check, CalendarVerdict
         )
     } else if hit.is_empty() {
         let outside = holding.len();
-        let next = windows
-            .iter()
-            .filter(|w| w.record.in_scope && w.start > *planned)
-            .min_by(|a, b| a.start.cmp(&b.start))
-            .map_or(String::new(), |w| {
-                format!(
-                    "; the next begins {} ({} \"{}\")",
-                    when::show(&w.start),
-                    w.record.kind,
-                    w.record.event
-                )
-            });
+        let next = upcoming.first().map_or(String::new(), |w| {
+            format!(
+                "; the next begins {} ({} \"{}\")",
+                when::show(&w.start),
+                w.record.kind,
+                w.record.event
+            )
+        });
         let scope = if outside > 0 {
             format!(
                 "; {outside} window(s) holding that time are out of the change's scope ({})",
@@ -227,6 +229,7 @@ fn calendar(inputs: &Inputs, emergency: Option<&str>) -> (Check, CalendarVerdict
         status,
         message: message.clone(),
         frozen_by: hit.iter().map(|w| w.record.clone()).collect(),
+        upcoming: upcoming.iter().map(|w| w.record.clone()).collect(),
         windows: windows.iter().map(|w| w.record.clone()).collect(),
         emergency: emergency.map(str::to_string),
     };

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::result::Status;
-use crate::result::change_record::ChangeRecord;
+use crate::result::change_record::{ChangeRecord, FreezeWindow};
 use crate::verdict::fmt_num;
 
 /// Writes the record as markdown.
@@ -75,26 +75,41 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     if let Some(reason) = &r.calendar.emergency {
         writeln!(out, "Emergency: {reason}\n")?;
     }
-    if !r.calendar.windows.is_empty() {
+    // The windows that decide (those holding the change) and the next ones; the rest of the
+    // calendar is in change-record.json.
+    let shown: Vec<(&FreezeWindow, &str)> = r
+        .calendar
+        .frozen_by
+        .iter()
+        .map(|w| (w, "**holds the change**"))
+        .chain(r.calendar.upcoming.iter().map(|w| (w, "next")))
+        .collect();
+    if !shown.is_empty() {
         writeln!(
             out,
-            "| Event | Kind | Freeze window | Rule | Scope | Holds the change |\n|---|---|---|---|---|---|"
+            "| Event | Kind | Freeze window | Rule | Scope | |\n|---|---|---|---|---|---|"
         )?;
-        for w in &r.calendar.windows {
-            let holds = r.calendar.frozen_by.contains(w);
+        for (w, what) in &shown {
             writeln!(
                 out,
-                "| {} | {} | {} – {} | {} | {} | {} |",
+                "| {} | {} | {} – {} | {} | {} | {what} |",
                 cell(&w.event),
                 w.kind,
                 w.start,
                 w.end,
                 cell(&w.rule),
                 cell(&w.scope_note),
-                if holds { "**yes**" } else { "no" }
             )?;
         }
         writeln!(out)?;
+    }
+    if !r.calendar.windows.is_empty() {
+        writeln!(
+            out,
+            "Every window of class {} ({}) is in change-record.json.\n",
+            r.risk_class,
+            r.calendar.windows.len()
+        )?;
     }
 
     writeln!(out, "## Load verdicts\n")?;

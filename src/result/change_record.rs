@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Check, Status};
 
+/// Windows listed in `calendar.upcoming`.
+pub const UPCOMING: usize = 3;
+
 /// Schema tag of `change-record.json`.
 pub const CHANGE_RECORD_SCHEMA: &str = "peakgate.change-record/1";
 
@@ -117,6 +120,9 @@ pub struct CalendarVerdict {
     pub message: String,
     /// The windows holding the planned time (in the change's scope).
     pub frozen_by: Vec<FreezeWindow>,
+    /// The next windows in the change's scope that begin after the planned time (at most
+    /// [`UPCOMING`]): what a postponed change would run into.
+    pub upcoming: Vec<FreezeWindow>,
     /// Every freeze window of the change's class from the calendar, earliest first.
     pub windows: Vec<FreezeWindow>,
     /// `--emergency REASON`, when given.

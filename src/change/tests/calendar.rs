@@ -35,6 +35,7 @@ fn seven_days_before_are_calendar_days_across_the_spring_daylight_saving_change(
     assert_eq!(spring.start, "2026-03-26T00:00:00+01:00[Europe/Paris]");
     assert_eq!(spring.end, "2026-04-06T00:00:00+02:00[Europe/Paris]");
     assert_eq!(spring.rule, "from 7d before the event until it ends");
+    assert_eq!(&r.calendar.upcoming[0], spring);
 
     let inside = inputs(change(
         "[\"module_upgrade\"]",
