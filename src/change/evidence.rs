@@ -103,3 +103,72 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{Headroom, Verdict};
+
+    fn write_verdict(dir: &Path, v: &Verdict) {
+        std::fs::write(dir.join("verdict.json"), serde_json::to_vec(v).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_scale_parent_gives_its_profile_release_headroom_and_step_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Verdict::new("20261201T120000Z-flash-sale-ab12".into(), Vec::new());
+        v.profile = Some("flash-sale".into());
+        v.release = Some("17.0.43".into());
+        v.headroom = Some(Headroom {
+            multiplier: 1.5,
+            steps: Vec::new(),
+        });
+        write_verdict(dir.path(), &v);
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        std::fs::create_dir(dir.path().join("x1.5")).unwrap();
+        std::fs::write(dir.path().join("x1.5").join("run.json"), "{}").unwrap();
+        std::fs::write(dir.path().join(".peakgate-1.tmp"), "").unwrap();
+        let e = read(dir.path()).unwrap();
+        assert_eq!(e.run_id, "20261201T120000Z-flash-sale-ab12");
+        assert_eq!(e.profile, "flash-sale");
+        assert_eq!(e.release.as_deref(), Some("17.0.43"));
+        assert_eq!(e.headroom, Some(1.5));
+        assert_eq!(e.baseline, None);
+        // Every file, the steps' included; a write in progress left out.
+        assert_eq!(
+            e.artifacts,
+            vec![
+                PathBuf::from("gate.json"),
+                PathBuf::from("verdict.json"),
+                Path::new("x1.5").join("run.json"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_folder_with_a_verdict_but_no_run_nor_headroom_is_no_run_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write_verdict(dir.path(), &Verdict::new("x".into(), Vec::new()));
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        let e = read(dir.path()).unwrap_err();
+        assert!(matches!(e, OpenError::NotARun { .. }), "{e}");
+        assert!(e.is_input());
+        let empty = tempfile::tempdir().unwrap();
+        assert!(read(empty.path()).unwrap_err().is_input());
+    }
+
+    #[test]
+    fn a_scale_verdict_without_its_profile_is_damage_not_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Verdict::new("x".into(), Vec::new());
+        v.headroom = Some(Headroom {
+            multiplier: 1.0,
+            steps: Vec::new(),
+        });
+        write_verdict(dir.path(), &v);
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        let e = read(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("without its profile's name"), "{e}");
+        assert!(!e.is_input());
+    }
+}
