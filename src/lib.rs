@@ -5,9 +5,12 @@
 //! beside the engine on the same clock; `verdict` and `report` work from a stored or fresh
 //! `RunResult`. `session` is the life of one run through those stages; the `cli` is a thin
 //! layer of flags and terminal output over it, and `standin` is the built-in Odoo-compatible
-//! target. `traffic` sits before it all: it turns access logs into profiles.
+//! target. `traffic` sits before it all: it turns access logs into profiles. `change` comes
+//! after: it judges a change to production (its policy, the retail calendar's freezes) on
+//! stored runs' verdicts and writes the change record.
 
 pub mod capacity;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod engine;

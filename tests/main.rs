@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod capacity;
+mod change_gate;
 mod check;
 mod coordinated_omission;
 mod differential;

@@ -39,6 +39,36 @@ pub enum Command {
     Capacity(CapacityArgs),
     /// Run a profile against a simulated Odoo calibrated from a measured run.
     Simulate(SimulateArgs),
+    /// Judge a change to production: its policy's evidence (runs, headroom, baseline,
+    /// rollback plan) and the retail calendar's freezes; write change-record.md and .json.
+    Gate(GateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The change (change.toml): release, change types, planned time, rollback plan, scope.
+    #[arg(long, value_name = "FILE")]
+    pub change: PathBuf,
+    /// The policy (policy.toml): change type → risk class, and what each class needs.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The retail calendar (calendar.toml) the policy's freeze rules apply to; required when
+    /// the change's class has freeze rules.
+    #[arg(long, value_name = "FILE")]
+    pub calendar: Option<PathBuf>,
+    /// The load evidence: run folders (reports/<run-id>) and --scale parent folders.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Why an emergency change deploys inside a freeze: lets an emergency-class change pass
+    /// the freeze, and is recorded.
+    #[arg(long, value_name = "REASON")]
+    pub emergency: Option<String>,
+    /// Folder for change-record.md and change-record.json (default: reports/change-<release>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when the verdict is warn.
+    #[arg(long)]
+    pub fail_on_warn: bool,
 }
 
 #[derive(Debug, Args)]

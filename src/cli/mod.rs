@@ -6,6 +6,7 @@ mod capacity;
 mod capacity_report;
 mod check;
 mod exit;
+mod gate;
 mod judge;
 mod profile;
 mod report;
@@ -71,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::Capacity(args) => capacity::capacity(args),
         Command::Simulate(args) => simulate::simulate(args),
+        Command::Gate(args) => gate::gate(args),
     };
     match outcome {
         Ok(exit) => exit.into(),

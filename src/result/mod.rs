@@ -1,13 +1,15 @@
 //! result: every shape peakgate writes to disk, in one place, and the run folder they go to:
 //! `run.json` (the [`RunResult`], with its figures and typed probe reports), `verdict.json`,
-//! `target-data.json` and the simulator's queue. Every stage before it fills these shapes and
-//! every stage after it (verdict, report, capacity, simulate) reads them, from memory or
-//! through [`StoredRun`]. Its logic is limited to building them from the plan and reading them
+//! `target-data.json`, the simulator's queue, and `change-record.json` (what `peakgate gate`
+//! judged about a change). Every stage before it fills these shapes and every stage after it
+//! (verdict, report, capacity, simulate, change) reads them, from memory or through
+//! [`StoredRun`]. Its logic is limited to building them from the plan and reading them
 //! back. Three artifacts keep their types with their one writer: `gate.json` is the plan's
 //! `Gate` serialized, `latency.hlog` is the HdrHistogram log format (`metrics::hlog`), and
 //! `capacity.json` is the capacity report's own (`capacity::report`).
 
 pub mod artifacts;
+pub mod change_record;
 pub mod figures;
 pub mod probe;
 pub mod stored;
@@ -24,7 +26,7 @@ pub use figures::{
     TimelineEntry, Totals, Transaction,
 };
 pub use probe::{Gap, ProbeReport};
-pub use stored::{OpenError, StoredRun, read_gate, read_latency, stored_profile};
+pub use stored::{OpenError, StoredRun, read_gate, read_latency, read_verdict, stored_profile};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
     Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,

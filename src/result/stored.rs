@@ -130,12 +130,17 @@ impl StoredRun {
     /// The verdict written for the run, read when asked for: `peakgate verdict` replaces it
     /// and never needs the old one.
     pub fn verdict(&self) -> Result<Verdict, OpenError> {
-        let path = self.dir.join("verdict.json");
-        read_json(&path, "verdict")?.ok_or(OpenError::Missing {
-            path,
-            why: "judge the run first: peakgate verdict RUN_DIR",
-        })
+        read_verdict(&self.dir)
     }
+}
+
+/// The `verdict.json` of a folder: a run's, or a `--scale` parent's (which holds no run.json).
+pub fn read_verdict(dir: &Path) -> Result<Verdict, OpenError> {
+    let path = dir.join("verdict.json");
+    read_json(&path, "verdict")?.ok_or(OpenError::Missing {
+        path,
+        why: "judge the run first: peakgate verdict RUN_DIR",
+    })
 }
 
 /// The profile a run ran, to plan from again: the copy in its folder (`profile.toml`), its

@@ -1,0 +1,250 @@
+//! `calendar.toml`: the retail calendar (promotions, month-end closes, inventory counts, peak
+//! season), each event in its time zone and scope, and which region each store is in.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use jiff::ZonedDateTime;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::policy::EventKind;
+use super::{TomlFile, when};
+use crate::config::ConfigError;
+use crate::result::change_record::Scope;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarFile {
+    time_zone: Option<Spanned<String>>,
+    #[serde(default)]
+    stores: BTreeMap<String, String>,
+    #[serde(default, rename = "event")]
+    events: Vec<EventFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFile {
+    name: Spanned<String>,
+    kind: EventKind,
+    start: Spanned<String>,
+    end: Spanned<String>,
+    time_zone: Option<Spanned<String>>,
+    #[serde(default)]
+    stores: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    /// The event recurs this long after each start (`1 month`, `1 week`), ...
+    repeat: Option<Spanned<String>>,
+    /// ... up to this date (included): the last day an occurrence may start.
+    until: Option<Spanned<String>>,
+}
+
+/// Most occurrences one repeating event may have: a weekly event for 20 years.
+const MAX_OCCURRENCES: i64 = 1040;
+
+/// The calendar, checked.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub events: Vec<Event>,
+    /// Store → its region (`[stores]`), to relate a store-scoped change to a region-scoped
+    /// event and the other way round.
+    pub regions_of: BTreeMap<String, String>,
+    pub source: TomlFile,
+}
+
+/// One event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub name: String,
+    pub kind: EventKind,
+    /// From `start` (included) to `end` (excluded), in the event's zone.
+    pub start: ZonedDateTime,
+    pub end: ZonedDateTime,
+    /// Empty lists: every store.
+    pub scope: Scope,
+}
+
+impl Calendar {
+    pub fn load(path: &Path) -> Result<Calendar, ConfigError> {
+        Calendar::parse(TomlFile::read(path)?)
+    }
+
+    /// Parses a file already read (tests give text of their own).
+    pub fn parse(source: TomlFile) -> Result<Calendar, ConfigError> {
+        let file: CalendarFile = source.parse()?;
+        let default_zone = file
+            .time_zone
+            .as_ref()
+            .map(|z| when::zone(z.get_ref()).map_err(|m| source.at(z, m)))
+            .transpose()?;
+        let mut events = Vec::new();
+        for e in file.events {
+            let zone = match (&e.time_zone, &default_zone) {
+                (Some(z), _) => when::zone(z.get_ref()).map_err(|m| source.at(z, m))?,
+                (None, Some(z)) => z.clone(),
+                (None, None) => {
+                    return Err(source.at(
+                        &e.name,
+                        format!(
+                            "event `{}` has no time_zone, and the calendar no default: add time_zone = \"Europe/Paris\" to the event or the file",
+                            e.name.get_ref()
+                        ),
+                    ));
+                }
+            };
+            let start = when::event_time(e.start.get_ref(), &zone, false)
+                .map_err(|m| source.at(&e.start, m))?;
+            let end =
+                when::event_time(e.end.get_ref(), &zone, true).map_err(|m| source.at(&e.end, m))?;
+            if end <= start {
+                return Err(source.at(
+                    &e.end,
+                    format!(
+                        "event `{}` ends ({}) before it starts ({})",
+                        e.name.get_ref(),
+                        when::show(&end),
+                        when::show(&start)
+                    ),
+                ));
+            }
+            let scope = Scope {
+                stores: e.stores,
+                regions: e.regions,
+            };
+            for (name, start, end) in
+                occurrences(&source, &e.name, start, end, &e.repeat, &e.until, &zone)?
+            {
+                events.push(Event {
+                    name,
+                    kind: e.kind,
+                    start,
+                    end,
+                    scope: scope.clone(),
+                });
+            }
+        }
+        Ok(Calendar {
+            events,
+            regions_of: file.stores,
+            source,
+        })
+    }
+}
+
+/// The occurrences of an event: itself, or with `repeat` and `until` one per period, each
+/// `n × repeat` after the first in the event's zone (so a close anchored on the 31st falls on
+/// each month's last day, and its clock time stays across daylight-saving changes), named
+/// with its start date.
+fn occurrences(
+    source: &TomlFile,
+    name: &Spanned<String>,
+    start: ZonedDateTime,
+    end: ZonedDateTime,
+    repeat: &Option<Spanned<String>>,
+    until: &Option<Spanned<String>>,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Vec<(String, ZonedDateTime, ZonedDateTime)>, ConfigError> {
+    let (repeat, until) = match (repeat, until) {
+        (None, None) => return Ok(vec![(name.get_ref().clone(), start, end)]),
+        (Some(r), Some(u)) => (r, u),
+        (Some(r), None) => {
+            return Err(source.at(
+                r,
+                "a repeating event needs `until`: the last date an occurrence may start",
+            ));
+        }
+        (None, Some(u)) => {
+            return Err(source.at(
+                u,
+                "`until` without `repeat`: say how often the event recurs",
+            ));
+        }
+    };
+    let every = when::span(repeat.get_ref()).map_err(|m| source.at(repeat, m))?;
+    if every.is_zero() {
+        return Err(source.at(repeat, "`repeat` is zero: say how often the event recurs"));
+    }
+    let last = when::event_time(until.get_ref(), zone, true).map_err(|m| source.at(until, m))?;
+    let mut out = Vec::new();
+    for n in 0..=MAX_OCCURRENCES {
+        let shift = every
+            .checked_mul(n)
+            .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))?;
+        let at = |t: &ZonedDateTime| {
+            t.checked_add(shift)
+                .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))
+        };
+        let (s, e) = (at(&start)?, at(&end)?);
+        if s >= last {
+            return Ok(out);
+        }
+        out.push((format!("{} ({})", name.get_ref(), s.date()), s, e));
+    }
+    Err(source.at(
+        until,
+        format!("more than {MAX_OCCURRENCES} occurrences: bring `until` closer"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calendar(text: &str) -> Result<Calendar, String> {
+        Calendar::parse(TomlFile {
+            path: "calendar.toml".into(),
+            text: text.into(),
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_monthly_close_anchored_on_the_31st_falls_on_each_months_last_day_at_its_clock_time() {
+        let c = calendar(
+            "time_zone = \"Europe/Paris\"\n[[event]]\nname = \"Month-end close\"\nkind = \"month_end_close\"\nstart = \"2026-10-31T18:00\"\nend = \"2026-11-02T12:00\"\nrepeat = \"1 month\"\nuntil = \"2027-03-31\"\n",
+        )
+        .unwrap();
+        let starts: Vec<String> = c.events.iter().map(|e| e.start.to_string()).collect();
+        assert_eq!(
+            starts,
+            vec![
+                "2026-10-31T18:00:00+01:00[Europe/Paris]",
+                "2026-11-30T18:00:00+01:00[Europe/Paris]",
+                "2026-12-31T18:00:00+01:00[Europe/Paris]",
+                "2027-01-31T18:00:00+01:00[Europe/Paris]",
+                "2027-02-28T18:00:00+01:00[Europe/Paris]",
+                // After the clocks went forward on 28 March: still 18:00.
+                "2027-03-31T18:00:00+02:00[Europe/Paris]",
+            ]
+        );
+        assert_eq!(c.events[1].name, "Month-end close (2026-11-30)");
+        assert_eq!(
+            c.events[1].end.to_string(),
+            "2026-12-02T12:00:00+01:00[Europe/Paris]"
+        );
+    }
+
+    #[test]
+    fn repeat_and_until_come_together_and_repeat_is_never_zero() {
+        let head = "time_zone = \"UTC\"\n[[event]]\nname = \"x\"\nkind = \"inventory_count\"\nstart = \"2026-01-05\"\nend = \"2026-01-05\"\n";
+        let e = calendar(&format!("{head}repeat = \"1 week\"\n")).unwrap_err();
+        assert!(
+            e.starts_with("calendar.toml:7:10: a repeating event needs `until`"),
+            "{e}"
+        );
+        let e = calendar(&format!("{head}until = \"2026-12-31\"\n")).unwrap_err();
+        assert!(
+            e.starts_with("calendar.toml:7:9: `until` without `repeat`"),
+            "{e}"
+        );
+        let e = calendar(&format!("{head}repeat = \"0d\"\nuntil = \"2026-12-31\"\n")).unwrap_err();
+        assert!(e.starts_with("calendar.toml:7:10: `repeat` is zero"), "{e}");
+        let weekly = calendar(&format!(
+            "{head}repeat = \"1 week\"\nuntil = \"2026-12-31\"\n"
+        ))
+        .unwrap();
+        assert_eq!(weekly.events.len(), 52);
+    }
+}

@@ -1,0 +1,174 @@
+//! The load evidence of a change: stored runs (a run folder, or a `--scale` parent folder)
+//! read through the one loader of stored runs, reduced to what the change gate judges.
+
+use std::path::{Path, PathBuf};
+
+use crate::result::change_record::BaselineRef;
+use crate::result::{OpenError, Status, StoredRun, read_verdict};
+
+/// One stored run, as the change gate sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvidence {
+    pub dir: PathBuf,
+    pub run_id: String,
+    pub profile: String,
+    /// The release label the run tested (`--release`).
+    pub release: Option<String>,
+    /// Its verdict.json verdict.
+    pub verdict: Status,
+    /// Its checks that did not pass, `name (status)`.
+    pub not_passed: Vec<String>,
+    /// A `--scale` parent's headroom multiplier.
+    pub headroom: Option<f64>,
+    /// The accepted run it was compared with.
+    pub baseline: Option<BaselineRef>,
+    /// Every file in the folder (and a scale parent's step folders), relative to `dir`.
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// Reads a run folder or a `--scale` parent. A folder that is neither is the user's input
+/// to mend (exit 2); a run without its verdict.json is damaged (exit 5).
+pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
+    let (run_id, profile, release, verdict) = if dir.join("run.json").is_file() {
+        let run = StoredRun::open(dir)?;
+        let v = run.verdict()?;
+        (
+            run.result.run_id,
+            run.result.profile.name,
+            run.result.release,
+            v,
+        )
+    } else if dir.join("verdict.json").is_file() && dir.join("gate.json").is_file() {
+        // A `--scale` parent: its verdict describes the step shown (profile, release).
+        let v = read_verdict(dir)?;
+        if v.headroom.is_none() {
+            return Err(OpenError::NotARun {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let profile = v.profile.clone().ok_or(OpenError::Damaged {
+            path: dir.join("verdict.json"),
+            why: "a --scale verdict without its profile's name (written by an older peakgate: judge it again with peakgate verdict)",
+        })?;
+        (v.run_id.clone(), profile, v.release.clone(), v)
+    } else {
+        return Err(OpenError::NotARun {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let artifacts = files(dir).map_err(|source| OpenError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(RunEvidence {
+        dir: dir.to_path_buf(),
+        run_id,
+        profile,
+        release,
+        verdict: verdict.verdict,
+        not_passed: verdict
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| format!("{} ({})", c.name, c.status))
+            .collect(),
+        headroom: verdict.headroom.as_ref().map(|h| h.multiplier),
+        baseline: verdict.comparisons.as_ref().map(|c| BaselineRef {
+            run_id: c.baseline.clone(),
+            release: c.baseline_release.clone(),
+        }),
+        artifacts,
+    })
+}
+
+/// The files under `dir`, relative to it, sorted; hidden files (a write in progress) left out.
+fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = rel.join(&name);
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{Headroom, Verdict};
+
+    fn write_verdict(dir: &Path, v: &Verdict) {
+        std::fs::write(dir.join("verdict.json"), serde_json::to_vec(v).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_scale_parent_gives_its_profile_release_headroom_and_step_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Verdict::new("20261201T120000Z-flash-sale-ab12".into(), Vec::new());
+        v.profile = Some("flash-sale".into());
+        v.release = Some("17.0.43".into());
+        v.headroom = Some(Headroom {
+            multiplier: 1.5,
+            steps: Vec::new(),
+        });
+        write_verdict(dir.path(), &v);
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        std::fs::create_dir(dir.path().join("x1.5")).unwrap();
+        std::fs::write(dir.path().join("x1.5").join("run.json"), "{}").unwrap();
+        std::fs::write(dir.path().join(".peakgate-1.tmp"), "").unwrap();
+        let e = read(dir.path()).unwrap();
+        assert_eq!(e.run_id, "20261201T120000Z-flash-sale-ab12");
+        assert_eq!(e.profile, "flash-sale");
+        assert_eq!(e.release.as_deref(), Some("17.0.43"));
+        assert_eq!(e.headroom, Some(1.5));
+        assert_eq!(e.baseline, None);
+        // Every file, the steps' included; a write in progress left out.
+        assert_eq!(
+            e.artifacts,
+            vec![
+                PathBuf::from("gate.json"),
+                PathBuf::from("verdict.json"),
+                Path::new("x1.5").join("run.json"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_folder_with_a_verdict_but_no_run_nor_headroom_is_no_run_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write_verdict(dir.path(), &Verdict::new("x".into(), Vec::new()));
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        let e = read(dir.path()).unwrap_err();
+        assert!(matches!(e, OpenError::NotARun { .. }), "{e}");
+        assert!(e.is_input());
+        let empty = tempfile::tempdir().unwrap();
+        assert!(read(empty.path()).unwrap_err().is_input());
+    }
+
+    #[test]
+    fn a_scale_verdict_without_its_profile_is_damage_not_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Verdict::new("x".into(), Vec::new());
+        v.headroom = Some(Headroom {
+            multiplier: 1.0,
+            steps: Vec::new(),
+        });
+        write_verdict(dir.path(), &v);
+        std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
+        let e = read(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("without its profile's name"), "{e}");
+        assert!(!e.is_input());
+    }
+}
