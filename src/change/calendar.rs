@@ -167,6 +167,21 @@ fn occurrences(
         return Err(source.at(repeat, "`repeat` is zero: say how often the event recurs"));
     }
     let last = when::event_time(until.get_ref(), zone, true).map_err(|m| source.at(until, m))?;
+    if last <= start {
+        return Err(source.at(
+            until,
+            format!(
+                "`until` ({}) is not after the event's first start ({}): it would never occur",
+                when::show(&last),
+                when::show(&start)
+            ),
+        ));
+    }
+    // Each occurrence keeps the event's length in calendar units from its own start: a close
+    // anchored on the 30th still lasts its day in February, where the 30th clamps to the 28th.
+    let length = start
+        .until((jiff::Unit::Day, &end))
+        .map_err(|e| source.at(repeat, format!("the event's length: {e}")))?;
     let mut out = Vec::new();
     for n in 0..=MAX_OCCURRENCES {
         let shift = every
@@ -176,7 +191,10 @@ fn occurrences(
             t.checked_add(shift)
                 .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))
         };
-        let (s, e) = (at(&start)?, at(&end)?);
+        let s = at(&start)?;
+        let e = s
+            .checked_add(length)
+            .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))?;
         if s >= last {
             return Ok(out);
         }
@@ -223,6 +241,40 @@ mod tests {
         assert_eq!(
             c.events[1].end.to_string(),
             "2026-12-02T12:00:00+01:00[Europe/Paris]"
+        );
+    }
+
+    #[test]
+    fn a_monthly_event_anchored_on_the_30th_keeps_its_length_in_february() {
+        let c = calendar(
+            "time_zone = \"Europe/Paris\"\n[[event]]\nname = \"Close\"\nkind = \"month_end_close\"\nstart = \"2027-01-30\"\nend = \"2027-01-30\"\nrepeat = \"1 month\"\nuntil = \"2027-04-30\"\n",
+        )
+        .unwrap();
+        let spans: Vec<(String, String)> = c
+            .events
+            .iter()
+            .map(|e| (e.start.to_string(), e.end.to_string()))
+            .collect();
+        // A whole day each time: February's clamps to the 28th and still lasts until the 1st.
+        assert_eq!(
+            spans[1],
+            (
+                "2027-02-28T00:00:00+01:00[Europe/Paris]".to_string(),
+                "2027-03-01T00:00:00+01:00[Europe/Paris]".to_string()
+            )
+        );
+        assert!(c.events.iter().all(|e| e.end > e.start), "{spans:?}");
+    }
+
+    #[test]
+    fn an_until_before_the_first_start_is_an_error_not_an_event_that_never_occurs() {
+        let e = calendar(
+            "time_zone = \"UTC\"\n[[event]]\nname = \"r\"\nkind = \"promotion\"\nstart = \"2026-05-01\"\nend = \"2026-05-01\"\nrepeat = \"1 week\"\nuntil = \"2026-01-31\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("calendar.toml:8:9: `until`") && e.contains("would never occur"),
+            "{e}"
         );
     }
 

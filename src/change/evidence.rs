@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::result::change_record::BaselineRef;
-use crate::result::{OpenError, Status, StoredRun, read_verdict};
+use crate::result::{OpenError, RunResult, RunStatus, Status, StoredRun, read_verdict};
 
 /// One stored run, as the change gate sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,11 @@ pub struct RunEvidence {
     pub not_passed: Vec<String>,
     /// A `--scale` parent's headroom multiplier.
     pub headroom: Option<f64>,
+    /// The `--rate-scale` the run (or a `--scale` run's ×1 step) ran the profile at: a
+    /// headroom of ×2 at rate scale 0.2 is ×0.4 of the profile's load.
+    pub rate_scale: f64,
+    /// Stopped by a person or a signal before its plan ended: not evidence of anything.
+    pub interrupted: bool,
     /// The accepted run it was compared with.
     pub baseline: Option<BaselineRef>,
     /// Every file in the folder (and a scale parent's step folders), relative to `dir`.
@@ -29,14 +34,21 @@ pub struct RunEvidence {
 /// Reads a run folder or a `--scale` parent. A folder that is neither is the user's input
 /// to mend (exit 2); a run without its verdict.json is damaged (exit 5).
 pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
-    let (run_id, profile, release, verdict) = if dir.join("run.json").is_file() {
+    let (run_id, profile, release, verdict, rate_scale, interrupted) = if dir
+        .join("run.json")
+        .is_file()
+    {
         let run = StoredRun::open(dir)?;
         let v = run.verdict()?;
+        let r = run.result;
+        let interrupted = r.status == RunStatus::Interrupted;
         (
-            run.result.run_id,
-            run.result.profile.name,
-            run.result.release,
+            r.run_id,
+            r.profile.name,
+            r.release,
             v,
+            r.plan.rate_scale,
+            interrupted,
         )
     } else if dir.join("verdict.json").is_file() && dir.join("gate.json").is_file() {
         // A `--scale` parent: its verdict describes the step shown (profile, release).
@@ -50,7 +62,25 @@ pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
             path: dir.join("verdict.json"),
             why: "a --scale verdict without its profile's name (written by an older peakgate: judge it again with peakgate verdict)",
         })?;
-        (v.run_id.clone(), profile, v.release.clone(), v)
+        // The base rate scale (a step's rate scale over its multiplier), and whether the
+        // stepping was stopped (its last step interrupted).
+        let steps = v.headroom.as_ref().map_or(&[][..], |h| &h.steps[..]);
+        let (Some(first), Some(last)) = (steps.first(), steps.last()) else {
+            return Err(OpenError::Damaged {
+                path: dir.join("verdict.json"),
+                why: "a --scale verdict without its steps",
+            });
+        };
+        let base = RunResult::load(&dir.join(&first.dir))?.plan.rate_scale / first.scale;
+        let interrupted = RunResult::load(&dir.join(&last.dir))?.status == RunStatus::Interrupted;
+        (
+            v.run_id.clone(),
+            profile,
+            v.release.clone(),
+            v,
+            base,
+            interrupted,
+        )
     } else {
         return Err(OpenError::NotARun {
             dir: dir.to_path_buf(),
@@ -73,6 +103,8 @@ pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
             .map(|c| format!("{} ({})", c.name, c.status))
             .collect(),
         headroom: verdict.headroom.as_ref().map(|h| h.multiplier),
+        rate_scale,
+        interrupted,
         baseline: verdict.comparisons.as_ref().map(|c| BaselineRef {
             run_id: c.baseline.clone(),
             release: c.baseline_release.clone(),
@@ -107,7 +139,7 @@ fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{Headroom, Verdict};
+    use crate::result::{Headroom, ScaleStep, Verdict};
 
     fn write_verdict(dir: &Path, v: &Verdict) {
         std::fs::write(dir.join("verdict.json"), serde_json::to_vec(v).unwrap()).unwrap();
@@ -121,18 +153,37 @@ mod tests {
         v.release = Some("17.0.43".into());
         v.headroom = Some(Headroom {
             multiplier: 1.5,
-            steps: Vec::new(),
+            steps: vec![ScaleStep {
+                scale: 1.5,
+                dir: "x1.5".into(),
+                verdict: Status::Pass,
+                started_ratio: Some(1.0),
+                requests: 100,
+                error_rate: 0.0,
+                worst_p95_ms: 10.0,
+                worst_p95_step: "a/b".into(),
+                not_passed: Vec::new(),
+            }],
         });
         write_verdict(dir.path(), &v);
         std::fs::write(dir.path().join("gate.json"), "{}").unwrap();
         std::fs::create_dir(dir.path().join("x1.5")).unwrap();
-        std::fs::write(dir.path().join("x1.5").join("run.json"), "{}").unwrap();
+        // The step ran at --rate-scale 0.2 × 1.5.
+        let mut step = crate::verdict::fixture::run();
+        step.plan.rate_scale = 0.3;
+        std::fs::write(
+            dir.path().join("x1.5").join("run.json"),
+            serde_json::to_vec(&step).unwrap(),
+        )
+        .unwrap();
         std::fs::write(dir.path().join(".peakgate-1.tmp"), "").unwrap();
         let e = read(dir.path()).unwrap();
         assert_eq!(e.run_id, "20261201T120000Z-flash-sale-ab12");
         assert_eq!(e.profile, "flash-sale");
         assert_eq!(e.release.as_deref(), Some("17.0.43"));
         assert_eq!(e.headroom, Some(1.5));
+        assert!((e.rate_scale - 0.2).abs() < 1e-12, "{}", e.rate_scale);
+        assert!(!e.interrupted);
         assert_eq!(e.baseline, None);
         // Every file, the steps' included; a write in progress left out.
         assert_eq!(

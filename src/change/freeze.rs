@@ -116,6 +116,30 @@ fn reaches(event: &Event, change: &Scope, calendar: &Calendar) -> (bool, String)
             ),
         );
     }
+    // A change region the calendar never names (a typo, another case: `FR` for `fr`) cannot
+    // be placed either.
+    let known = |r: &String| {
+        calendar.regions_of.values().any(|v| v == r)
+            || calendar
+                .events
+                .iter()
+                .any(|ev| ev.scope.regions.contains(r))
+    };
+    let unknown: Vec<&str> = change
+        .regions
+        .iter()
+        .filter(|r| !known(r))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return (
+            true,
+            format!(
+                "region {} is named nowhere in the calendar: taken as reached",
+                unknown.join(", ")
+            ),
+        );
+    }
     (
         false,
         format!(

@@ -68,7 +68,7 @@ pub fn judge(
     }
     if rules.baseline_required {
         for profile in &rules.profiles {
-            checks.push(baseline(profile, runs));
+            checks.push(baseline(profile, &inputs.change.release, runs));
         }
     }
     if let Some(min) = rules.min_headroom {
@@ -333,10 +333,23 @@ fn profile_check(profile: &str, runs: &[RunEvidence], required: bool) -> Check {
             ),
         );
     }
-    let status = overall(mine.iter().map(|r| r.verdict));
+    // A run stopped before its plan ended shows only what it reached: never evidence.
+    let status = overall(mine.iter().map(|r| {
+        if r.interrupted {
+            Status::Fail
+        } else {
+            r.verdict
+        }
+    }));
     let each: Vec<String> = mine
         .iter()
         .map(|r| {
+            if r.interrupted {
+                return format!(
+                    "{}: interrupted before its plan ended (verdict {}): not evidence, run it again",
+                    r.run_id, r.verdict
+                );
+            }
             let what = match r.headroom {
                 Some(h) => format!("{} (--scale, headroom ×{})", r.verdict, fmt_num(h)),
                 None => r.verdict.to_string(),
@@ -351,7 +364,7 @@ fn profile_check(profile: &str, runs: &[RunEvidence], required: bool) -> Check {
     check(&name, status, each.join("; "))
 }
 
-fn baseline(profile: &str, runs: &[RunEvidence]) -> Check {
+fn baseline(profile: &str, release: &str, runs: &[RunEvidence]) -> Check {
     let name = format!("baseline {profile}");
     let mine = runs_of(profile, runs);
     let compared: Vec<&RunEvidence> = mine
@@ -386,6 +399,32 @@ fn baseline(profile: &str, runs: &[RunEvidence]) -> Check {
             ),
         );
     }
+    // The accepted baseline is the release in production: one of the release deployed (the
+    // run compared with itself, or a sibling) proves nothing and is no rollback target.
+    let same: Vec<String> = compared
+        .iter()
+        .filter_map(|r| {
+            r.baseline
+                .as_ref()
+                .filter(|b| b.release.as_deref() == Some(release) || b.run_id == r.run_id)
+                .map(|b| {
+                    format!(
+                        "{} was compared with {}, a run of {release} itself",
+                        r.run_id, b.run_id
+                    )
+                })
+        })
+        .collect();
+    if !same.is_empty() {
+        return check(
+            &name,
+            Status::Fail,
+            format!(
+                "{}: the baseline must be the accepted run of the release in production, not of the release deployed",
+                same.join("; ")
+            ),
+        );
+    }
     let each: Vec<String> = compared
         .iter()
         .filter_map(|r| {
@@ -404,9 +443,14 @@ fn baseline(profile: &str, runs: &[RunEvidence]) -> Check {
 
 fn headroom(profile: &str, min: f64, runs: &[RunEvidence]) -> Check {
     let name = format!("headroom {profile}");
+    // Headroom is of the profile's own load: a ×2 stepping at --rate-scale 0.2 reached ×0.4.
     let best = runs_of(profile, runs)
         .iter()
-        .filter_map(|r| r.headroom.map(|h| (h, r.run_id.as_str())))
+        .filter(|r| !r.interrupted)
+        .filter_map(|r| {
+            r.headroom
+                .map(|h| (h * r.rate_scale, h, r.rate_scale, r.run_id.as_str()))
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
         None => Check {
@@ -421,7 +465,7 @@ fn headroom(profile: &str, min: f64, runs: &[RunEvidence]) -> Check {
                 ),
             )
         },
-        Some((h, run)) => Check::graded(
+        Some((h, stepped, rate_scale, run)) => Check::graded(
             name,
             h,
             Limits {
@@ -430,8 +474,17 @@ fn headroom(profile: &str, min: f64, runs: &[RunEvidence]) -> Check {
             },
             Worse::Lower,
             format!(
-                "{run}: headroom ×{}, the policy requires at least ×{}",
+                "{run}: headroom ×{}{}, the policy requires at least ×{}",
                 fmt_num(h),
+                if (rate_scale - 1.0).abs() > 1e-9 {
+                    format!(
+                        " of the profile's load (×{} stepped at --rate-scale {})",
+                        fmt_num(stepped),
+                        fmt_num(rate_scale)
+                    )
+                } else {
+                    String::new()
+                },
                 fmt_num(min)
             ),
         ),

@@ -158,6 +158,22 @@ fn a_new_york_event_freezes_only_changes_that_reach_its_region() {
             .scope_note
             .contains("lyon-02 has no region")
     );
+    // Nor is a region the calendar never names (`US-EAST` for `us-east`).
+    let typo = inputs(change(
+        "[\"odoo_config\"]",
+        planned,
+        "Europe/Paris",
+        "[scope]\nregions = [\"US-EAST\"]",
+    ));
+    let r = judged(&typo, &smoke, None);
+    assert_eq!(check(&r, FREEZE).status, Status::Fail);
+    assert!(
+        r.calendar.frozen_by[0]
+            .scope_note
+            .contains("region US-EAST is named nowhere in the calendar"),
+        "{}",
+        r.calendar.frozen_by[0].scope_note
+    );
     // An unscoped change reaches every store.
     let everywhere = inputs(change("[\"odoo_config\"]", planned, "Europe/Paris", ""));
     assert_eq!(

@@ -214,3 +214,49 @@ fn the_markdown_record_has_the_summary_table_checks_windows_loads_and_rollback()
         assert!(lines.contains(&expected), "missing line {expected}\n{md}");
     }
 }
+
+#[test]
+fn an_interrupted_run_a_self_baseline_and_a_headroom_at_a_reduced_rate_scale_are_no_evidence() {
+    let i = inputs(change(
+        "[\"module_upgrade\"]",
+        "2026-06-10T22:00",
+        "Europe/Paris",
+        ROLLBACK,
+    ));
+    // A run stopped by a signal whose verdict only warned.
+    let mut runs = high_evidence();
+    runs[0].interrupted = true;
+    runs[0].verdict = Status::Warn;
+    let r = judged(&i, &runs, None);
+    let smoke = check(&r, "profile smoke");
+    assert_eq!(smoke.status, Status::Fail);
+    assert!(
+        smoke.message.contains("interrupted before its plan ended"),
+        "{}",
+        smoke.message
+    );
+    // A baseline of the release deployed: the run compared with itself.
+    let mut runs = high_evidence();
+    runs[1].baseline = Some(BaselineRef {
+        run_id: "flash-1".into(),
+        release: Some("17.0.43".into()),
+    });
+    let r = judged(&i, &runs, None);
+    let baseline = check(&r, "baseline flash-sale");
+    assert_eq!(baseline.status, Status::Fail);
+    assert!(
+        baseline.message.contains("not of the release deployed"),
+        "{}",
+        baseline.message
+    );
+    // ×2 stepped at --rate-scale 0.2 is ×0.4 of the profile's load.
+    let mut runs = high_evidence();
+    runs[2].rate_scale = 0.2;
+    let r = judged(&i, &runs, None);
+    let headroom = check(&r, "headroom flash-sale");
+    assert_eq!(headroom.status, Status::Fail);
+    assert_eq!(
+        headroom.message,
+        "flash-scale: headroom ×0.4 of the profile's load (×2 stepped at --rate-scale 0.2), the policy requires at least ×1.5"
+    );
+}

@@ -144,6 +144,8 @@ pub(super) fn run(id: &str, profile: &str, verdict: Status) -> RunEvidence {
         verdict,
         not_passed: Vec::new(),
         headroom: None,
+        rate_scale: 1.0,
+        interrupted: false,
         baseline: None,
         artifacts: vec!["run.json".into(), "verdict.json".into()],
     }
