@@ -360,7 +360,6 @@ fn an_abort_condition_stops_a_broken_release_exit_1_with_artifacts() {
         "abort.toml",
         "[gate.abort]\nwindow = \"2s\"\nerror_rate = 0.3\nmin_requests = 10\n",
     );
-    let started = std::time::Instant::now();
     let (dir, code) = smoke(
         &ws.out(),
         &[
@@ -371,13 +370,11 @@ fn an_abort_condition_stops_a_broken_release_exit_1_with_artifacts() {
         ],
     );
     assert_eq!(code, 1);
-    // Stopped a couple of seconds in, not at the plan's 5 s end.
-    assert!(
-        started.elapsed().as_secs_f64() < 4.5,
-        "{:?}",
-        started.elapsed()
-    );
     let r = json(&dir.join("run.json"));
+    // Stopped a couple of seconds in, not at the plan's 5 s end: judged on the run's own
+    // clock, which a busy machine's process start and artifact writing do not stretch.
+    let ran = r["duration_s"].as_f64().unwrap();
+    assert!(ran < 4.5, "the run lasted {ran} s of its 5");
     assert_eq!(r["status"], "aborted");
     assert!(
         r["duration_s"].as_f64().unwrap() < 4.0,
