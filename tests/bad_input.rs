@@ -262,6 +262,26 @@ fn https_against_http_and_an_extra_path_stop_at_preflight_with_exit_2() {
     );
 }
 
+/// `check` and `run` of `profile` with `flags`, each asserted to exit 2 (refused before any
+/// load), for the caller to check what they said.
+fn check_and_run_refuse(
+    ws: &Workspace,
+    profile: &std::path::Path,
+    flags: &[&str],
+) -> Vec<assert_cmd::assert::Assert> {
+    ["check", "run"]
+        .into_iter()
+        .map(|cmd| {
+            let mut c = peakgate();
+            c.arg(cmd);
+            if cmd == "run" {
+                c.arg("--out").arg(ws.out()).arg("--profile");
+            }
+            c.arg(profile).args(flags).assert().code(2)
+        })
+        .collect()
+}
+
 /// `--duration 0s` used to print "NaN journeys" and leave an unreadable run.json: refused.
 #[test]
 fn duration_override_zero_is_refused() {
@@ -272,33 +292,16 @@ fn duration_override_zero_is_refused() {
             "name = \"zero\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\nproduct_search = 1\n"
         ),
     );
-    for cmd in ["check", "run"] {
-        let mut c = peakgate();
-        c.arg(cmd);
-        if cmd == "run" {
-            c.arg("--out").arg(ws.out()).arg("--profile");
-        }
-        c.arg(&p)
-            .args(["--duration", "0s"])
-            .assert()
-            .code(2)
+    for assert in check_and_run_refuse(&ws, &p, &["--duration", "0s"]) {
+        assert
             .stderr(contains("--duration: must be longer than zero"))
             .stderr(contains("panicked").not());
     }
     // The same kind by other roads: a flag of 1 ns, and a calendar compressing a day to 1 ns.
-    for cmd in ["check", "run"] {
-        let mut c = peakgate();
-        c.arg(cmd);
-        if cmd == "run" {
-            c.arg("--out").arg(ws.out()).arg("--profile");
-        }
-        c.arg(&p)
-            .args(["--duration", "1ns"])
-            .assert()
-            .code(2)
-            .stderr(contains(
-                "--duration: the plan lasts 1ns, less than the 1 s a run needs",
-            ));
+    for assert in check_and_run_refuse(&ws, &p, &["--duration", "1ns"]) {
+        assert.stderr(contains(
+            "--duration: the plan lasts 1ns, less than the 1 s a run needs",
+        ));
     }
     let calendar =
         std::fs::read_to_string(repo_file("profiles/peak-season-rehearsal.toml")).unwrap();
@@ -310,15 +313,8 @@ fn duration_override_zero_is_refused() {
         "compressed",
         &calendar.replace(compress, "compress = \"24h -> 1ns\""),
     );
-    for cmd in ["check", "run"] {
-        let mut c = peakgate();
-        c.arg(cmd);
-        if cmd == "run" {
-            c.arg("--out").arg(ws.out()).arg("--profile");
-        }
-        c.arg(&p)
-            .assert()
-            .code(2)
+    for assert in check_and_run_refuse(&ws, &p, &[]) {
+        assert
             .stderr(contains("compress").and(contains("less than the 1 s a run needs")))
             .stderr(contains("NaN").not());
     }

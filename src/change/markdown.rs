@@ -32,28 +32,23 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
         r.planned.utc
     )?;
     writeln!(out, "| Scope | {} |", cell(&scope(r)))?;
-    writeln!(
-        out,
-        "| Policy | [{}]({}) {} |",
-        cell(file_name(&r.inputs.policy.path)),
-        link(&r.inputs.policy.path),
-        cell(&r.inputs.policy.describe())
-    )?;
-    writeln!(
-        out,
-        "| Change file | [{}]({}) {} |",
-        cell(file_name(&r.inputs.change.path)),
-        link(&r.inputs.change.path),
-        cell(&r.inputs.change.describe())
-    )?;
-    if let Some(c) = &r.inputs.calendar {
-        writeln!(
-            out,
-            "| Calendar | [{}]({}) {} |",
-            cell(file_name(&c.path)),
-            link(&c.path),
-            cell(&c.describe())
-        )?;
+    let inputs = [
+        ("Policy", Some(&r.inputs.policy)),
+        ("Change file", Some(&r.inputs.change)),
+    ];
+    for (label, file) in inputs
+        .into_iter()
+        .chain([("Calendar", r.inputs.calendar.as_ref())])
+    {
+        if let Some(f) = file {
+            writeln!(
+                out,
+                "| {label} | [{}]({}) {} |",
+                cell(file_name(&f.path)),
+                link(&f.path),
+                cell(&f.describe())
+            )?;
+        }
     }
     writeln!(out, "| Verdict | **{}** |", upper(r.verdict))?;
     writeln!(out, "| peakgate | {} |\n", r.peakgate_version)?;
