@@ -77,6 +77,10 @@ fn change_file(ws: &Workspace, types: &str, planned: &str, scope: &str) -> PathB
     ws.write("change.toml", &(text + "\n"))
 }
 
+/// The instant the tests judge at (`--as-of`): before every planned time they use, so a
+/// test's verdict does not change when its dates pass.
+const AS_OF: &str = "2026-11-01T00:00:00Z";
+
 /// `peakgate gate` with the example policy and calendar: its exit code, stdout and stderr.
 fn gate(change: &Path, runs: &[&Path], out: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut cmd = peakgate();
@@ -89,6 +93,7 @@ fn gate(change: &Path, runs: &[&Path], out: &Path, extra: &[&str]) -> (i32, Stri
         .arg(example("calendar.toml"))
         .arg("--out")
         .arg(out)
+        .args(["--as-of", AS_OF])
         .args(extra);
     if !runs.is_empty() {
         cmd.arg("--runs").args(runs);
@@ -358,11 +363,16 @@ fn an_emergency_passes_a_freeze_only_with_its_reason_and_only_as_an_emergency() 
     assert_eq!(check(&passed, "calendar freeze")["status"], "pass");
     assert_eq!(passed["calendar"]["emergency"], reason);
     let md = std::fs::read_to_string(out.join("change-record.md")).unwrap();
-    assert!(md.contains(&format!("Emergency: {reason}")), "{md}");
+    assert!(
+        md.contains(&format!(
+            "Emergency, as its reason was given:\n\n> {reason}\n"
+        )),
+        "{md}"
+    );
     // A standard change cannot claim an emergency.
     let standard = change_file(&ws, "[\"odoo_config\"]", "2026-12-24T10:00", "");
     peakgate()
-        .args(["gate", "--change"])
+        .args(["gate", "--as-of", AS_OF, "--change"])
         .arg(&standard)
         .arg("--policy")
         .arg(example("policy.toml"))
@@ -468,7 +478,7 @@ fn a_scale_parent_gives_the_headroom_and_less_than_the_policy_asks_fails() {
     );
     let out = ws.dir.path().join("record");
     let o = peakgate()
-        .args(["gate", "--change"])
+        .args(["gate", "--as-of", AS_OF, "--change"])
         .arg(example("change.toml"))
         .arg("--policy")
         .arg(&policy)

@@ -28,7 +28,9 @@ struct CalendarFile {
 struct EventFile {
     name: Spanned<String>,
     kind: EventKind,
+    #[serde(deserialize_with = "when::text")]
     start: Spanned<String>,
+    #[serde(deserialize_with = "when::text")]
     end: Spanned<String>,
     time_zone: Option<Spanned<String>>,
     #[serde(default)]
@@ -38,6 +40,7 @@ struct EventFile {
     /// The event recurs this long after each start (`1 month`, `1 week`), ...
     repeat: Option<Spanned<String>>,
     /// ... up to this date (included): the last day an occurrence may start.
+    #[serde(default, deserialize_with = "when::text_opt")]
     until: Option<Spanned<String>>,
 }
 
@@ -62,6 +65,10 @@ pub struct Event {
     /// From `start` (included) to `end` (excluded), in the event's zone.
     pub start: ZonedDateTime,
     pub end: ZonedDateTime,
+    /// Whether `start` and `end` were written as dates: day boundaries, which stay day
+    /// boundaries when a freeze rule or a repeat moves them ([`when::shift`]).
+    pub start_is_day: bool,
+    pub end_is_day: bool,
     /// Empty lists: every store.
     pub scope: Scope,
 }
@@ -94,9 +101,9 @@ impl Calendar {
                     ));
                 }
             };
-            let start = when::event_time(e.start.get_ref(), &zone, false)
+            let (start, start_is_day) = when::event_time(e.start.get_ref(), &zone, false)
                 .map_err(|m| source.at(&e.start, m))?;
-            let end =
+            let (end, end_is_day) =
                 when::event_time(e.end.get_ref(), &zone, true).map_err(|m| source.at(&e.end, m))?;
             if end <= start {
                 return Err(source.at(
@@ -113,17 +120,16 @@ impl Calendar {
                 stores: e.stores,
                 regions: e.regions,
             };
-            for (name, start, end) in
-                occurrences(&source, &e.name, start, end, &e.repeat, &e.until, &zone)?
-            {
-                events.push(Event {
-                    name,
-                    kind: e.kind,
-                    start,
-                    end,
-                    scope: scope.clone(),
-                });
-            }
+            let first = Event {
+                name: e.name.get_ref().clone(),
+                kind: e.kind,
+                start,
+                end,
+                start_is_day,
+                end_is_day,
+                scope,
+            };
+            events.extend(occurrences(&source, first, &e.repeat, &e.until, &zone)?);
         }
         Ok(Calendar {
             events,
@@ -139,15 +145,13 @@ impl Calendar {
 /// with its start date.
 fn occurrences(
     source: &TomlFile,
-    name: &Spanned<String>,
-    start: ZonedDateTime,
-    end: ZonedDateTime,
+    first: Event,
     repeat: &Option<Spanned<String>>,
     until: &Option<Spanned<String>>,
     zone: &jiff::tz::TimeZone,
-) -> Result<Vec<(String, ZonedDateTime, ZonedDateTime)>, ConfigError> {
+) -> Result<Vec<Event>, ConfigError> {
     let (repeat, until) = match (repeat, until) {
-        (None, None) => return Ok(vec![(name.get_ref().clone(), start, end)]),
+        (None, None) => return Ok(vec![first]),
         (Some(r), Some(u)) => (r, u),
         (Some(r), None) => {
             return Err(source.at(
@@ -166,39 +170,54 @@ fn occurrences(
     if every.is_zero() {
         return Err(source.at(repeat, "`repeat` is zero: say how often the event recurs"));
     }
-    let last = when::event_time(until.get_ref(), zone, true).map_err(|m| source.at(until, m))?;
-    if last <= start {
+    let (last, _) =
+        when::event_time(until.get_ref(), zone, true).map_err(|m| source.at(until, m))?;
+    if last <= first.start {
         return Err(source.at(
             until,
             format!(
                 "`until` ({}) is not after the event's first start ({}): it would never occur",
                 when::show(&last),
-                when::show(&start)
+                when::show(&first.start)
             ),
         ));
     }
+    let at_repeat = |e: jiff::Error| source.at(repeat, format!("`{}`: {e}", repeat.get_ref()));
+    // A bound's clock as written: a date's is midnight, even where the zone skips it.
+    let civil = |t: &ZonedDateTime, day: bool| {
+        if day {
+            t.date().to_datetime(jiff::civil::Time::midnight())
+        } else {
+            t.datetime()
+        }
+    };
     // Each occurrence keeps the event's length in calendar units from its own start: a close
     // anchored on the 30th still lasts its day in February, where the 30th clamps to the 28th.
-    let length = start
-        .until((jiff::Unit::Day, &end))
+    let length = civil(&first.start, first.start_is_day)
+        .until((jiff::Unit::Day, civil(&first.end, first.end_is_day)))
         .map_err(|e| source.at(repeat, format!("the event's length: {e}")))?;
     let mut out = Vec::new();
     for n in 0..=MAX_OCCURRENCES {
-        let shift = every
-            .checked_mul(n)
-            .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))?;
-        let at = |t: &ZonedDateTime| {
-            t.checked_add(shift)
-                .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))
-        };
-        let s = at(&start)?;
-        let e = s
-            .checked_add(length)
-            .map_err(|e| source.at(repeat, format!("`{}`: {e}", repeat.get_ref())))?;
+        let by = every.checked_mul(n).map_err(at_repeat)?;
+        let s = when::shift(&first.start, by, false, first.start_is_day).map_err(at_repeat)?;
         if s >= last {
             return Ok(out);
         }
-        out.push((format!("{} ({})", name.get_ref(), s.date()), s, e));
+        let e = if first.end_is_day {
+            civil(&s, first.start_is_day)
+                .checked_add(length)
+                .and_then(|end| end.date().to_zoned_datetime(zone.clone()))
+                .and_then(|end| end.start_of_day())
+        } else {
+            s.checked_add(length)
+        }
+        .map_err(at_repeat)?;
+        out.push(Event {
+            name: format!("{} ({})", first.name, s.date()),
+            start: s,
+            end: e,
+            ..first.clone()
+        });
     }
     Err(source.at(
         until,

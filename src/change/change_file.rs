@@ -17,6 +17,7 @@ use crate::result::change_record::{Scope, TypedChange};
 struct ChangeFile {
     release: Spanned<String>,
     types: Spanned<Vec<Spanned<String>>>,
+    #[serde(deserialize_with = "when::text")]
     planned: Spanned<String>,
     time_zone: Option<Spanned<String>>,
     rollback: Option<Spanned<String>>,

@@ -34,13 +34,9 @@ pub fn windows(calendar: &Calendar, rules: &[FreezeRule], change: &Scope) -> Vec
             .iter()
             .filter(|e| rule.events.contains(&e.kind))
         {
-            let start = event
-                .start
-                .checked_sub(rule.before)
+            let start = when::shift(&event.start, rule.before, true, event.start_is_day)
                 .unwrap_or_else(|_| event.start.clone());
-            let end = event
-                .end
-                .checked_add(rule.after)
+            let end = when::shift(&event.end, rule.after, false, event.end_is_day)
                 .unwrap_or_else(|_| event.end.clone());
             let (in_scope, scope_note) = reaches(event, change, calendar);
             out.push(Window {

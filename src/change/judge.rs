@@ -19,6 +19,7 @@ use crate::verdict::fmt_num;
 pub const FREEZE: &str = "calendar freeze";
 pub const ROLLBACK_PLAN: &str = "rollback plan";
 pub const RELEASE: &str = "release under test";
+pub const PLANNED_TIME: &str = "planned time";
 
 /// The change's verdict: a failure outranks an inconclusive run (a change in a freeze, or
 /// without a required run, is refused whatever a rerun of the inconclusive one shows); an
@@ -48,6 +49,7 @@ pub fn judge(
     let rules = &inputs.rules;
     let (freeze_check, calendar) = calendar(inputs, emergency);
     let mut checks = vec![freeze_check];
+    checks.extend(planned_time(inputs));
     if rules.rollback_plan_required {
         checks.push(rollback_plan(inputs));
     }
@@ -113,6 +115,7 @@ pub fn judge(
             utc: planned.timestamp().to_string(),
             time_zone: when::zone_name(planned.time_zone()),
         },
+        judged_at: inputs.judged_at.to_string(),
         scope: inputs.change.scope.clone(),
         verdict: overall(checks.iter().map(|c| c.status)),
         checks,
@@ -126,6 +129,35 @@ pub fn judge(
             .collect(),
         inputs: files,
     }
+}
+
+/// A change planned before the judgement is a warning: its freeze windows are those of a
+/// time already gone, so the record documents a change made (or a mistyped date).
+fn planned_time(inputs: &Inputs) -> Option<Check> {
+    let planned = &inputs.change.planned;
+    let now = inputs
+        .judged_at
+        .to_zoned_datetime(planned.time_zone().clone());
+    if planned.timestamp() >= inputs.judged_at {
+        return None;
+    }
+    let ago = planned
+        .until(
+            jiff::ZonedDateTimeDifference::new(&now)
+                .largest(jiff::Unit::Day)
+                .smallest(jiff::Unit::Minute),
+        )
+        .map(|s| format!("{s:#}"))
+        .unwrap_or_else(|_| "some time".into());
+    Some(check(
+        PLANNED_TIME,
+        Status::Warn,
+        format!(
+            "planned {} is {ago} before this judgement ({}): the freeze windows were judged at a time already gone; correct `planned` in the change file, or keep the record as documentation of a change made",
+            when::show(planned),
+            when::show(&now)
+        ),
+    ))
 }
 
 fn check(name: &str, status: Status, message: String) -> Check {

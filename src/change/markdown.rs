@@ -66,9 +66,10 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     }
 
     writeln!(out, "\n## Calendar: {}\n", upper(r.calendar.status))?;
-    writeln!(out, "{}\n", r.calendar.message)?;
+    writeln!(out, "{}\n", cell(&r.calendar.message))?;
     if let Some(reason) = &r.calendar.emergency {
-        writeln!(out, "Emergency: {reason}\n")?;
+        writeln!(out, "Emergency, as its reason was given:\n")?;
+        quote(out, reason)?;
     }
     // The windows that decide (those holding the change) and the next ones; the rest of the
     // calendar is in change-record.json.
@@ -147,10 +148,7 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     match &r.rollback.plan {
         Some(plan) => {
             writeln!(out, "Plan:\n")?;
-            for line in plan.lines() {
-                writeln!(out, "> {line}")?;
-            }
-            writeln!(out)?;
+            quote(out, plan)?;
         }
         None if r.rollback.plan_required => writeln!(
             out,
@@ -190,8 +188,14 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
                 .iter()
                 .find(|c| c.name == format!("preflight {name}"));
             match c {
-                Some(c) => writeln!(out, "- {name}: {} — {}", upper(c.status), c.message)?,
-                None => writeln!(out, "- {name}")?,
+                Some(c) => writeln!(
+                    out,
+                    "- {}: {} — {}",
+                    cell(name),
+                    upper(c.status),
+                    cell(&c.message)
+                )?,
+                None => writeln!(out, "- {}", cell(name))?,
             }
         }
         writeln!(out)?;
@@ -237,6 +241,16 @@ fn scope(r: &ChangeRecord) -> String {
 /// The last part of a link, shown as its text.
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Free text a person wrote (a reason, a plan), as a block quote: every line stays inside
+/// it, so a line starting with `#`, `-` or `|` cannot become a heading, a list or a table
+/// of the record, and `<` cannot open HTML.
+fn quote(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    for line in text.trim_end().lines() {
+        writeln!(out, "> {}", line.replace('<', "&lt;"))?;
+    }
+    writeln!(out)
 }
 
 /// Text in a table cell: a `|` would end the cell, a newline the row.

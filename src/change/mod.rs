@@ -80,6 +80,9 @@ pub struct Inputs {
     pub class: RiskClass,
     /// What that class needs.
     pub rules: ClassPolicy,
+    /// The instant the change is judged at: when the files were read, unless the caller
+    /// sets another (`gate --as-of`).
+    pub judged_at: jiff::Timestamp,
 }
 
 impl Inputs {
@@ -134,6 +137,7 @@ impl Inputs {
             types,
             class,
             rules,
+            judged_at: jiff::Timestamp::now(),
         })
     }
 }

@@ -11,18 +11,12 @@ use crate::result::change_record::FileVersion;
 
 /// The version of `file`, whose text was `text`, linked from `out`.
 pub fn version(file: &Path, text: &str, out: &Path) -> FileVersion {
-    let (commit, uncommitted) = match git_commit(file) {
-        Some(c) => {
-            let modified = git_modified(file);
-            (Some(c), modified)
-        }
-        None => (None, false),
-    };
     FileVersion {
         path: relative(file, out),
         sha256: sha256_hex(text.as_bytes()),
-        commit,
-        uncommitted,
+        commit: git_commit(file),
+        // Modified, staged or untracked (`??`); outside a repository git fails: false.
+        uncommitted: git_modified(file),
     }
 }
 
@@ -41,7 +35,7 @@ fn git_commit(file: &Path) -> Option<String> {
     (hash.len() >= 40 && hash.chars().all(|c| c.is_ascii_hexdigit())).then(|| hash.to_string())
 }
 
-/// Whether the file differs from the repository's HEAD (staged or not).
+/// Whether the file differs from the repository's HEAD (staged or not), or is untracked.
 fn git_modified(file: &Path) -> bool {
     git(file, &["status", "--porcelain", "--"]).is_some_and(|s| !s.trim().is_empty())
 }
@@ -158,7 +152,10 @@ mod tests {
         assert_eq!(v.commit.as_deref(), Some(head.as_str()));
         assert!(!v.uncommitted);
         assert_eq!(v.path, "../deploy/policy.toml");
-        assert_eq!(v.describe(), format!("git {head}"));
+        assert_eq!(
+            v.describe(),
+            format!("git {head} (sha256 {})", sha256_hex(b"[types]\n"))
+        );
         std::fs::write(&policy, "[types]\nui_only = \"low\"\n").unwrap();
         let v = version(&policy, "[types]\nui_only = \"low\"\n", &out);
         assert_eq!(v.commit.as_deref(), Some(head.as_str()));
@@ -171,6 +168,18 @@ mod tests {
             "{}",
             v.describe()
         );
+        // A policy written beside it and never added: the repository does not hold it.
+        let fresh = deploy.join("calendar.toml");
+        std::fs::write(&fresh, "x = 1\n").unwrap();
+        let v = version(&fresh, "x = 1\n", &out);
+        assert_eq!(v.commit, None);
+        assert!(v.uncommitted);
+        assert!(
+            v.describe()
+                .starts_with("not committed to its git repository (sha256 "),
+            "{}",
+            v.describe()
+        );
     }
 
     #[test]
@@ -180,6 +189,7 @@ mod tests {
         std::fs::write(&file, "x = 1\n").unwrap();
         let v = version(&file, "x = 1\n", dir.path());
         assert_eq!(v.commit, None);
+        assert!(!v.uncommitted);
         assert_eq!(v.path, "policy.toml");
         // As `printf 'x = 1\n' | sha256sum` gives it.
         assert_eq!(

@@ -39,9 +39,18 @@ pub fn planned(text: &str, zone: Option<&TimeZone>) -> Result<ZonedDateTime, Str
             "`{text}` names its zone and `time_zone` is set too: give the zone once"
         )),
         (Some(tz), None, None) => strict(dt, &tz),
-        (Some(_), Some(_), None) => text
-            .parse::<ZonedDateTime>()
-            .map_err(|e| format!("`{text}`: {e}")),
+        (Some(tz), Some(offset), None) => match strict(dt, &tz) {
+            // The zone's own offset at that clock time is not the one written.
+            Ok(at) if at.offset() != offset => Err(format!(
+                "`{text}`: {offset} is not the offset of {} at that time ({}); leave the offset out or correct it",
+                zone_name(&tz),
+                at.offset()
+            )),
+            // A repeated hour is told apart by its offset.
+            _ => text
+                .parse::<ZonedDateTime>()
+                .map_err(|e| format!("`{text}`: {e}")),
+        },
         (None, Some(offset), Some(tz)) => {
             let at = offset
                 .to_timestamp(dt)
@@ -67,9 +76,57 @@ pub fn planned(text: &str, zone: Option<&TimeZone>) -> Result<ZonedDateTime, Str
     }
 }
 
-/// A calendar event's start or end: a date (`2026-11-27`: midnight, or for an `end` the
-/// midnight after it, so the date is included) or a clock time (`2026-11-27T09:00`), in `tz`.
-pub fn event_time(text: &str, tz: &TimeZone, is_end: bool) -> Result<ZonedDateTime, String> {
+/// A time field as written: a string, or a bare TOML date or date-time
+/// (`planned = 2026-12-14T22:00:00`), taken as its text; anything else is refused with what
+/// to write. Use with `#[serde(deserialize_with = "when::text")]`.
+pub fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<toml::Spanned<String>, D::Error> {
+    use serde::Deserialize;
+    let v = toml::Spanned::<Written>::deserialize(d)?;
+    let span = v.span();
+    Ok(toml::Spanned::new(span, v.into_inner().0))
+}
+
+/// [`text`] for an optional field (with `#[serde(default)]`).
+pub fn text_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<toml::Spanned<String>>, D::Error> {
+    text(d).map(Some)
+}
+
+/// The text of a time field, from a string or a TOML date-time.
+struct Written(String);
+
+impl<'de> serde::Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Written;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a date and time as a string, e.g. \"2026-12-14T22:00\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Written, E> {
+                Ok(Written(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Written, A::Error> {
+                use serde::Deserialize;
+                let at = toml::value::Datetime::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(Written(at.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A calendar event's start or end, and whether it was written as a date (a day boundary):
+/// a date (`2026-11-27`: midnight, or for an `end` the midnight after it, so the date is
+/// included) or a clock time (`2026-11-27T09:00`), in `tz`.
+pub fn event_time(
+    text: &str,
+    tz: &TimeZone,
+    is_end: bool,
+) -> Result<(ZonedDateTime, bool), String> {
     let pieces = Pieces::parse(text).map_err(|e| {
         format!("`{text}` is not a date or a date and time ({e}); write e.g. \"2026-11-27\" or \"2026-11-27T09:00\"")
     })?;
@@ -79,7 +136,7 @@ pub fn event_time(text: &str, tz: &TimeZone, is_end: bool) -> Result<ZonedDateTi
         ));
     }
     match pieces.time() {
-        Some(time) => strict(pieces.date().to_datetime(time), tz),
+        Some(time) => strict(pieces.date().to_datetime(time), tz).map(|at| (at, false)),
         None => {
             let date = if is_end {
                 pieces
@@ -93,9 +150,45 @@ pub fn event_time(text: &str, tz: &TimeZone, is_end: bool) -> Result<ZonedDateTi
             // midnight.
             date.to_zoned_datetime(tz.clone())
                 .and_then(|z| z.start_of_day())
+                .map(|at| (at, true))
                 .map_err(|e| format!("`{text}`: {e}"))
         }
     }
+}
+
+/// `at` moved by `by`, forwards or back: the calendar units (years to days) on the zone's
+/// civil clock, then the clock units exactly. A day boundary (`day`) stays a day boundary,
+/// also on a day whose midnight a daylight-saving change skips (America/Santiago's first
+/// Sunday of September starts at 01:00): "7 days before" such a day is the midnight 7 days
+/// earlier, not 01:00.
+pub fn shift(
+    at: &ZonedDateTime,
+    by: Span,
+    back: bool,
+    day: bool,
+) -> Result<ZonedDateTime, jiff::Error> {
+    let calendar = Span::new()
+        .years(by.get_years())
+        .months(by.get_months())
+        .weeks(by.get_weeks())
+        .days(by.get_days());
+    let clock = Span::new()
+        .hours(by.get_hours())
+        .minutes(by.get_minutes())
+        .seconds(by.get_seconds())
+        .milliseconds(by.get_milliseconds())
+        .microseconds(by.get_microseconds())
+        .nanoseconds(by.get_nanoseconds());
+    let (calendar, clock) = if back {
+        (calendar.negate(), clock.negate())
+    } else {
+        (calendar, clock)
+    };
+    let mut moved = at.checked_add(calendar)?;
+    if day {
+        moved = moved.start_of_day()?;
+    }
+    moved.checked_add(clock)
 }
 
 /// A span before or after an event: `7d`, `36h`, `2 weeks`, `P7D`. Days and weeks are
@@ -220,13 +313,73 @@ mod tests {
     #[test]
     fn an_end_date_includes_its_day_and_event_times_carry_no_offset() {
         let tz = paris();
-        let start = event_time("2026-11-27", &tz, false).unwrap();
-        let end = event_time("2026-11-30", &tz, true).unwrap();
+        let (start, day) = event_time("2026-11-27", &tz, false).unwrap();
+        assert!(day);
+        let (end, _) = event_time("2026-11-30", &tz, true).unwrap();
         assert_eq!(start.to_string(), "2026-11-27T00:00:00+01:00[Europe/Paris]");
         assert_eq!(end.to_string(), "2026-12-01T00:00:00+01:00[Europe/Paris]");
-        let at = event_time("2026-11-27T09:00", &tz, true).unwrap();
+        let (at, day) = event_time("2026-11-27T09:00", &tz, true).unwrap();
+        assert!(!day);
         assert_eq!(at.timestamp().to_string(), "2026-11-27T08:00:00Z");
         assert!(event_time("2026-11-27T09:00+01:00", &tz, false).is_err());
+    }
+
+    #[test]
+    fn days_before_a_day_whose_midnight_is_skipped_reach_that_earlier_midnight() {
+        // America/Santiago 2026: clocks go from 00:00 to 01:00 on 6 September.
+        let tz = zone("America/Santiago").unwrap();
+        let (start, day) = event_time("2026-09-06", &tz, false).unwrap();
+        assert_eq!(
+            start.to_string(),
+            "2026-09-06T01:00:00-03:00[America/Santiago]"
+        );
+        let week = shift(&start, span("7d").unwrap(), true, day).unwrap();
+        assert_eq!(
+            week.to_string(),
+            "2026-08-30T00:00:00-04:00[America/Santiago]"
+        );
+        // Clock units are exact hours from the bound.
+        let hours = shift(&start, span("36h").unwrap(), true, day).unwrap();
+        assert_eq!(hours.timestamp().to_string(), "2026-09-04T16:00:00Z");
+        // Forwards onto that day: its first moment, 01:00.
+        let (before, day) = event_time("2026-08-30", &tz, false).unwrap();
+        let onto = shift(&before, span("7d").unwrap(), false, day).unwrap();
+        assert_eq!(onto, start);
+        // A clock time keeps its clock time.
+        let (at, day) = event_time("2026-08-30T09:00", &tz, false).unwrap();
+        let later = shift(&at, span("1 week").unwrap(), false, day).unwrap();
+        assert_eq!(
+            later.to_string(),
+            "2026-09-06T09:00:00-03:00[America/Santiago]"
+        );
+    }
+
+    #[test]
+    fn a_bare_toml_date_time_is_read_as_its_text_and_other_types_say_what_to_write() {
+        #[derive(serde::Deserialize)]
+        struct F {
+            #[serde(deserialize_with = "text")]
+            at: toml::Spanned<String>,
+        }
+        let f: F = toml::from_str("at = 2026-12-14T22:00:00").unwrap();
+        assert_eq!(f.at.get_ref(), "2026-12-14T22:00:00");
+        assert_eq!(f.at.span(), 5..24);
+        let f: F = toml::from_str("at = 2026-12-14").unwrap();
+        assert_eq!(f.at.get_ref(), "2026-12-14");
+        let e = toml::from_str::<F>("at = 20261214")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("expected a date and time as a string"), "{e}");
+    }
+
+    #[test]
+    fn an_offset_that_is_not_its_zones_names_both() {
+        let e = planned("2026-12-14T22:00+02:00[Europe/Paris]", None).unwrap_err();
+        assert_eq!(
+            e,
+            "`2026-12-14T22:00+02:00[Europe/Paris]`: +02 is not the offset of Europe/Paris at that time (+01); leave the offset out or correct it"
+        );
     }
 
     #[test]

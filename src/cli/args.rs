@@ -66,6 +66,10 @@ pub struct GateArgs {
     /// Folder for change-record.md and change-record.json (default: reports/change-<release>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Judge as of this instant (RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z) instead
+    /// of now: to reproduce an earlier judgement. A planned time before it warns.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
     /// Exit 1 when the verdict is warn.
     #[arg(long)]
     pub fail_on_warn: bool,

@@ -22,7 +22,15 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
         }
         other => other,
     };
-    let inputs = Inputs::load(&args.change, &args.policy, args.calendar.as_deref())?;
+    let mut inputs = Inputs::load(&args.change, &args.policy, args.calendar.as_deref())?;
+    if let Some(at) = &args.as_of {
+        inputs.judged_at = at.trim().parse().map_err(|e| InputError {
+            flag: "--as-of",
+            source: anyhow::anyhow!(
+                "`{at}` is not an instant ({e}); write it with its offset, e.g. 2026-12-01T09:00:00Z"
+            ),
+        })?;
+    }
     if emergency.is_some() && inputs.class != RiskClass::Emergency {
         let types: Vec<String> = inputs
             .types
@@ -36,11 +44,21 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
         ))
         .into());
     }
-    let runs = args
-        .runs
-        .iter()
-        .map(|dir| evidence::read(dir))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs: Vec<evidence::RunEvidence> = Vec::new();
+    for dir in &args.runs {
+        let run = evidence::read(dir)?;
+        // A run given twice (two paths to one folder, or a copy) is one piece of evidence.
+        if let Some(first) = runs.iter().find(|r| r.run_id == run.run_id) {
+            eprintln!(
+                "--runs: {} is run {} again (given as {}): counted once",
+                dir.display(),
+                run.run_id,
+                first.dir.display()
+            );
+            continue;
+        }
+        runs.push(run);
+    }
     let out = args
         .out
         .clone()

@@ -64,12 +64,16 @@ pub struct ChangeRecord {
     pub risk_class: RiskClass,
     /// When the change is planned.
     pub planned: Planned,
+    /// The instant the change was judged at (UTC, RFC 3339): now, or `gate --as-of`. A
+    /// planned time before it is a warning (`planned time`).
+    #[serde(default)]
+    pub judged_at: String,
     /// Stores and regions the change touches (both empty: every store).
     pub scope: Scope,
     /// The worst check, failures first (a failure outranks an inconclusive run here: a
     /// change in a freeze stays refused whatever a rerun shows).
     pub verdict: Status,
-    /// Every check, in a stable order: calendar, rollback plan, release, profiles, baseline,
+    /// Every check, in a stable order: calendar, planned time (only when in the past), rollback plan, release, profiles, baseline,
     /// headroom, pre-flight.
     pub checks: Vec<Check>,
     /// The calendar's verdict and the freeze windows of the change's class.
@@ -214,23 +218,27 @@ pub struct FileVersion {
     pub sha256: String,
     /// `git log -1 --format=%H -- FILE`; `null` outside a repository or when never committed.
     pub commit: Option<String>,
-    /// The file differs from that commit (uncommitted changes): the commit alone does not
-    /// name what was read.
+    /// The file differs from that commit, or is in a repository but was never committed
+    /// (`commit` null): the repository does not hold what was read.
     pub uncommitted: bool,
 }
 
 impl FileVersion {
-    /// The version in a few words: the commit (marked when the file differs from it), else
-    /// the sha256.
+    /// The version in a few words: the commit (marked when the file differs from it, or
+    /// when the repository holds no commit of it), and always the sha256 of what was read.
     pub fn describe(&self) -> String {
-        match &self.commit {
-            Some(c) if self.uncommitted => format!(
+        match (&self.commit, self.uncommitted) {
+            (Some(c), true) => format!(
                 "git {} with uncommitted changes (sha256 {})",
                 short(c),
-                short(&self.sha256)
+                self.sha256
             ),
-            Some(c) => format!("git {c}"),
-            None => format!("sha256 {}", self.sha256),
+            (Some(c), false) => format!("git {c} (sha256 {})", self.sha256),
+            (None, true) => format!(
+                "not committed to its git repository (sha256 {})",
+                self.sha256
+            ),
+            (None, false) => format!("sha256 {}", self.sha256),
         }
     }
 }

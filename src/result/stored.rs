@@ -22,11 +22,30 @@ pub struct StoredRun {
     gate: Option<Gate>,
 }
 
+/// Why a folder given as a run is none: it does not exist, is a file, or holds no run.json.
+fn not_a_run(dir: &Path) -> String {
+    if !dir.exists() {
+        format!("{}: no such folder", dir.display())
+    } else if !dir.is_dir() {
+        format!(
+            "{}: a file, not a run folder (give the folder that holds run.json)",
+            dir.display()
+        )
+    } else if dir.join("x1").is_dir() {
+        format!(
+            "{}: not a run folder (no run.json); a --scale parent's steps are in its x<multiplier>/ folders",
+            dir.display()
+        )
+    } else {
+        format!("{}: not a run folder (no run.json)", dir.display())
+    }
+}
+
 /// Why a stored run cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The folder holds no `run.json`: not a run folder.
-    #[error("{}: not a run folder (no run.json){}", dir.display(), if dir.join("x1").is_dir() { "; a --scale parent's steps are in its x<multiplier>/ folders" } else { "" })]
+    #[error("{}", not_a_run(dir))]
     NotARun { dir: PathBuf },
     /// An artifact the run should have is missing: it was never written, or was removed.
     #[error("{}: missing ({why})", path.display())]

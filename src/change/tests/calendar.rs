@@ -2,7 +2,7 @@
 //! scopes, and the emergency path.
 
 use super::*;
-use crate::change::judge::FREEZE;
+use crate::change::judge::{FREEZE, PLANNED_TIME};
 use crate::result::change_record::RiskClass;
 
 #[test]
@@ -225,4 +225,28 @@ fn an_emergency_passes_a_freeze_only_with_its_reason_and_the_reason_is_recorded(
     assert_eq!(passed.verdict, Status::Pass);
     // The emergency still needs its evidence: no smoke run, no pass.
     assert_eq!(judged(&i, &[], Some("INC-4711")).verdict, Status::Fail);
+}
+
+#[test]
+fn a_change_planned_before_the_judgement_warns_and_says_how_long_ago() {
+    let mut i = inputs(change(
+        "[\"ui_only\"]",
+        "2026-03-25T23:30",
+        "Europe/Paris",
+        ROLLBACK,
+    ));
+    let before = judged(&i, &high_evidence(), None);
+    assert!(before.checks.iter().all(|c| c.name != PLANNED_TIME));
+    i.judged_at = "2026-03-27T12:00:00Z".parse().unwrap();
+    let after = judged(&i, &high_evidence(), None);
+    let c = check(&after, PLANNED_TIME);
+    assert_eq!(c.status, Status::Warn);
+    assert!(
+        c.message.starts_with(
+            "planned 2026-03-25 23:30 +01:00 Europe/Paris is 1d 13h 30m before this judgement (2026-03-27 13:00 +01:00 Europe/Paris)"
+        ),
+        "{}",
+        c.message
+    );
+    assert_eq!(after.judged_at, "2026-03-27T12:00:00Z");
 }

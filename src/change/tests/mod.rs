@@ -98,13 +98,18 @@ pub(super) fn change(types: &str, planned: &str, zone: &str, extra: &str) -> Tom
     )
 }
 
+/// The instant the tests judge at: before every planned time they use.
+pub(super) const JUDGED_AT: &str = "2026-01-01T00:00:00Z";
+
 pub(super) fn inputs(change: TomlFile) -> Inputs {
-    Inputs::parse(
+    let mut i = Inputs::parse(
         change,
         file("policy.toml", POLICY),
         Some(file("calendar.toml", CALENDAR)),
     )
-    .unwrap()
+    .unwrap();
+    i.judged_at = JUDGED_AT.parse().unwrap();
+    i
 }
 
 pub(super) fn error(change: TomlFile, policy: &str, calendar: Option<&str>) -> String {
