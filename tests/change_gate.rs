@@ -141,7 +141,10 @@ fn the_example_change_with_its_evidence_passes_and_the_record_holds_every_field(
     let r = runs();
     let ws = Workspace::new();
     let out = ws.dir.path().join("record");
-    let (code, stdout, stderr) = gate(&example("change.toml"), &[&r.candidate], &out, &[]);
+    // The candidate given twice, by two paths: one piece of evidence.
+    let again = r.candidate.join(".");
+    let (code, stdout, stderr) = gate(&example("change.toml"), &[&r.candidate, &again], &out, &[]);
+    assert!(stderr.contains("counted once"), "{stderr}");
     let candidate = json(&r.candidate.join("verdict.json"));
     let run_verdict = candidate["verdict"].as_str().unwrap().to_string();
     let record = json(&out.join("change-record.json"));
@@ -168,6 +171,7 @@ fn the_example_change_with_its_evidence_passes_and_the_record_holds_every_field(
     );
     assert_eq!(record["planned"]["utc"], "2027-02-16T20:00:00Z");
     assert_eq!(record["planned"]["time_zone"], "Europe/Paris");
+    assert_eq!(record["judged_at"], AS_OF);
     assert_eq!(
         record["scope"],
         serde_json::json!({ "stores": [], "regions": ["fr"] })
@@ -408,6 +412,19 @@ fn an_unknown_change_type_or_a_folder_that_is_no_run_is_exit_2_with_the_place() 
     let (code, _, stderr) = gate(&example("change.toml"), &[&not_a_run], &out, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("not a run folder"), "{stderr}");
+    // A mistyped path says it does not exist, not that it is no run.
+    let typo = ws.dir.path().join("reprots");
+    let (code, _, stderr) = gate(&example("change.toml"), &[&typo], &out, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("reprots: no such folder"), "{stderr}");
+    let (code, _, stderr) = gate(
+        &example("change.toml"),
+        &[&r.candidate],
+        &out,
+        &["--as-of", "yesterday"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--as-of"), "{stderr}");
 }
 
 #[test]
