@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PG_URL=${PEAKGATE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${PEAKGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}/8
-CASES=${CASES:-quant-lock:pos-store-opening:60s conn-leak:smoke:20s session-bloat:smoke:20s pos-n-plus-one:smoke:20s}
+CASES=${CASES:-quant-lock:smoke:60s conn-leak:smoke:20s session-bloat:smoke:20s pos-n-plus-one:smoke:20s slow-report:month-end-close:45s}
 
 if [ -z "${PEAKGATE:-}" ]; then
   (cd "$ROOT" && cargo build --release -q)
