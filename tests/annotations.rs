@@ -224,6 +224,27 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     found
 }
 
+/// The load generator's check: on a machine too busy for it to keep its plan, the run is
+/// inconclusive (exit 4), the honest answer; no other check may make it so.
+const GENERATOR: &str = "load generator kept its plan";
+
+/// The run's verdict and the exit code it must have had, after checking that every check
+/// but the annotations one passed (the load generator's may be inconclusive).
+fn verdict_apart_from_annotations(verdict: &Value, annotations: &str) -> (String, i32) {
+    for c in verdict["checks"].as_array().unwrap() {
+        if c["name"] == "annotations grafana" {
+            assert_eq!(c["status"], annotations, "{c}");
+        } else if c["name"] == GENERATOR && c["status"] == "inconclusive" {
+            continue;
+        } else {
+            assert_eq!(c["status"], "pass", "{c}");
+        }
+    }
+    let v = verdict["verdict"].as_str().unwrap().to_string();
+    let code = if v == "inconclusive" { 4 } else { 0 };
+    (v, code)
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -248,8 +269,10 @@ fn a_run_posts_its_region_and_patches_it_with_the_verdict_without_leaking_the_to
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let dir = ws.run_dir();
+    let verdict = read_json(&dir.join("verdict.json"));
+    let (v, code) = verdict_apart_from_annotations(&verdict, "pass");
+    assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
     let run_id = dir.file_name().unwrap().to_string_lossy().to_string();
     let got = log.lock().unwrap().clone();
     assert_eq!(got.len(), 2, "{got:#?}");
@@ -300,11 +323,15 @@ fn a_run_posts_its_region_and_patches_it_with_the_verdict_without_leaking_the_to
         end - time
     );
     let tags = patch.body["tags"].as_array().unwrap();
-    assert_eq!(tags.last().unwrap(), "verdict:pass", "{tags:?}");
+    assert_eq!(
+        tags.last().unwrap(),
+        &json!(format!("verdict:{v}")),
+        "{tags:?}"
+    );
     assert!(tags.contains(&json!(run_tag)));
     let text = patch.body["text"].as_str().unwrap();
     assert!(
-        text.contains(&format!("peakgate run {run_id}")) && text.contains("verdict pass"),
+        text.contains(&format!("peakgate run {run_id}")) && text.contains(&format!("verdict {v}")),
         "{text}"
     );
 
@@ -320,22 +347,21 @@ fn a_run_posts_its_region_and_patches_it_with_the_verdict_without_leaking_the_to
         json!({"status": "ok", "http_status": 200, "message": "Annotation patched"})
     );
     assert_eq!(rec["grafana"]["time_end_ms"].as_i64(), Some(end));
-    let verdict = read_json(&dir.join("verdict.json"));
-    assert_eq!(verdict["verdict"], "pass");
-    let check = verdict["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "annotations grafana")
-        .expect("an annotations check");
-    assert_eq!(check["status"], "pass");
+    assert!(
+        verdict["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "annotations grafana"),
+        "{verdict}"
+    );
 
     assert_eq!(files_holding(&dir, TOKEN), Vec::<String>::new());
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
 
     // `peakgate verdict` judges the stored record to the same bytes.
     let first = std::fs::read(dir.join("verdict.json")).unwrap();
-    peakgate().arg("verdict").arg(&dir).assert().success();
+    peakgate().arg("verdict").arg(&dir).assert().code(code);
     assert_eq!(std::fs::read(dir.join("verdict.json")).unwrap(), first);
 }
 
@@ -357,29 +383,31 @@ fn a_grafana_that_is_down_warns_and_the_run_still_passes_its_other_checks() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let dir = ws.run_dir();
+    let verdict = read_json(&dir.join("verdict.json"));
+    let (v, code) = verdict_apart_from_annotations(&verdict, "warn");
+    assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
     let post = format!("POST {url}/api/annotations: ");
     assert!(
         stderr.contains(&format!("peakgate: warning: Grafana annotation: {post}")),
         "{stderr}"
     );
-    assert!(stdout.contains("verdict warn: 1 of"), "{stdout}");
-    let dir = ws.run_dir();
-    let verdict = read_json(&dir.join("verdict.json"));
-    assert_eq!(verdict["verdict"], "warn");
-    for c in verdict["checks"].as_array().unwrap() {
-        if c["name"] == "annotations grafana" {
-            assert_eq!(c["status"], "warn");
-            let m = c["message"].as_str().unwrap();
-            assert!(
-                m.starts_with(&format!("no annotation marks this run on Grafana: {post}")),
-                "{m}"
-            );
-            assert!(m.to_lowercase().contains("refused"), "{m}");
-        } else {
-            assert_eq!(c["status"], "pass", "{c}");
-        }
+    assert!(stdout.contains(&format!("verdict {v}: ")), "{stdout}");
+    if v == "warn" {
+        assert!(stdout.contains("verdict warn: 1 of"), "{stdout}");
     }
+    let check = verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "annotations grafana")
+        .unwrap();
+    let m = check["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!("no annotation marks this run on Grafana: {post}")),
+        "{m}"
+    );
+    assert!(m.to_lowercase().contains("refused"), "{m}");
     let rec = read_json(&dir.join("annotations.json"));
     assert_eq!(rec["grafana"]["start"]["status"], "failed");
     assert_eq!(rec["grafana"]["start"]["http_status"], Value::Null);
@@ -391,5 +419,5 @@ fn a_grafana_that_is_down_warns_and_the_run_still_passes_its_other_checks() {
         .args(["verdict", "--fail-on-warn"])
         .arg(&dir)
         .assert()
-        .code(1);
+        .code(if v == "warn" { 1 } else { code });
 }
