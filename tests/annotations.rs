@@ -421,3 +421,41 @@ fn a_grafana_that_is_down_warns_and_the_run_still_passes_its_other_checks() {
         .assert()
         .code(if v == "warn" { 1 } else { code });
 }
+
+#[test]
+fn a_run_stopped_by_its_preflight_ends_its_region_without_a_verdict() {
+    let (url, log) = fake_grafana();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let ws = Workspace::new();
+    let out = peakgate()
+        .env("PEAKGATE_GRAFANA_TOKEN", TOKEN)
+        .env("ODOO_PASSWORD", "admin")
+        .args(["run", "--quiet", "--target", &target, "--profile"])
+        .arg(profile(&ws, &url))
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
+    let got = log.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    for r in &got {
+        assert!(
+            r.problems.is_empty(),
+            "{} {}: {:?}",
+            r.method,
+            r.path,
+            r.problems
+        );
+    }
+    assert_eq!(got[1].method, "PATCH");
+    let tags = got[1].body["tags"].as_array().unwrap();
+    assert_eq!(tags.last().unwrap(), "verdict:none", "{tags:?}");
+    let text = got[1].body["text"].as_str().unwrap();
+    assert!(text.contains("stopped before a verdict: "), "{text}");
+    assert!(text.contains(&target), "{text}");
+}

@@ -217,6 +217,118 @@ mod tests {
         }
     }
 
+    /// A server on 127.0.0.1:0 answering every request with `status` and `body`, in which
+    /// `{auth}` becomes the Authorization header received (a server that echoes it). `None`:
+    /// it accepts connections and never answers.
+    async fn serve(answer: Option<(u16, &'static str)>) -> String {
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let Some((status, body)) = answer else {
+                    held.push(stream);
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let auth = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        let text = body.replace("{auth}", &auth);
+                        async move {
+                            let mut r = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from(text),
+                            ));
+                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, std::convert::Infallible>(r)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        url
+    }
+
+    const TOKEN: &str = "glsa_unit_test_token_91ab";
+
+    async fn start_against(url: String, timeout: Duration) -> Started {
+        let mut spec = spec(Some(TOKEN));
+        spec.url = url;
+        spec.timeout = timeout;
+        let scrub = Scrubber::new([TOKEN.to_string()]);
+        start(&spec, &region(), SystemTime::now(), &scrub).await
+    }
+
+    #[tokio::test]
+    async fn a_refusal_that_echoes_the_token_is_recorded_with_its_status_and_without_the_token() {
+        let url = serve(Some((401, r#"{"message":"invalid API key: {auth}"}"#))).await;
+        let s = start_against(url.clone(), Duration::from_secs(2)).await;
+        let o = s.start();
+        assert_eq!(o.status, OutcomeStatus::Failed);
+        assert_eq!(o.http_status, Some(401));
+        assert_eq!(
+            o.message,
+            format!("POST {url}/api/annotations: HTTP 401: invalid API key: Bearer ***")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_200_that_is_not_grafanas_answer_fails() {
+        let url = serve(Some((200, "<html>login</html>"))).await;
+        let o = start_against(url, Duration::from_secs(2))
+            .await
+            .start()
+            .clone();
+        assert_eq!(
+            (o.status, o.http_status),
+            (OutcomeStatus::Failed, Some(200))
+        );
+        assert!(
+            o.message
+                .contains("HTTP 200, but the answer is not Grafana's JSON"),
+            "{}",
+            o.message
+        );
+        let url = serve(Some((200, r#"{"message":"Annotation added"}"#))).await;
+        let o = start_against(url, Duration::from_secs(2))
+            .await
+            .start()
+            .clone();
+        assert!(
+            o.message
+                .ends_with("HTTP 200, but the answer has no numeric `id`"),
+            "{}",
+            o.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_grafana_that_never_answers_times_out() {
+        let url = serve(None).await;
+        let t0 = std::time::Instant::now();
+        let o = start_against(url.clone(), Duration::from_millis(300))
+            .await
+            .start()
+            .clone();
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert_eq!((o.status, o.http_status), (OutcomeStatus::Failed, None));
+        assert_eq!(
+            o.message,
+            format!("POST {url}/api/annotations: no answer within 300ms")
+        );
+    }
+
     #[test]
     fn tags_name_the_run_then_the_extra_ones_once() {
         assert_eq!(
