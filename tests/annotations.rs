@@ -459,3 +459,60 @@ fn a_run_stopped_by_its_preflight_ends_its_region_without_a_verdict() {
     assert!(text.contains("stopped before a verdict: "), "{text}");
     assert!(text.contains(&target), "{text}");
 }
+
+#[test]
+fn each_scale_step_gets_its_own_region_patched_with_its_verdict() {
+    let (url, log) = fake_grafana();
+    let ws = Workspace::new();
+    let out = peakgate()
+        .env("PEAKGATE_GRAFANA_TOKEN", TOKEN)
+        .args([
+            "run",
+            "--quiet",
+            "--duration",
+            "1s",
+            "--scale",
+            "0.5,1",
+            "--profile",
+        ])
+        .arg(profile(&ws, &url))
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let parent = ws.run_dir();
+    let parent_id = parent.file_name().unwrap().to_string_lossy().to_string();
+    let got = log.lock().unwrap().clone();
+    // The stepping stops after a step that does not pass (a busy machine can make one
+    // inconclusive): each step that ran has its region.
+    let steps: Vec<&str> = ["x0.5", "x1"]
+        .into_iter()
+        .filter(|s| parent.join(s).join("verdict.json").exists())
+        .collect();
+    assert!(!steps.is_empty(), "{stderr}");
+    let methods: Vec<&str> = got.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["POST", "PATCH"].repeat(steps.len()), "{stderr}");
+    for (i, step) in steps.iter().enumerate() {
+        let (post, patch) = (&got[2 * i], &got[2 * i + 1]);
+        assert!(
+            post.problems.is_empty() && patch.problems.is_empty(),
+            "{got:#?}"
+        );
+        let run_tag = json!(format!("run:{parent_id}-{step}"));
+        assert!(
+            post.body["tags"].as_array().unwrap().contains(&run_tag),
+            "{}",
+            post.body
+        );
+        let verdict = read_json(&parent.join(step).join("verdict.json"));
+        let v = verdict["verdict"].as_str().unwrap();
+        assert_eq!(
+            patch.body["tags"].as_array().unwrap().last().unwrap(),
+            &json!(format!("verdict:{v}"))
+        );
+        let rec = read_json(&parent.join(step).join("annotations.json"));
+        assert_eq!(rec["grafana"]["end"]["status"], "ok");
+    }
+    assert_eq!(files_holding(&parent, TOKEN), Vec::<String>::new());
+}
