@@ -73,6 +73,13 @@ pub enum GrafanaError {
         url: String,
         cause: String,
     },
+    /// The request could not be built (a token no HTTP header can carry).
+    #[error("{method} {url}: {why}")]
+    Request {
+        method: &'static str,
+        url: String,
+        why: String,
+    },
     /// Grafana answered with another status than 200.
     #[error("{method} {url}: HTTP {status}: {message}")]
     Status {
@@ -182,9 +189,14 @@ impl GrafanaClient {
             url: url.to_string(),
             cause,
         };
+        let bad_request = |why: String| GrafanaError::Request {
+            method,
+            url: url.to_string(),
+            why,
+        };
         let json = serde_json::to_vec(body).expect("annotation bodies serialize");
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .map_err(|_| unreachable("the token holds characters an HTTP header cannot".into()))?;
+            .map_err(|_| bad_request("the token holds characters an HTTP header cannot".into()))?;
         auth.set_sensitive(true);
         let request = hyper::Request::builder()
             .method(method)
@@ -193,7 +205,7 @@ impl GrafanaClient {
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .body(Full::new(Bytes::from(json)))
-            .map_err(|e| unreachable(format!("bad request: {e}")))?;
+            .map_err(|e| bad_request(format!("bad request: {e}")))?;
         let resp = self.http.request(request).await.map_err(|e| {
             if is_tls(&e) {
                 unreachable(format!("TLS: {}", root_cause(&e)))
