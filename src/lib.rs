@@ -7,8 +7,10 @@
 //! layer of flags and terminal output over it, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles. `change` comes
 //! after: it judges a change to production (its policy, the retail calendar's freezes) on
-//! stored runs' verdicts and writes the change record.
+//! stored runs' verdicts and writes the change record. `annotate` marks a run on Grafana:
+//! from the plan at its start, with the verdict at its end.
 
+pub mod annotate;
 pub mod capacity;
 pub mod change;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod annotations;
 mod bad_input;
 mod capacity;
 mod change_gate;

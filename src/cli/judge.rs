@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::Exit;
 use crate::plan::Gate;
 use crate::report;
-use crate::result::{RunResult, RunStatus, StoredRun, read_latency};
+use crate::result::{RunResult, RunStatus, StoredRun, read_annotations, read_latency};
 use crate::result::{Status, Verdict};
 use crate::verdict::{self};
 
@@ -39,7 +39,11 @@ pub fn judge_into(
         Some(_) => Some(read_latency(run_dir).context("reading the candidate's latency")?),
         None => read_latency(run_dir).ok(),
     };
-    let v = verdict::judge(run, gate, latency.as_ref(), baseline);
+    let mut v = verdict::judge(run, gate, latency.as_ref(), baseline);
+    // What the run posted to Grafana, as it recorded it: a failed annotation warns.
+    if let Some(a) = read_annotations(run_dir)? {
+        verdict::annotations::add(&mut v, &a);
+    }
     report::write_verdict(out, run, &v)
         .with_context(|| format!("writing the verdict into {}", out.display()))?;
     report::write_report(out, run, &v, latency.as_ref(), baseline.map(|b| &b.latency))

@@ -1,6 +1,7 @@
 //! cli: command-line flags turned into typed options once (`args`), and the commands that
 //! wire the stages together, one file each. Exit codes follow DESIGN.md.
 
+mod annotate;
 mod args;
 mod capacity;
 mod capacity_report;

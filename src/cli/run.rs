@@ -44,7 +44,22 @@ pub fn run(
         run_id,
         started_at,
     };
-    runtime.block_on(session::run(made, &options(&args), shutdown))?;
+    let region = super::annotate::begin(&plan, &made.run_id, runtime, args.quiet);
+    if let Err(e) = runtime.block_on(session::run(made, &options(&args), shutdown)) {
+        let e = anyhow::Error::from(e);
+        super::annotate::abandon(region, &plan, &e, runtime);
+        return Err(e);
+    }
+    let ended = SystemTime::now();
+    super::annotate::end(
+        region,
+        &plan,
+        &dir.path,
+        &gate,
+        baseline.as_ref(),
+        ended,
+        runtime,
+    )?;
     let (result, verdict) = super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())?;
     if args.quiet {
         println!("{}", dir.path.display());
@@ -52,10 +67,11 @@ pub fn run(
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
-    let judged_by_gate = verdict
-        .checks
-        .iter()
-        .any(|c| c.name != "run completed" && c.name != crate::verdict::generator::NAME);
+    let judged_by_gate = verdict.checks.iter().any(|c| {
+        c.name != "run completed"
+            && c.name != crate::verdict::generator::NAME
+            && c.name != crate::verdict::annotations::NAME
+    });
     if !judged_by_gate {
         eprintln!(
             "peakgate: note: the profile has no [gate]: only `run completed` and the load generator were checked, so any completed run passes"

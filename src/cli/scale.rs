@@ -45,7 +45,7 @@ pub fn run(
     for &m in &scales {
         let mut overrides = args.plan.overrides(args.release.clone());
         overrides.rate_scale = Some(base * m);
-        Plan::load(&args.profile, &overrides)?;
+        let step_plan = Plan::load(&args.profile, &overrides)?;
         let name = format!("x{}", fmt_num(m));
         let dir = RunDir::create(&parent.path, &name)
             .with_context(|| format!("cannot create {}", parent.path.join(&name).display()))?;
@@ -63,7 +63,15 @@ pub fn run(
             run_id: format!("{parent_id}-{name}"),
             started_at: SystemTime::now(),
         };
-        runtime.block_on(session::run(made, &super::run::options(args), shutdown))?;
+        // Each step is a run of its own: its own Grafana region, patched with its verdict.
+        let region = super::annotate::begin(&step_plan, &made.run_id, runtime, args.quiet);
+        if let Err(e) = runtime.block_on(session::run(made, &super::run::options(args), shutdown)) {
+            let e = anyhow::Error::from(e);
+            super::annotate::abandon(region, &step_plan, &e, runtime);
+            return Err(e);
+        }
+        let ended = SystemTime::now();
+        super::annotate::end(region, &step_plan, &dir.path, &gate, None, ended, runtime)?;
         let (result, v) = judge_and_write(&dir.path, &gate, None)?;
         if !args.quiet {
             eprintln!("peakgate: ×{}: {}", fmt_num(m), verdict_line(&v));

@@ -3,6 +3,7 @@
 //! Owns reading and shape-checking; everything here ends in typed values that `plan` turns
 //! into an immutable [`crate::plan::Plan`]. Errors name the file and line (or key).
 
+pub mod annotations;
 pub mod data;
 mod error;
 pub mod gate;

@@ -46,6 +46,10 @@ pub struct ProfileFile {
     /// Probes that watch the servers while the load runs.
     #[serde(default)]
     pub probes: super::probes::ProbesFile,
+    /// Dashboards the run marks itself on (a region from start to end, tagged with the
+    /// verdict).
+    #[serde(default)]
+    pub annotations: super::annotations::AnnotationsFile,
     /// Target data sets replaced by CSV files (relative to this file): data set name → file,
     /// with the data set's columns in its header.
     #[serde(default)]

@@ -79,24 +79,7 @@ impl HyperTransport {
     /// A transport to `base` (e.g. `http://127.0.0.1:8069`), keeping up to `max_idle` idle
     /// connections; connecting may take `connect_timeout`.
     pub fn new(base: &str, connect_timeout: Duration, max_idle: usize) -> HyperTransport {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect_timeout));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        // Without system roots, HTTPS targets fail to connect (counted), HTTP still works.
-        let connector = match builder.with_native_roots() {
-            Ok(b) => b.https_or_http().enable_http1().wrap_connector(http),
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http),
-        };
+        let connector = http_connector(connect_timeout);
         let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_idle)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -197,8 +180,30 @@ impl Transport for HyperTransport {
     }
 }
 
+/// The connector every peakgate HTTP client uses: HTTP/1.1, TCP_NODELAY, `https://` through
+/// rustls with the system's roots (none found: HTTPS fails to connect, HTTP still works), and
+/// connecting bounded by `connect_timeout`.
+pub fn http_connector(connect_timeout: Duration) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+        Ok(b) => b.https_or_http().enable_http1().wrap_connector(http),
+        Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            )
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http),
+    }
+}
+
 /// Whether a TLS error is anywhere in the chain.
-fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+pub fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if err.downcast_ref::<rustls::Error>().is_some() {
@@ -248,7 +253,7 @@ fn is_reset(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The innermost source of an error (the I/O or TLS error behind the client's wrappers).
-fn root_cause(e: &dyn std::error::Error) -> String {
+pub fn root_cause(e: &dyn std::error::Error) -> String {
     let mut last = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -70,6 +70,30 @@ pub fn describe(plan: &Plan) -> String {
     for why in &plan.probes_off {
         let _ = writeln!(out, "          {why}");
     }
+    match &plan.annotations {
+        Some(g) => {
+            let token = match &g.token {
+                Some(_) => format!("token from {}", g.token_env),
+                None => format!(
+                    "{} is not set: nothing will be posted and the run will warn",
+                    g.token_env
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "annotate  grafana {} dashboard {}{}, {token}, timeout {}",
+                g.url,
+                g.dashboard_uid.as_deref().unwrap_or("(any, by tag)"),
+                g.panel_id
+                    .map(|p| format!(" panel {p}"))
+                    .unwrap_or_default(),
+                humantime::format_duration(g.timeout)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "annotate  off (no [annotations.grafana])");
+        }
+    }
     let _ = writeln!(
         out,
         "duration  {}",

@@ -1,6 +1,7 @@
 //! plan: the immutable description of a run, built from a profile, its scenarios and the
 //! command line. The engine takes a `&Plan` and never sees a raw string or a TOML value.
 
+pub mod annotations;
 pub mod calendar;
 pub mod curve;
 mod describe;
@@ -241,6 +242,8 @@ pub struct Plan {
     /// Optional probes left off because the variable holding their URL is not set, each
     /// with why.
     pub probes_off: Vec<String>,
+    /// `[annotations.grafana]`: the region the run posts to Grafana, if the profile asks.
+    pub annotations: Option<annotations::GrafanaSpec>,
 }
 
 /// The version scenarios are compiled for before a target says its own.
@@ -288,7 +291,8 @@ pub const AUTH_STEP: &str = "session/authenticate";
 pub const AUTH_STEP_ID: usize = 0;
 
 impl Plan {
-    /// Every secret value the run holds (the target's password, the probes' URL passwords),
+    /// Every secret value the run holds (the target's password, the probes' URL passwords, the
+    /// Grafana token),
     /// to scrub from any text stored or shown.
     pub fn scrubber(&self) -> crate::secrets::Scrubber {
         let mut secrets = Vec::new();
@@ -297,6 +301,9 @@ impl Plan {
         } = &self.target
         {
             secrets.push(p.expose().to_string());
+        }
+        if let Some(token) = self.annotations.as_ref().and_then(|g| g.token.as_ref()) {
+            secrets.push(token.expose().to_string());
         }
         let mut s = crate::secrets::Scrubber::new(secrets);
         for probe in &self.probes {
@@ -373,6 +380,7 @@ impl Plan {
         let selectable: Vec<String> = step_names.iter().chain(&any_version).cloned().collect();
         check_selectors(src, &gate, &selectable, &scenarios)?;
         let (probes, probes_off) = probes::build(src)?;
+        let annotations = annotations::build(src)?;
         Ok(Plan {
             name: f.name.clone(),
             description: f.description.clone(),
@@ -408,6 +416,7 @@ impl Plan {
             gate,
             probes,
             probes_off,
+            annotations,
         })
     }
 

@@ -1,6 +1,6 @@
 //! result: every shape peakgate writes to disk, in one place, and the run folder they go to:
 //! `run.json` (the [`RunResult`], with its figures and typed probe reports), `verdict.json`,
-//! `target-data.json`, the simulator's queue, and `change-record.json` (what `peakgate gate`
+//! `target-data.json`, `annotations.json`, the simulator's queue, and `change-record.json` (what `peakgate gate`
 //! judged about a change). Every stage before it fills these shapes and every stage after it
 //! (verdict, report, capacity, simulate, change) reads them, from memory or through
 //! [`StoredRun`]. Its logic is limited to building them from the plan and reading them
@@ -8,6 +8,7 @@
 //! `Gate` serialized, `latency.hlog` is the HdrHistogram log format (`metrics::hlog`), and
 //! `capacity.json` is the capacity report's own (`capacity::report`).
 
+pub mod annotations;
 pub mod artifacts;
 pub mod change_record;
 pub mod figures;
@@ -20,13 +21,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use annotations::{ANNOTATIONS, Annotations, GrafanaAnnotation, Outcome, OutcomeStatus};
 pub use artifacts::{RunDir, new_run_id, write_atomic};
 pub use figures::{
     ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
     TimelineEntry, Totals, Transaction,
 };
 pub use probe::{Gap, ProbeReport};
-pub use stored::{OpenError, StoredRun, read_gate, read_latency, read_verdict, stored_profile};
+pub use stored::{
+    OpenError, StoredRun, read_annotations, read_gate, read_latency, read_verdict, stored_profile,
+};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
     Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,

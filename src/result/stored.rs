@@ -202,6 +202,12 @@ fn missing_gate(dir: &Path) -> OpenError {
     }
 }
 
+/// What the run posted to the dashboards (`annotations.json`); `None` when it annotated
+/// nothing.
+pub fn read_annotations(dir: &Path) -> Result<Option<super::Annotations>, OpenError> {
+    read_json(&dir.join(super::ANNOTATIONS), "annotations record")
+}
+
 /// The merged per-step histograms of a folder's `latency.hlog`.
 pub fn read_latency(dir: &Path) -> Result<BTreeMap<String, Histogram<u64>>, OpenError> {
     let path = dir.join("latency.hlog");

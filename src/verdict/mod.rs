@@ -3,6 +3,7 @@
 //! works the same on a run in memory and on one loaded from disk (`peakgate verdict`).
 
 pub mod abort;
+pub mod annotations;
 pub mod cause;
 mod checks;
 pub mod compare;
