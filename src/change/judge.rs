@@ -36,12 +36,14 @@ pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Status {
         .unwrap_or(Status::Pass)
 }
 
-/// Judges a change. `files` are the input files' versions; `link` turns a path into the
-/// record's link to it (relative to the record's folder).
+/// Judges a change. `preflight` are the class's pre-flight checks, judged
+/// ([`super::preflight::judge`]); `files` are the input files' versions; `link` turns a path
+/// into the record's link to it (relative to the record's folder).
 pub fn judge(
     inputs: &Inputs,
     runs: &[RunEvidence],
     emergency: Option<&str>,
+    preflight: Vec<Check>,
     files: InputFiles,
     link: impl Fn(&Path) -> String,
 ) -> ChangeRecord {
@@ -76,16 +78,7 @@ pub fn judge(
             checks.push(headroom(profile, min, runs));
         }
     }
-    for p in &rules.preflight {
-        checks.push(check(
-            &format!("preflight {}", p.name()),
-            Status::Warn,
-            format!(
-                "not run: peakgate does not check {} against the real systems yet; confirm it by hand and say so in the change request",
-                p.name()
-            ),
-        ));
-    }
+    checks.extend(preflight);
     let loads = loads(inputs, runs, &link);
     let rollback = Rollback {
         plan: inputs.change.rollback.clone(),

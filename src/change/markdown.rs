@@ -185,13 +185,19 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     if !r.preflight.is_empty() {
         writeln!(out, "## Pre-flight\n")?;
         for name in &r.preflight {
-            let c = r
+            // A check may judge several rules: `preflight config_review workers`, ...
+            let own = format!("preflight {name}");
+            let mine: Vec<_> = r
                 .checks
                 .iter()
-                .find(|c| c.name == format!("preflight {name}"));
-            match c {
-                Some(c) => writeln!(out, "- {name}: {} — {}", upper(c.status), c.message)?,
-                None => writeln!(out, "- {name}")?,
+                .filter(|c| c.name == own || c.name.starts_with(&format!("{own} ")))
+                .collect();
+            if mine.is_empty() {
+                writeln!(out, "- {name}")?;
+            }
+            for c in mine {
+                let what = c.name.strip_prefix("preflight ").unwrap_or(&c.name);
+                writeln!(out, "- {what}: {} — {}", upper(c.status), c.message)?;
             }
         }
         writeln!(out)?;
