@@ -667,6 +667,10 @@ fn preflight_on_the_real_postgres_reports_archiving_off_and_reviews_the_configur
         time["message"].as_str().unwrap().contains("traefik.yaml: http.serversTransports.odoo.forwardingTimeouts.responseHeaderTimeout = 180s"),
         "{time:#}"
     );
+    // Traefik's 300 requests/s against the smoke run's sized peak.
+    let rate = check(&record, "preflight config_review rate_limits");
+    assert_eq!(rate["observed"].as_f64(), Some(300.0));
+    assert_eq!(rate["fail"], capacity["peak_request_rate_per_s"]);
     assert_eq!(record["verdict"], "fail");
     for file in ["change-record.json", "change-record.md"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();

@@ -15,6 +15,10 @@ use serde::Deserialize;
 use crate::config::ConfigError;
 use crate::result::{Check, Status};
 
+/// Seconds a backup may seem to finish after now (clocks a little apart) before the file is
+/// doubted.
+const FUTURE_TOLERANCE_S: f64 = 300.0;
+
 /// Which tool wrote the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -217,6 +221,15 @@ impl BackupStatus {
                 None,
                 format!("{source}: no full backup{notes}"),
             ),
+            // More than a few minutes ahead of this machine: the file or a clock is wrong, and
+            // the backup's age is unknown.
+            Some((label, at)) if now.duration_since(*at).as_secs_f64() < -FUTURE_TOLERANCE_S => (
+                Status::Fail,
+                None,
+                format!(
+                    "{source}: last full backup {label} finished {at}, after now ({now}): the status file or a clock is wrong{notes}"
+                ),
+            ),
             Some((label, at)) => {
                 let age_s = now.duration_since(*at).as_secs_f64();
                 let age = humantime::format_duration(Duration::from_secs(age_s.max(0.0) as u64));
@@ -288,6 +301,15 @@ mod tests {
         assert_eq!(fresh.status, Status::Pass, "{}", fresh.message);
         assert!((fresh.observed.unwrap() - (22.0 + 59.0 / 60.0)).abs() < 1e-9);
         assert!(fresh.message.starts_with("pgbackrest.json (pgBackRest): last full backup retail/20261130-010000F finished 2026-11-30T01:01:00Z (22h 59m ago), the policy allows 1day; full backups flagged with errors left out: 20261201-020000F"), "{}", fresh.message);
+        let future = s.judge(Duration::from_secs(86_400), ts("2026-11-30T00:00:00Z"), "b");
+        assert_eq!((future.status, future.observed), (Status::Fail, None));
+        assert!(
+            future
+                .message
+                .contains("after now (2026-11-30T00:00:00Z): the status file or a clock is wrong"),
+            "{}",
+            future.message
+        );
         let stale = s.judge(Duration::from_secs(86_400), ts("2026-12-02T00:00:00Z"), "b");
         assert_eq!(stale.status, Status::Fail);
         assert!(stale.message.contains("too old"), "{}", stale.message);

@@ -8,6 +8,7 @@
 //! | `preflight config_review workers` | pods × workers ≥ ⌈workers needed at the peak × (1 + worker_margin)⌉ |
 //! | `preflight config_review time_limits` | limit_time_real and each ingress timeout ≥ slowest step p99.9 × (1 + time_margin) |
 //! | `preflight config_review memory` | the container's memory limit ≥ measured peak × (1 + memory_margin) |
+//! | `preflight config_review rate_limits` | each Traefik rate limit ≥ the sized peak's request rate (else warn) |
 //!
 //! "pods" is the autoscaler's maxReplicas (else the Deployment's replicas). The memory rule is
 //! judged where a probe measured memory (policy `[preflight] memory_series`).
@@ -25,6 +26,7 @@ pub const CONNECTIONS: &str = "preflight config_review connections";
 pub const WORKERS: &str = "preflight config_review workers";
 pub const TIME_LIMITS: &str = "preflight config_review time_limits";
 pub const MEMORY: &str = "preflight config_review memory";
+pub const RATE_LIMITS: &str = "preflight config_review rate_limits";
 
 /// The configuration and the measurements it is reviewed against.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,13 +40,25 @@ pub struct Deployment {
 /// What the load runs and the capacity report measured.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Measured {
-    /// capacity.json, and its workers needed at the sized peak (the larger of the Erlang C
-    /// sizing and the latency objectives' simulation), with the load multiple it was sized at.
-    pub capacity: Option<(PathBuf, u32, f64)>,
+    /// What capacity.json sized.
+    pub capacity: Option<Sized>,
     /// The slowest step over the runs: run id, step, p99.9 ms.
     pub slowest_step: Option<(String, String, f64)>,
     /// The highest value of the memory series: run id, series, bytes.
     pub memory_peak: Option<(String, String, f64)>,
+}
+
+/// capacity.json's sizing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sized {
+    pub path: PathBuf,
+    /// Workers needed at the sized peak: the larger of the Erlang C sizing and the latency
+    /// objectives' simulation.
+    pub workers_needed: u32,
+    /// The load multiple of the profile it was sized at (`--at-scale`).
+    pub at_scale: f64,
+    /// Requests per second at the sized peak.
+    pub peak_request_rate_per_s: f64,
 }
 
 impl Measured {
@@ -70,7 +84,12 @@ impl Measured {
                 .total
                 .workers_needed
                 .max(rep.slo.as_ref().and_then(|s| s.workers).unwrap_or(0) as u32);
-            m.capacity = Some((path.to_path_buf(), needed, rep.options.at_scale));
+            m.capacity = Some(Sized {
+                path: path.to_path_buf(),
+                workers_needed: needed,
+                at_scale: rep.options.at_scale,
+                peak_request_rate_per_s: rep.peak_request_rate_per_s,
+            });
         }
         for dir in runs {
             // A --scale parent's steps run above the profile's load: not its latency.
@@ -142,6 +161,11 @@ pub fn judge(d: &Deployment, postgres: Result<&PgSnapshot, String>, s: &Settings
     if let Some(series) = &s.memory_series {
         out.push(memory(d, series, s.memory_margin));
     }
+    if let Some(i) = &d.ingress
+        && !i.rate_limits.is_empty()
+    {
+        out.push(rate_limits(i, d.measured.capacity.as_ref()));
+    }
     out
 }
 
@@ -204,7 +228,13 @@ fn workers(d: &Deployment, margin: f64) -> Check {
     let o = &d.odoo;
     let pods = d.pods.max_pods();
     let have = pods * o.workers;
-    let Some((path, needed, at_scale)) = &d.measured.capacity else {
+    let Some(Sized {
+        path,
+        workers_needed: needed,
+        at_scale,
+        ..
+    }) = &d.measured.capacity
+    else {
         return check(
             WORKERS,
             Status::Fail,
@@ -362,6 +392,73 @@ fn memory(d: &Deployment, series: &str, margin: f64) -> Check {
             format!(
                 "{sum}: raise it (or lower workers, limit_memory_soft/hard in {})",
                 d.odoo.path.display()
+            ),
+        )
+    }
+}
+
+/// Traefik rate limits against the sized peak's request rate. A limit counts per client IP
+/// unless its `sourceCriterion` groups them, so one below the peak is a warning, not a
+/// failure: it bites when the stores reach Odoo through one address (a NAT, a CDN).
+fn rate_limits(i: &Ingress, sized: Option<&Sized>) -> Check {
+    let lowest = i
+        .rate_limits
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|l| l.1)
+        .unwrap_or(f64::INFINITY);
+    let all: Vec<String> = i
+        .rate_limits
+        .iter()
+        .map(|(k, r)| format!("{}: {k} = {} requests/s", i.path.display(), fmt_num(*r)))
+        .collect();
+    let Some(sized) = sized else {
+        return check(
+            RATE_LIMITS,
+            Status::Warn,
+            Some(lowest),
+            None,
+            format!(
+                "not judged: no --capacity capacity.json gives the peak request rate; {}",
+                all.join(", ")
+            ),
+        );
+    };
+    let peak = sized.peak_request_rate_per_s;
+    let under: Vec<&String> = i
+        .rate_limits
+        .iter()
+        .zip(&all)
+        .filter(|((_, r), _)| *r < peak)
+        .map(|(_, text)| text)
+        .collect();
+    let sum = format!(
+        "{} sizes the peak at {} requests/s (×{} of the profile)",
+        sized.path.display(),
+        fmt_num(peak),
+        fmt_num(sized.at_scale)
+    );
+    if under.is_empty() {
+        check(
+            RATE_LIMITS,
+            Status::Pass,
+            Some(lowest),
+            Some(peak),
+            format!("{sum}; {}", all.join(", ")),
+        )
+    } else {
+        check(
+            RATE_LIMITS,
+            Status::Warn,
+            Some(lowest),
+            Some(peak),
+            format!(
+                "{sum}; below it: {} (a limit counts per client IP unless its sourceCriterion groups them: raise `average` where stores share an address)",
+                under
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     }

@@ -62,10 +62,19 @@ fn deployment(dir: &Path) -> Deployment {
         pods: read_pods(&[k8s], None, None).unwrap(),
         ingress: None,
         measured: Measured {
-            capacity: Some((PathBuf::from("capacity.json"), 16, 1.0)),
+            capacity: Some(sized(16, 1.0)),
             slowest_step: Some(("run-1".into(), "pos/sync_orders".into(), 4_000.0)),
             memory_peak: Some(("run-1".into(), "mem".into(), 4.0 * 1024f64.powi(3))),
         },
+    }
+}
+
+fn sized(workers_needed: u32, at_scale: f64) -> Sized {
+    Sized {
+        path: PathBuf::from("capacity.json"),
+        workers_needed,
+        at_scale,
+        peak_request_rate_per_s: 120.0,
     }
 }
 
@@ -169,7 +178,7 @@ fn workers_cover_the_measured_need_with_the_margin() {
         "{}",
         c.message
     );
-    d.measured.capacity = Some((PathBuf::from("capacity.json"), 22, 1.5));
+    d.measured.capacity = Some(sized(22, 1.5));
     let c = by_name(&judge(&d, Ok(&pg(500)), &settings()), WORKERS).clone();
     assert_eq!((c.status, c.fail), (Status::Fail, Some(28.0)));
     assert!(c.message.contains("capacity.json sizes 22 at ×1.5 of the profile's peak, with the policy's 25% margin 28: raise maxReplicas or workers in"), "{}", c.message);
@@ -236,4 +245,38 @@ fn memory_limit_fits_the_measured_peak_where_a_probe_measured_it() {
     // Not asked for: no memory check at all.
     let checks = judge(&d, Ok(&pg(500)), &Settings::default());
     assert!(checks.iter().all(|c| c.name != MEMORY));
+}
+
+#[test]
+fn rate_limits_below_the_sized_peak_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = deployment(dir.path());
+    assert!(
+        judge(&d, Ok(&pg(500)), &settings())
+            .iter()
+            .all(|c| c.name != RATE_LIMITS)
+    );
+    d.ingress = Some(Ingress {
+        path: PathBuf::from("traefik.yaml"),
+        timeouts: Vec::new(),
+        rate_limits: vec![("http.middlewares.pos.rateLimit".into(), 300.0)],
+    });
+    let c = by_name(&judge(&d, Ok(&pg(500)), &settings()), RATE_LIMITS).clone();
+    assert_eq!(
+        (c.status, c.observed, c.fail),
+        (Status::Pass, Some(300.0), Some(120.0)),
+        "{}",
+        c.message
+    );
+    d.ingress
+        .as_mut()
+        .unwrap()
+        .rate_limits
+        .push(("http.middlewares.shop.rateLimit".into(), 50.0));
+    let c = by_name(&judge(&d, Ok(&pg(500)), &settings()), RATE_LIMITS).clone();
+    assert_eq!((c.status, c.observed), (Status::Warn, Some(50.0)));
+    assert!(c.message.contains("below it: traefik.yaml: http.middlewares.shop.rateLimit = 50 requests/s (a limit counts per client IP"), "{}", c.message);
+    d.measured.capacity = None;
+    let c = by_name(&judge(&d, Ok(&pg(500)), &settings()), RATE_LIMITS).clone();
+    assert_eq!(c.status, Status::Warn);
 }
