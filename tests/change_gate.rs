@@ -667,6 +667,69 @@ fn preflight_on_the_real_postgres_reports_archiving_off_and_reviews_the_configur
         time["message"].as_str().unwrap().contains("traefik.yaml: http.serversTransports.odoo.forwardingTimeouts.responseHeaderTimeout = 180s"),
         "{time:#}"
     );
+    // What was read, field by field.
+    let read = &record["configuration"];
+    assert_eq!(
+        read["postgres"]["target"],
+        "postgres://postgres:***@127.0.0.1:5432/postgres"
+    );
+    assert_eq!(read["postgres"]["archive_mode"], "off");
+    assert_eq!(read["postgres"]["replicas"], 0);
+    assert!(read["postgres"]["max_connections"].as_u64().unwrap() > 0);
+    let odoo = &read["odoo_conf"];
+    assert!(
+        odoo["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/change/deploy/odoo.conf")
+    );
+    assert_eq!(
+        (
+            &odoo["workers"],
+            &odoo["db_maxconn"],
+            &odoo["max_cron_threads"],
+            &odoo["limit_time_real_s"]
+        ),
+        (
+            &Value::from(6),
+            &Value::from(8),
+            &Value::from(2),
+            &Value::from(120.0)
+        )
+    );
+    let k8s = &read["kubernetes"];
+    assert_eq!(
+        (&k8s["deployment"], &k8s["container"], &k8s["hpa"]),
+        (
+            &Value::from("odoo"),
+            &Value::from("odoo"),
+            &Value::from("odoo")
+        )
+    );
+    assert_eq!(
+        (
+            &k8s["replicas"],
+            &k8s["min_replicas"],
+            &k8s["max_replicas"],
+            &k8s["max_pods"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(2),
+            &Value::from(4),
+            &Value::from(4)
+        )
+    );
+    assert_eq!(
+        k8s["memory_limit_bytes"].as_f64(),
+        Some(8.0 * 1024f64.powi(3))
+    );
+    assert_eq!(read["traefik"]["timeouts_s"][0][1].as_f64(), Some(180.0));
+    assert_eq!(read["measured"]["workers_needed"].as_f64(), Some(needed));
+    assert_eq!(
+        read["measured"]["slowest_step"][0],
+        capacity["runs"][0]["run_id"]
+    );
     // Traefik's 300 requests/s against the smoke run's sized peak.
     let rate = check(&record, "preflight config_review rate_limits");
     assert_eq!(rate["observed"].as_f64(), Some(300.0));

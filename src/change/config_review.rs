@@ -16,7 +16,8 @@
 use std::path::{Path, PathBuf};
 
 use super::deployment::{Ingress, OdooConf, Pods};
-use super::preflight::{PgSnapshot, Settings};
+use super::postgres::PgSnapshot;
+use super::preflight::Settings;
 use crate::capacity::report::CapacityReport;
 use crate::config::ConfigError;
 use crate::result::{Check, RunResult, Status};

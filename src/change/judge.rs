@@ -36,14 +36,14 @@ pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Status {
         .unwrap_or(Status::Pass)
 }
 
-/// Judges a change. `preflight` are the class's pre-flight checks, judged
-/// ([`super::preflight::judge`]); `files` are the input files' versions; `link` turns a path
+/// Judges a change. `preflight` is the class's pre-flight checks, judged
+/// ([`super::preflight::judge`]), and what they read; `files` are the input files' versions; `link` turns a path
 /// into the record's link to it (relative to the record's folder).
 pub fn judge(
     inputs: &Inputs,
     runs: &[RunEvidence],
     emergency: Option<&str>,
-    preflight: Vec<Check>,
+    preflight: super::preflight::Judged,
     files: InputFiles,
     link: impl Fn(&Path) -> String,
 ) -> ChangeRecord {
@@ -78,7 +78,7 @@ pub fn judge(
             checks.push(headroom(profile, min, runs));
         }
     }
-    checks.extend(preflight);
+    checks.extend(preflight.checks);
     let loads = loads(inputs, runs, &link);
     let rollback = Rollback {
         plan: inputs.change.rollback.clone(),
@@ -117,6 +117,7 @@ pub fn judge(
             .iter()
             .map(|p| p.name().to_string())
             .collect(),
+        configuration: preflight.configuration,
         inputs: files,
     }
 }

@@ -21,6 +21,7 @@ pub mod freeze;
 pub mod judge;
 pub mod markdown;
 pub mod policy;
+pub mod postgres;
 pub mod preflight;
 pub mod provenance;
 pub mod when;

@@ -78,7 +78,9 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
             runs: &args.runs,
         },
     )?;
-    let preflight = preflight::judge(required, settings, &seen, jiff::Timestamp::now());
+    let preflight = preflight::judge(required, settings, &seen, jiff::Timestamp::now(), |p| {
+        provenance::relative(p, &out)
+    });
     let record = judge::judge(&inputs, &runs, emergency, preflight, files, |p| {
         provenance::relative(p, &out)
     });

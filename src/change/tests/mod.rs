@@ -138,6 +138,7 @@ pub(super) fn judged(i: &Inputs, runs: &[RunEvidence], emergency: Option<&str>) 
         &i.policy.preflight,
         &crate::change::preflight::Evidence::default(),
         jiff::Timestamp::UNIX_EPOCH,
+        |p| p.display().to_string(),
     );
     judge(i, runs, emergency, preflight, files, |p| {
         p.display().to_string()
