@@ -636,10 +636,10 @@ fn preflight_on_the_real_postgres_reports_archiving_off_and_reviews_the_configur
             .contains("connections free = max_connections "),
         "{headroom:#}"
     );
-    // 4 pods (the HPA's maxReplicas) × (6 × 8 + 2) = 200 connections: more than the
-    // shared server's max_connections of 100 allows.
+    // (4 pods (the HPA's maxReplicas) + 1 surge pod of a rollout) × (6 × 8 + 2) = 250
+    // connections: more than the shared server's max_connections of 100 allows.
     let connections = check(&record, "preflight config_review connections");
-    assert_eq!(connections["observed"].as_f64(), Some(200.0));
+    assert_eq!(connections["observed"].as_f64(), Some(250.0));
     assert_eq!(connections["status"], "fail", "{connections:#}");
     assert!(
         connections["message"]

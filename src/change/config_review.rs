@@ -4,7 +4,7 @@
 //!
 //! | check | rule |
 //! |---|---|
-//! | `preflight config_review connections` | pods × (workers × db_maxconn + max_cron_threads) ≤ max_connections − reserved |
+//! | `preflight config_review connections` | (pods + rollout surge) × (workers × db_maxconn + max_cron_threads) ≤ max_connections − reserved |
 //! | `preflight config_review workers` | pods × workers ≥ ⌈workers needed at the peak × (1 + worker_margin)⌉ |
 //! | `preflight config_review time_limits` | limit_time_real and each ingress timeout ≥ slowest step p99.9 × (1 + time_margin) |
 //! | `preflight config_review memory` | the container's memory limit ≥ measured peak × (1 + memory_margin) |
@@ -173,8 +173,10 @@ pub fn judge(d: &Deployment, postgres: Result<&PgSnapshot, String>, s: &Settings
 fn connections(d: &Deployment, postgres: Result<&PgSnapshot, String>) -> Check {
     let o = &d.odoo;
     let pods = d.pods.max_pods();
+    // A rollout (the change itself) runs the surge pods beside the old ones.
+    let surge = d.pods.surge.at(pods);
     let per_pod = o.workers.max(1) * o.db_maxconn + o.max_cron_threads;
-    let need = i64::from(pods) * i64::from(per_pod);
+    let need = i64::from(pods + surge) * i64::from(per_pod);
     let pg = match postgres {
         Ok(pg) => pg,
         Err(why) => {
@@ -189,8 +191,10 @@ fn connections(d: &Deployment, postgres: Result<&PgSnapshot, String>) -> Check {
     };
     let usable = pg.usable_connections();
     let sum = format!(
-        "{pods} pods ({}) × ({} workers × db_maxconn {} + {} cron threads) = {need} connections, and {} allows {usable} (max_connections {} − superuser_reserved_connections {}{})",
+        "({pods} pods ({}) + {surge} surge pod(s) of a rollout (maxSurge {} of Deployment {})) × ({} workers × db_maxconn {} + {} cron threads) = {need} connections, and {} allows {usable} (max_connections {} − superuser_reserved_connections {}{})",
         d.pods.max_pods_key(),
+        d.pods.surge.describe(),
+        d.pods.deployment,
         o.workers.max(1),
         o.db_maxconn,
         o.max_cron_threads,
@@ -218,7 +222,7 @@ fn connections(d: &Deployment, postgres: Result<&PgSnapshot, String>) -> Check {
             Some(need as f64),
             Some(usable as f64),
             format!(
-                "{sum}: lower db_maxconn (or workers) in {}, or maxReplicas, or raise max_connections in postgresql.conf (or put a pooler between)",
+                "{sum}: lower db_maxconn (or workers) in {}, or maxReplicas or maxSurge, or raise max_connections in postgresql.conf (or put a pooler between)",
                 o.path.display()
             ),
         )

@@ -112,6 +112,33 @@ pub struct Pods {
     pub container: String,
     pub memory_request: Option<f64>,
     pub memory_limit: Option<f64>,
+    /// Extra pods a rolling update starts beside the old ones.
+    pub surge: Surge,
+}
+
+/// `spec.strategy.rollingUpdate.maxSurge`: a count or a percentage of the pods (rounded up);
+/// Kubernetes' default is 25%, and a `Recreate` strategy starts none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Surge {
+    Pods(u32),
+    Percent(f64),
+}
+
+impl Surge {
+    /// The extra pods of a rollout when `pods` run.
+    pub fn at(self, pods: u32) -> u32 {
+        match self {
+            Surge::Pods(n) => n,
+            Surge::Percent(p) => (f64::from(pods) * p / 100.0).ceil() as u32,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Surge::Pods(n) => n.to_string(),
+            Surge::Percent(p) => format!("{p}%"),
+        }
+    }
 }
 
 impl Pods {
@@ -167,6 +194,21 @@ struct DeploymentDoc {
 struct DeploymentSpec {
     replicas: Option<u32>,
     template: Option<Template>,
+    strategy: Option<Strategy>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Strategy {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    rolling_update: Option<RollingUpdate>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RollingUpdate {
+    max_surge: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -334,7 +376,24 @@ pub fn read_pods(
             min_replicas: h.spec.min_replicas.unwrap_or(1),
             max_replicas: h.spec.max_replicas,
         });
+    let surge = match doc.spec.strategy {
+        Some(Strategy {
+            kind: Some(kind), ..
+        }) if kind == "Recreate" => Surge::Pods(0),
+        Some(Strategy {
+            rolling_update: Some(RollingUpdate { max_surge: Some(v) }),
+            ..
+        }) => surge(&v).ok_or_else(|| {
+            ConfigError::key(
+                &file,
+                format!("Deployment {name} spec.strategy.rollingUpdate.maxSurge"),
+                format!("`{v}` is neither a count nor a percentage (e.g. 1, \"25%\")"),
+            )
+        })?,
+        _ => Surge::Percent(25.0),
+    };
     Ok(Pods {
+        surge,
         deployment_file: file.clone(),
         deployment: name,
         replicas: doc.spec.replicas.unwrap_or(1),
@@ -343,6 +402,22 @@ pub fn read_pods(
         memory_request,
         memory_limit,
     })
+}
+
+fn surge(v: &serde_json::Value) -> Option<Surge> {
+    if let Some(n) = v.as_u64() {
+        return u32::try_from(n).ok().map(Surge::Pods);
+    }
+    let text = v.as_str()?.trim();
+    match text.strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| *p >= 0.0)
+            .map(Surge::Percent),
+        None => text.parse::<u32>().ok().map(Surge::Pods),
+    }
 }
 
 /// A Kubernetes quantity in base units: `2Gi`, `1500M`, `512e6`, `1073741824`.
@@ -512,15 +587,23 @@ mod tests {
 
     #[test]
     fn traefik_timeouts_and_rate_limits() {
-        let yaml = "http:\n  serversTransports:\n    odoo:\n      forwardingTimeouts:\n        responseHeaderTimeout: 90s\n        idleConnTimeout: 90s\n    none:\n      forwardingTimeouts:\n        responseHeaderTimeout: 0s\n  middlewares:\n    pos-limit:\n      rateLimit:\n        average: 600\n        period: 1m\n        burst: 100\n";
+        let yaml = "http:\n  serversTransports:\n    slow:\n      forwardingTimeouts:\n        responseHeaderTimeout: 1m30s\n    odoo:\n      forwardingTimeouts:\n        responseHeaderTimeout: 90s\n        idleConnTimeout: 90s\n    none:\n      forwardingTimeouts:\n        responseHeaderTimeout: 0s\n  middlewares:\n    pos-limit:\n      rateLimit:\n        average: 600\n        period: 1m\n        burst: 100\n";
         let v: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
         let i = Ingress::from_value(Path::new("traefik.yaml"), &v).unwrap();
         assert_eq!(
             i.timeouts,
-            vec![(
-                "http.serversTransports.odoo.forwardingTimeouts.responseHeaderTimeout".to_string(),
-                90.0
-            )]
+            vec![
+                (
+                    "http.serversTransports.odoo.forwardingTimeouts.responseHeaderTimeout"
+                        .to_string(),
+                    90.0
+                ),
+                (
+                    "http.serversTransports.slow.forwardingTimeouts.responseHeaderTimeout"
+                        .to_string(),
+                    90.0
+                )
+            ]
         );
         assert_eq!(
             i.rate_limits,

@@ -306,6 +306,7 @@ fn configuration(e: &Evidence, link: &impl Fn(&Path) -> String) -> Option<Config
             min_replicas: p.hpa.as_ref().map(|h| h.min_replicas),
             max_replicas: p.hpa.as_ref().map(|h| h.max_replicas),
             max_pods: p.max_pods(),
+            surge_pods: p.surge.at(p.max_pods()),
         });
         c.traefik = d.ingress.as_ref().map(|i| TraefikRead {
             path: link(&i.path),

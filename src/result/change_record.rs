@@ -140,6 +140,9 @@ pub struct KubernetesRead {
     pub max_replicas: Option<u32>,
     /// The most pods there can be: `max_replicas`, else `replicas`.
     pub max_pods: u32,
+    /// Extra pods a rollout starts at `max_pods` (`spec.strategy.rollingUpdate.maxSurge`,
+    /// default 25% rounded up; 0 for `Recreate`).
+    pub surge_pods: u32,
 }
 
 /// Traefik's dynamic configuration: `[key, value]` pairs.

@@ -143,20 +143,20 @@ fn the_manifests_give_the_autoscaled_odoo_container() {
 fn connections_fit_within_max_connections_minus_the_reserved_or_fail_naming_the_keys() {
     let dir = tempfile::tempdir().unwrap();
     let d = deployment(dir.path());
-    // 4 pods × (6 × 8 + 2) = 200.
-    let ok = judge(&d, Ok(&pg(203)), &settings());
+    // (4 pods + 1 surge pod, 25% of 4 rounded up) × (6 × 8 + 2) = 250.
+    let ok = judge(&d, Ok(&pg(253)), &settings());
     let c = by_name(&ok, CONNECTIONS);
     assert_eq!(
         (c.status, c.observed, c.fail),
-        (Status::Pass, Some(200.0), Some(200.0)),
+        (Status::Pass, Some(250.0), Some(250.0)),
         "{}",
         c.message
     );
-    let tight = judge(&d, Ok(&pg(200)), &settings());
+    let tight = judge(&d, Ok(&pg(250)), &settings());
     let c = by_name(&tight, CONNECTIONS);
     assert_eq!(c.status, Status::Fail);
-    assert!(c.message.starts_with("4 pods ("), "{}", c.message);
-    assert!(c.message.contains("HorizontalPodAutoscaler odoo spec.maxReplicas) × (6 workers × db_maxconn 8 + 2 cron threads) = 200 connections, and postgres://odoo:***@db/retail allows 197 (max_connections 200 − superuser_reserved_connections 3)"), "{}", c.message);
+    assert!(c.message.starts_with("(4 pods ("), "{}", c.message);
+    assert!(c.message.contains("HorizontalPodAutoscaler odoo spec.maxReplicas) + 1 surge pod(s) of a rollout (maxSurge 25% of Deployment odoo)) × (6 workers × db_maxconn 8 + 2 cron threads) = 250 connections, and postgres://odoo:***@db/retail allows 247 (max_connections 250 − superuser_reserved_connections 3)"), "{}", c.message);
     assert!(
         c.message.contains("lower db_maxconn (or workers) in ") && c.message.contains("odoo.conf"),
         "{}",
@@ -279,4 +279,36 @@ fn rate_limits_below_the_sized_peak_warn() {
     d.measured.capacity = None;
     let c = by_name(&judge(&d, Ok(&pg(500)), &settings()), RATE_LIMITS).clone();
     assert_eq!(c.status, Status::Warn);
+}
+
+#[test]
+fn a_rollout_surges_by_count_by_percentage_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |strategy: &str| {
+        let k8s = dir.path().join("d.yaml");
+        std::fs::write(
+            &k8s,
+            format!("kind: Deployment\nmetadata:\n  name: odoo\nspec:\n  replicas: 10\n{strategy}  template:\n    spec:\n      containers:\n        - name: odoo\n"),
+        )
+        .unwrap();
+        read_pods(&[k8s], None, None)
+    };
+    let at = |strategy: &str| manifest(strategy).unwrap().surge.at(10);
+    assert_eq!(at(""), 3);
+    assert_eq!(
+        at("  strategy:\n    rollingUpdate:\n      maxSurge: 2\n"),
+        2
+    );
+    assert_eq!(
+        at("  strategy:\n    rollingUpdate:\n      maxSurge: \"10%\"\n"),
+        1
+    );
+    assert_eq!(at("  strategy:\n    type: Recreate\n"), 0);
+    let e = manifest("  strategy:\n    rollingUpdate:\n      maxSurge: lots\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Deployment odoo spec.strategy.rollingUpdate.maxSurge`: `\"lots\"` is neither"),
+        "{e}"
+    );
 }
