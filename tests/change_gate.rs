@@ -683,43 +683,22 @@ fn preflight_on_the_real_postgres_reports_archiving_off_and_reviews_the_configur
             .unwrap()
             .ends_with("examples/change/deploy/odoo.conf")
     );
-    assert_eq!(
-        (
-            &odoo["workers"],
-            &odoo["db_maxconn"],
-            &odoo["max_cron_threads"],
-            &odoo["limit_time_real_s"]
-        ),
-        (
-            &Value::from(6),
-            &Value::from(8),
-            &Value::from(2),
-            &Value::from(120.0)
-        )
-    );
     let k8s = &read["kubernetes"];
-    assert_eq!(
-        (&k8s["deployment"], &k8s["container"], &k8s["hpa"]),
-        (
-            &Value::from("odoo"),
-            &Value::from("odoo"),
-            &Value::from("odoo")
-        )
-    );
-    assert_eq!(
-        (
-            &k8s["replicas"],
-            &k8s["min_replicas"],
-            &k8s["max_replicas"],
-            &k8s["max_pods"]
-        ),
-        (
-            &Value::from(2),
-            &Value::from(2),
-            &Value::from(4),
-            &Value::from(4)
-        )
-    );
+    for (section, key, want) in [
+        (odoo, "workers", Value::from(6)),
+        (odoo, "db_maxconn", Value::from(8)),
+        (odoo, "max_cron_threads", Value::from(2)),
+        (odoo, "limit_time_real_s", Value::from(120.0)),
+        (k8s, "deployment", Value::from("odoo")),
+        (k8s, "container", Value::from("odoo")),
+        (k8s, "hpa", Value::from("odoo")),
+        (k8s, "replicas", Value::from(2)),
+        (k8s, "min_replicas", Value::from(2)),
+        (k8s, "max_replicas", Value::from(4)),
+        (k8s, "max_pods", Value::from(4)),
+    ] {
+        assert_eq!(section[key], want, "{key} in {section:#}");
+    }
     assert_eq!(
         k8s["memory_limit_bytes"].as_f64(),
         Some(8.0 * 1024f64.powi(3))

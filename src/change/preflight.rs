@@ -465,6 +465,43 @@ mod tests {
     }
 
     #[test]
+    fn the_review_needs_odoo_conf_and_manifests_together_and_reads_only_what_is_required() {
+        let conf = Path::new("odoo.conf");
+        let files = Files {
+            odoo_conf: Some(conf),
+            ..Files::default()
+        };
+        let s = Settings::default();
+        let e = gather(&[Preflight::ConfigReview], &s, files).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--kubernetes: the configuration review needs"),
+            "{e}"
+        );
+        let manifests = [PathBuf::from("odoo.yaml")];
+        let only = Files {
+            kubernetes: &manifests,
+            ..Files::default()
+        };
+        let e = gather(&[Preflight::ConfigReview], &s, only).unwrap_err();
+        assert!(e.to_string().starts_with("--odoo-conf: "), "{e}");
+        // Not required: not read (these files do not exist), and no PostgreSQL is asked.
+        let missing = Files {
+            backup_status: Some(Path::new("/nonexistent/backup.json")),
+            ..files
+        };
+        let e = gather(&[], &s, missing).unwrap();
+        assert!(e.postgres.is_none() && e.backup.is_none() && e.deployment.is_none());
+        // Required: a file that cannot be read is input to mend.
+        let e = gather(&[Preflight::BackupFreshness], &s, missing).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/backup.json: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn settings_are_checked_at_their_place() {
         let source = TomlFile {
             path: "policy.toml".into(),
