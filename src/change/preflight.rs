@@ -26,8 +26,10 @@ use crate::result::change_record::{
 };
 use crate::result::{Check, Status};
 
-/// The variable holding the PostgreSQL URL when the policy names none.
-pub const DEFAULT_URL_ENV: &str = "PEAKGATE_PG_URL";
+/// The variable holding the production PostgreSQL URL when the policy names none: not the
+/// probes' `PEAKGATE_PG_URL` (staging), so that a pipeline setting both cannot check the
+/// wrong server.
+pub const DEFAULT_URL_ENV: &str = "PEAKGATE_PREFLIGHT_PG_URL";
 
 /// `[preflight]` of policy.toml, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -443,7 +445,10 @@ mod tests {
         let c = judged.checks;
         assert_eq!(c.len(), 5);
         assert!(c.iter().all(|c| c.status == Status::Fail));
-        assert!(c[0].message.contains("PEAKGATE_PG_URL is not set"));
+        assert!(
+            c[0].message
+                .contains("PEAKGATE_PREFLIGHT_PG_URL is not set")
+        );
         assert!(c[1].message.contains("--backup-status FILE"));
         assert!(c[4].message.contains("--odoo-conf FILE"));
         let down = Evidence {

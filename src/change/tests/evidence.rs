@@ -208,7 +208,7 @@ fn the_markdown_record_has_the_summary_table_checks_windows_loads_and_rollback()
         "| flash-sale | yes | [flash-scale](reports/flash-scale) | 17.0.43 | PASS | ×2 | — |",
         "> Redeploy 17.0.42 with helm rollback odoo 41.",
         "- smoke: run smoke-1 was compared with the accepted run accepted-1 of release 17.0.42",
-        "- pg_archiving: FAIL — not checked: PEAKGATE_PG_URL is not set; set it to the production primary's URL (postgres://user:password@host:5432/db)",
+        "- pg_archiving: FAIL — not checked: PEAKGATE_PREFLIGHT_PG_URL is not set; set it to the production primary's URL (postgres://user:password@host:5432/db)",
         "- smoke-1: [run.json](reports/smoke-1/run.json), [verdict.json](reports/smoke-1/verdict.json)",
     ] {
         assert!(lines.contains(&expected), "missing line {expected}\n{md}");
