@@ -456,7 +456,8 @@ fn a_high_change_without_its_flash_sale_run_fails_and_the_record_names_the_gap()
         .find(|w| w["event"] == "Spring sale")
         .unwrap();
     assert_eq!(spring["start"], "2027-03-25T00:00:00+01:00[Europe/Paris]");
-    assert_eq!(check(&record, "preflight pg_archiving")["status"], "warn");
+    // Nothing to look at (no PostgreSQL URL, or the shared one, whose archiving is off).
+    assert_eq!(check(&record, "preflight pg_archiving")["status"], "fail");
     let gap = record["loads"]
         .as_array()
         .unwrap()
@@ -538,4 +539,224 @@ fn a_scale_parent_gives_the_headroom_and_less_than_the_policy_asks_fails() {
     );
     // Without a calendar: this policy's class has no freeze rules.
     assert_eq!(record["inputs"]["calendar"], Value::Null);
+}
+
+/// A copy of `dir` under `to` (a run folder the test may add files to).
+fn copy_dir(dir: &Path, to: &Path) -> PathBuf {
+    let dest = to.join(dir.file_name().unwrap());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::create_dir_all(&dest).unwrap();
+            std::fs::copy(entry.path(), dest.join(entry.file_name())).unwrap();
+        }
+    }
+    dest
+}
+
+/// The pre-flight checks against the shared PostgreSQL (archiving off there: reported, never
+/// passed), a fresh WAL-G status file, and the configuration review of the shipped example
+/// deployment against what `peakgate capacity` sized from the smoke run; a malformed status
+/// file is exit 2 at its place; the URL's password reaches no artifact.
+#[test]
+fn preflight_on_the_real_postgres_reports_archiving_off_and_reviews_the_configuration() {
+    let r = runs();
+    let ws = Workspace::new();
+    let run = copy_dir(&r.candidate, ws.dir.path());
+    let cap = peakgate().arg("capacity").arg(&run).output().unwrap();
+    assert_eq!(
+        cap.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cap.stderr)
+    );
+    let capacity = json(&run.join("capacity.json"));
+    let needed = capacity["total"]["workers_needed"].as_f64().unwrap();
+    let policy = ws.write(
+        "policy.toml",
+        "[types]\nodoo_config = \"standard\"\n[class.standard]\nprofiles = [\"smoke\"]\npreflight = [\"pg_archiving\", \"backup_freshness\", \"replication_lag\", \"connection_headroom\", \"config_review\"]\n[preflight]\npostgres_url_env = \"PEAKGATE_TEST_GATE_PG_URL\"\nrecovery_point_objective = \"15m\"\nbackup_max_age = \"1day\"\n",
+    );
+    let finished = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let fresh = ws.write(
+        "backup-list.json",
+        &format!(
+            "[{{\"backup_name\":\"base_000000010000000000000002\",\"time\":\"{finished}\",\"wal_file_name\":\"000000010000000000000002\",\"storage_name\":\"default\",\"finish_time\":\"{finished}\"}}]"
+        ),
+    );
+    let gate = |status: &Path, out: &Path| {
+        peakgate()
+            .env(
+                "PEAKGATE_TEST_GATE_PG_URL",
+                "postgres://postgres:gate-s3cret-pw@127.0.0.1:5432/postgres",
+            )
+            .args(["gate", "--change"])
+            .arg(example("change.toml"))
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--runs")
+            .arg(&run)
+            .arg("--backup-status")
+            .arg(status)
+            .arg("--odoo-conf")
+            .arg(example("deploy/odoo.conf"))
+            .arg("--kubernetes")
+            .arg(example("deploy/odoo.yaml"))
+            .arg("--traefik")
+            .arg(example("deploy/traefik.yaml"))
+            .arg("--capacity")
+            .arg(run.join("capacity.json"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = ws.dir.path().join("record");
+    let o = gate(&fresh, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let record = json(&out.join("change-record.json"));
+    let archiving = check(&record, "preflight pg_archiving");
+    assert_eq!(archiving["status"], "fail");
+    assert!(
+        archiving["message"].as_str().unwrap().starts_with(
+            "postgres://postgres:***@127.0.0.1:5432/postgres: WAL archiving is off (archive_mode = off)"
+        ),
+        "{archiving:#}"
+    );
+    let backup = check(&record, "preflight backup_freshness");
+    assert_eq!(backup["status"], "pass", "{backup:#}");
+    assert!(
+        (backup["observed"].as_f64().unwrap() - 2.0).abs() < 0.05,
+        "{backup:#}"
+    );
+    assert_eq!(backup["fail"].as_f64(), Some(24.0));
+    assert!(
+        backup["message"]
+            .as_str()
+            .unwrap()
+            .contains("(WAL-G): last full backup base_000000010000000000000002 finished"),
+        "{backup:#}"
+    );
+    // No standby streams from the shared server.
+    let lag = check(&record, "preflight replication_lag");
+    assert_eq!(lag["status"], "pass");
+    assert!(
+        lag["message"]
+            .as_str()
+            .unwrap()
+            .contains("no replicas are configured")
+    );
+    // Free connections: what the server says now, whatever other tests hold.
+    let headroom = check(&record, "preflight connection_headroom");
+    assert!(
+        headroom["observed"].as_f64().unwrap() >= 0.0,
+        "{headroom:#}"
+    );
+    assert!(
+        headroom["message"]
+            .as_str()
+            .unwrap()
+            .contains("connections free = max_connections "),
+        "{headroom:#}"
+    );
+    // (4 pods (the HPA's maxReplicas) + 1 surge pod of a rollout) × (6 × 8 + 2) = 250
+    // connections: more than the shared server's max_connections of 100 allows.
+    let connections = check(&record, "preflight config_review connections");
+    assert_eq!(connections["observed"].as_f64(), Some(250.0));
+    assert_eq!(connections["status"], "fail", "{connections:#}");
+    assert!(
+        connections["message"]
+            .as_str()
+            .unwrap()
+            .contains("odoo.yaml: HorizontalPodAutoscaler odoo spec.maxReplicas"),
+        "{connections:#}"
+    );
+    let workers = check(&record, "preflight config_review workers");
+    assert_eq!(workers["observed"].as_f64(), Some(24.0));
+    assert_eq!(workers["fail"].as_f64(), Some((needed * 1.25).ceil()));
+    assert_eq!(
+        workers["status"],
+        if 24.0 >= (needed * 1.25).ceil() {
+            "pass"
+        } else {
+            "fail"
+        }
+    );
+    // limit_time_real 120 s and Traefik's 180 s, far above a smoke step's p99.9.
+    let time = check(&record, "preflight config_review time_limits");
+    assert_eq!(time["status"], "pass", "{time:#}");
+    assert_eq!(time["observed"].as_f64(), Some(120.0));
+    assert!(
+        time["message"].as_str().unwrap().contains("traefik.yaml: http.serversTransports.odoo.forwardingTimeouts.responseHeaderTimeout = 180s"),
+        "{time:#}"
+    );
+    // What was read, field by field.
+    let read = &record["configuration"];
+    assert_eq!(
+        read["postgres"]["target"],
+        "postgres://postgres:***@127.0.0.1:5432/postgres"
+    );
+    assert_eq!(read["postgres"]["archive_mode"], "off");
+    assert_eq!(read["postgres"]["replicas"], 0);
+    assert!(read["postgres"]["max_connections"].as_u64().unwrap() > 0);
+    let odoo = &read["odoo_conf"];
+    assert!(
+        odoo["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/change/deploy/odoo.conf")
+    );
+    let k8s = &read["kubernetes"];
+    for (section, key, want) in [
+        (odoo, "workers", Value::from(6)),
+        (odoo, "db_maxconn", Value::from(8)),
+        (odoo, "max_cron_threads", Value::from(2)),
+        (odoo, "limit_time_real_s", Value::from(120.0)),
+        (k8s, "deployment", Value::from("odoo")),
+        (k8s, "container", Value::from("odoo")),
+        (k8s, "hpa", Value::from("odoo")),
+        (k8s, "replicas", Value::from(2)),
+        (k8s, "min_replicas", Value::from(2)),
+        (k8s, "max_replicas", Value::from(4)),
+        (k8s, "max_pods", Value::from(4)),
+    ] {
+        assert_eq!(section[key], want, "{key} in {section:#}");
+    }
+    assert_eq!(
+        k8s["memory_limit_bytes"].as_f64(),
+        Some(8.0 * 1024f64.powi(3))
+    );
+    assert_eq!(read["traefik"]["timeouts_s"][0][1].as_f64(), Some(180.0));
+    assert_eq!(read["measured"]["workers_needed"].as_f64(), Some(needed));
+    assert_eq!(
+        read["measured"]["slowest_step"][0],
+        capacity["runs"][0]["run_id"]
+    );
+    // Traefik's 300 requests/s against the smoke run's sized peak.
+    let rate = check(&record, "preflight config_review rate_limits");
+    assert_eq!(rate["observed"].as_f64(), Some(300.0));
+    assert_eq!(rate["fail"], capacity["peak_request_rate_per_s"]);
+    assert_eq!(record["verdict"], "fail");
+    for file in ["change-record.json", "change-record.md"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            !text.contains("gate-s3cret-pw"),
+            "{file} holds the password"
+        );
+    }
+    let md = std::fs::read_to_string(out.join("change-record.md")).unwrap();
+    assert!(md.contains("- config_review workers: "), "{md}");
+
+    let malformed = ws.write(
+        "broken.json",
+        "[{\"backup_name\": \"base_1\",\n  \"time\": 12}]",
+    );
+    let o = gate(&malformed, &ws.dir.path().join("record-2"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.json:2:"), "{stderr}");
 }

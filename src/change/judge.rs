@@ -37,12 +37,14 @@ pub fn overall(statuses: impl IntoIterator<Item = Status>) -> Status {
         .unwrap_or(Status::Pass)
 }
 
-/// Judges a change. `files` are the input files' versions; `link` turns a path into the
-/// record's link to it (relative to the record's folder).
+/// Judges a change. `preflight` is the class's pre-flight checks, judged
+/// ([`super::preflight::judge`]), and what they read; `files` are the input files' versions; `link` turns a path
+/// into the record's link to it (relative to the record's folder).
 pub fn judge(
     inputs: &Inputs,
     runs: &[RunEvidence],
     emergency: Option<&str>,
+    preflight: super::preflight::Judged,
     files: InputFiles,
     link: impl Fn(&Path) -> String,
 ) -> ChangeRecord {
@@ -78,16 +80,7 @@ pub fn judge(
             checks.push(headroom(profile, min, runs));
         }
     }
-    for p in &rules.preflight {
-        checks.push(check(
-            &format!("preflight {}", p.name()),
-            Status::Warn,
-            format!(
-                "not run: peakgate does not check {} against the real systems yet; confirm it by hand and say so in the change request",
-                p.name()
-            ),
-        ));
-    }
+    checks.extend(preflight.checks);
     let loads = loads(inputs, runs, &link);
     let rollback = Rollback {
         plan: inputs.change.rollback.clone(),
@@ -127,6 +120,7 @@ pub fn judge(
             .iter()
             .map(|p| p.name().to_string())
             .collect(),
+        configuration: preflight.configuration,
         inputs: files,
     }
 }

@@ -183,19 +183,25 @@ pub fn write(r: &ChangeRecord, out: &mut impl Write) -> std::io::Result<()> {
     if !r.preflight.is_empty() {
         writeln!(out, "## Pre-flight\n")?;
         for name in &r.preflight {
-            let c = r
+            // A check may judge several rules: `preflight config_review workers`, ...
+            let own = format!("preflight {name}");
+            let mine: Vec<_> = r
                 .checks
                 .iter()
-                .find(|c| c.name == format!("preflight {name}"));
-            match c {
-                Some(c) => writeln!(
+                .filter(|c| c.name == own || c.name.starts_with(&format!("{own} ")))
+                .collect();
+            if mine.is_empty() {
+                writeln!(out, "- {}", cell(name))?;
+            }
+            for c in mine {
+                let what = c.name.strip_prefix("preflight ").unwrap_or(&c.name);
+                writeln!(
                     out,
                     "- {}: {} — {}",
-                    cell(name),
+                    cell(what),
                     upper(c.status),
                     cell(&c.message)
-                )?,
-                None => writeln!(out, "- {}", cell(name))?,
+                )?;
             }
         }
         writeln!(out)?;

@@ -7,16 +7,22 @@
 //! turns both, purely, into a [`crate::result::change_record::ChangeRecord`]; the record's
 //! writers put it on disk. Data flows one way: files → inputs → record → writers.
 //!
-//! Later pre-flight and configuration checks plug in as policy `preflight` names
-//! ([`policy::Preflight`]) judged beside the others.
+//! Pre-flight checks against the real systems and the configuration review are policy
+//! `preflight` names ([`policy::Preflight`]); [`preflight`] reads the systems and judges them
+//! into checks that the judgement takes beside the others.
 
+pub mod backup;
 pub mod calendar;
 pub mod change_file;
+pub mod config_review;
+pub mod deployment;
 pub mod evidence;
 pub mod freeze;
 pub mod judge;
 pub mod markdown;
 pub mod policy;
+pub mod postgres;
+pub mod preflight;
 pub mod provenance;
 pub mod when;
 

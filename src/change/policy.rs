@@ -35,8 +35,8 @@ impl EventKind {
 }
 
 /// A pre-flight check a class can require, by its name in the policy. Each is a check of the
-/// change's verdict; until peakgate runs it against the real systems it is said as not run
-/// (warn), never passed in silence.
+/// change's verdict, run against the real systems ([`super::preflight`]); one that could not
+/// look fails, never passes in silence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preflight {
@@ -70,6 +70,8 @@ impl Preflight {
 struct PolicyFile {
     types: BTreeMap<String, Spanned<RiskClass>>,
     class: ClassesFile,
+    #[serde(default)]
+    preflight: super::preflight::SettingsFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +114,8 @@ pub struct Policy {
     /// Change type → its class.
     pub types: BTreeMap<String, RiskClass>,
     classes: BTreeMap<RiskClass, ClassPolicy>,
+    /// `[preflight]`: what the pre-flight checks hold the systems to.
+    pub preflight: super::preflight::Settings,
     pub source: TomlFile,
 }
 
@@ -191,9 +195,11 @@ impl Policy {
             }
             types.insert(name, class.into_inner());
         }
+        let preflight = super::preflight::Settings::check(&source, file.preflight)?;
         Ok(Policy {
             types,
             classes,
+            preflight,
             source,
         })
     }

@@ -73,6 +73,23 @@ pub struct GateArgs {
     /// Exit 1 when the verdict is warn.
     #[arg(long)]
     pub fail_on_warn: bool,
+    /// Pre-flight backup_freshness: the backup tool's status, saved by the pipeline
+    /// (`pgbackrest info --output=json`, or `wal-g backup-list --json --detail`).
+    #[arg(long, value_name = "FILE")]
+    pub backup_status: Option<PathBuf>,
+    /// Pre-flight config_review: the deployment's odoo.conf.
+    #[arg(long, value_name = "FILE")]
+    pub odoo_conf: Option<PathBuf>,
+    /// Pre-flight config_review: Kubernetes manifests (YAML, several documents a file) holding
+    /// the Odoo Deployment and its HorizontalPodAutoscaler.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub kubernetes: Vec<PathBuf>,
+    /// Pre-flight config_review: Traefik's dynamic configuration (YAML, or TOML by extension).
+    #[arg(long, value_name = "FILE")]
+    pub traefik: Option<PathBuf>,
+    /// Pre-flight config_review: capacity.json of `peakgate capacity` (workers needed at peak).
+    #[arg(long, value_name = "FILE")]
+    pub capacity: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -105,12 +105,10 @@ pub fn report(args: &CapacityReportArgs) -> anyhow::Result<()> {
             at_scale,
         ));
     }
-    if let Some(s) = &rep.slo {
-        if let Some(w) = s.workers {
-            rep.recommendation.push_str(&format!(
-                "; the latency objectives need {w} workers (simulated)"
-            ));
-        }
+    if let Some(w) = rep.slo.as_ref().and_then(|s| s.workers) {
+        rep.recommendation.push_str(&format!(
+            "; the latency objectives need {w} workers (simulated)"
+        ));
     }
     let out = &args.runs[0];
     let json = serde_json::to_vec_pretty(&rep).context("cannot serialize capacity.json")?;

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::judge::exit_for_verdict;
 use super::{Exit, GateArgs, InputError, UsageError};
-use crate::change::{self, Inputs, evidence, judge, provenance};
+use crate::change::{self, Inputs, evidence, judge, preflight, provenance};
 use crate::result::Status;
 use crate::result::change_record::{ChangeRecord, Inputs as InputFiles, RiskClass};
 
@@ -82,7 +82,24 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
             .as_ref()
             .map(|c| provenance::version(&c.source.path, &c.source.text, &out)),
     };
-    let record = judge::judge(&inputs, &runs, emergency, files, |p| {
+    let required = &inputs.rules.preflight;
+    let settings = &inputs.policy.preflight;
+    let seen = preflight::gather(
+        required,
+        settings,
+        preflight::Files {
+            backup_status: args.backup_status.as_deref(),
+            odoo_conf: args.odoo_conf.as_deref(),
+            kubernetes: &args.kubernetes,
+            traefik: args.traefik.as_deref(),
+            capacity: args.capacity.as_deref(),
+            runs: &args.runs,
+        },
+    )?;
+    let preflight = preflight::judge(required, settings, &seen, inputs.judged_at, |p| {
+        provenance::relative(p, &out)
+    });
+    let record = judge::judge(&inputs, &runs, emergency, preflight, files, |p| {
         provenance::relative(p, &out)
     });
     change::write_record(&out, &record)

@@ -85,8 +85,92 @@ pub struct ChangeRecord {
     pub rollback: Rollback,
     /// The pre-flight checks the class requires, by name.
     pub preflight: Vec<String>,
+    /// What the pre-flight checks read: the live PostgreSQL's settings and the deployment's
+    /// configuration with what it was reviewed against; `null` when nothing was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Configuration>,
     /// The input files, with their versions.
     pub inputs: Inputs,
+}
+
+/// `configuration` of the record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Configuration {
+    pub postgres: Option<PostgresRead>,
+    pub odoo_conf: Option<OdooConfRead>,
+    pub kubernetes: Option<KubernetesRead>,
+    pub traefik: Option<TraefikRead>,
+    pub measured: Option<MeasuredRead>,
+}
+
+/// The live PostgreSQL (`target` without its password).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostgresRead {
+    pub target: String,
+    pub archive_mode: String,
+    pub max_connections: u32,
+    pub superuser_reserved_connections: u32,
+    pub reserved_connections: u32,
+    pub connections_in_use: u32,
+    pub replicas: u32,
+}
+
+/// odoo.conf `[options]`, Odoo's defaults where a key is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OdooConfRead {
+    /// Relative to the record's folder.
+    pub path: String,
+    pub workers: u32,
+    pub db_maxconn: u32,
+    pub max_cron_threads: u32,
+    pub limit_time_real_s: f64,
+    pub limit_memory_soft_bytes: f64,
+    pub limit_memory_hard_bytes: f64,
+}
+
+/// The Odoo Deployment, its container and its autoscaler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KubernetesRead {
+    pub deployment_file: String,
+    pub deployment: String,
+    pub replicas: u32,
+    pub container: String,
+    pub memory_request_bytes: Option<f64>,
+    pub memory_limit_bytes: Option<f64>,
+    /// `null` when no HorizontalPodAutoscaler targets the Deployment.
+    pub hpa_file: Option<String>,
+    pub hpa: Option<String>,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    /// The most pods there can be: `max_replicas`, else `replicas`.
+    pub max_pods: u32,
+    /// Extra pods a rollout starts at `max_pods` (`spec.strategy.rollingUpdate.maxSurge`,
+    /// default 25% rounded up; 0 for `Recreate`).
+    pub surge_pods: u32,
+}
+
+/// Traefik's dynamic configuration: `[key, value]` pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraefikRead {
+    pub path: String,
+    /// `responseHeaderTimeout` keys and seconds.
+    pub timeouts_s: Vec<(String, f64)>,
+    /// `rateLimit` keys and requests per second.
+    pub rate_limits_per_s: Vec<(String, f64)>,
+}
+
+/// What the review compared the configuration with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredRead {
+    /// capacity.json, relative to the record's folder.
+    pub capacity: Option<String>,
+    pub workers_needed: Option<u32>,
+    pub at_scale: Option<f64>,
+    pub peak_request_rate_per_s: Option<f64>,
+    /// The slowest step of the runs: `[run_id, step, p99.9 ms]`.
+    pub slowest_step: Option<(String, String, f64)>,
+    /// The memory series' highest value: `[run_id, series, bytes]`.
+    pub memory_peak: Option<(String, String, f64)>,
 }
 
 /// A change type and its class.

@@ -29,7 +29,7 @@ fn a_high_change_without_evidence_fails_each_requirement_by_name() {
             ("baseline smoke", Status::Fail),
             ("baseline flash-sale", Status::Fail),
             ("headroom flash-sale", Status::Fail),
-            ("preflight pg_archiving", Status::Warn),
+            ("preflight pg_archiving", Status::Fail),
         ]
     );
     assert_eq!(r.verdict, Status::Fail);
@@ -47,7 +47,7 @@ fn a_high_change_without_evidence_fails_each_requirement_by_name() {
 }
 
 #[test]
-fn a_high_change_with_its_evidence_warns_only_for_the_preflight_not_yet_run() {
+fn a_high_change_with_its_load_evidence_fails_only_for_the_preflight_it_could_not_look_at() {
     let i = inputs(change(
         "[\"module_upgrade\", \"odoo_config\"]",
         "2026-06-10T22:00",
@@ -56,7 +56,7 @@ fn a_high_change_with_its_evidence_warns_only_for_the_preflight_not_yet_run() {
     ));
     assert_eq!(i.class, RiskClass::High);
     let r = judged(&i, &high_evidence(), None);
-    assert_eq!(r.verdict, Status::Warn, "{:#?}", r.checks);
+    assert_eq!(r.verdict, Status::Fail, "{:#?}", r.checks);
     let not_passed: Vec<&str> = r
         .checks
         .iter()
@@ -208,7 +208,7 @@ fn the_markdown_record_has_the_summary_table_checks_windows_loads_and_rollback()
         "| flash-sale | yes | [flash-scale](reports/flash-scale) | 17.0.43 | PASS | ×2 | — |",
         "> Redeploy 17.0.42 with helm rollback odoo 41.",
         "- smoke: run smoke-1 was compared with the accepted run accepted-1 of release 17.0.42",
-        "- pg_archiving: WARN — not run: peakgate does not check pg_archiving against the real systems yet; confirm it by hand and say so in the change request",
+        "- pg_archiving: FAIL — not checked: PEAKGATE_PREFLIGHT_PG_URL is not set; set it to the production primary's URL (postgres://user:password@host:5432/db)",
         "- smoke-1: [run.json](reports/smoke-1/run.json), [verdict.json](reports/smoke-1/verdict.json)",
     ] {
         assert!(lines.contains(&expected), "missing line {expected}\n{md}");

@@ -137,7 +137,17 @@ pub(super) fn judged(i: &Inputs, runs: &[RunEvidence], emergency: Option<&str>) 
         policy: version("policy.toml"),
         calendar: Some(version("calendar.toml")),
     };
-    judge(i, runs, emergency, files, |p| p.display().to_string())
+    // The pre-flight checks as the gate judges them when it was given nothing to look at.
+    let preflight = crate::change::preflight::judge(
+        &i.rules.preflight,
+        &i.policy.preflight,
+        &crate::change::preflight::Evidence::default(),
+        jiff::Timestamp::UNIX_EPOCH,
+        |p| p.display().to_string(),
+    );
+    judge(i, runs, emergency, preflight, files, |p| {
+        p.display().to_string()
+    })
 }
 
 pub(super) fn run(id: &str, profile: &str, verdict: Status) -> RunEvidence {
