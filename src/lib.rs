@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod session;
 pub mod simulate;
 pub mod standin;
+pub mod store;
 pub mod target;
 pub mod traffic;
 pub mod verdict;

@@ -7,6 +7,7 @@ mod capacity_report;
 mod check;
 mod exit;
 mod gate;
+mod history;
 mod judge;
 mod profile;
 mod report;
@@ -14,6 +15,7 @@ mod run;
 mod scale;
 mod simulate;
 mod standin;
+mod store;
 mod verdict;
 
 use std::process::ExitCode;
@@ -73,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::Capacity(args) => capacity::capacity(args),
         Command::Simulate(args) => simulate::simulate(args),
         Command::Gate(args) => gate::gate(args),
+        Command::History(args) => history::history(args),
+        Command::Store(command) => store::store(command),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -29,8 +29,8 @@ pub use probe::{Gap, ProbeReport};
 pub use stored::{OpenError, StoredRun, read_gate, read_latency, read_verdict, stored_profile};
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
-    Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,
-    Method, PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep,
+    Attribution, BaselineChoice, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison,
+    Mechanism, Method, PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep,
     ServerComparison, Status, StepTime, Verdict,
 };
 

@@ -94,6 +94,7 @@ impl Verdict {
             percentiles: Vec::new(),
             comparisons: None,
             headroom: None,
+            baseline_choice: None,
         }
     }
 }
