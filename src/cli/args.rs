@@ -48,6 +48,9 @@ pub enum Command {
     /// The results store: put run folders into it.
     #[command(subcommand)]
     Store(super::store::StoreCommand),
+    /// Answer Flagger's pre-rollout webhook: a POST naming a profile runs it, one run at a
+    /// time; 200 on pass, an error status otherwise.
+    Serve(super::serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]

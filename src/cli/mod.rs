@@ -13,6 +13,7 @@ mod profile;
 mod report;
 mod run;
 mod scale;
+mod serve;
 mod simulate;
 mod standin;
 mod store;
@@ -77,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Gate(args) => gate::gate(args),
         Command::History(args) => history::history(args),
         Command::Store(command) => store::store(command),
+        Command::Serve(args) => runtime(None).and_then(|(rt, stop)| serve::serve(args, &rt, &stop)),
     };
     match outcome {
         Ok(exit) => exit.into(),
