@@ -213,6 +213,14 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     );
     // A store with no accepted run of the profile: said, exit 2.
     let empty = ws.dir.path().join("empty-store");
+    // A store folder that is not there is said (reading never creates one).
+    peakgate()
+        .args(["history", "--store"])
+        .arg(&empty)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no such directory"));
+    std::fs::create_dir_all(&empty).unwrap();
     let miss = peakgate()
         .arg("verdict")
         .arg(&candidate)

@@ -67,11 +67,7 @@ pub fn run(
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
-    if args.store.url.is_some() {
-        let store = args.store.open()?;
-        let entry = runtime.block_on(store.put(&dir.path))?;
-        eprintln!("peakgate: stored {} in {}", entry.run_id, store.url);
-    }
+    args.store.put_if_named(&dir.path, runtime)?;
     let judged_by_gate = verdict
         .checks
         .iter()

@@ -28,6 +28,22 @@ impl StoreArgs {
     pub fn open(&self) -> Result<Store, StoreError> {
         Store::open(&store::address(self.url.as_deref()))
     }
+
+    /// Puts a judged run folder into the store `--store` (or `PEAKGATE_STORE`) names; nothing
+    /// when none is named. Said on stderr.
+    pub fn put_if_named(
+        &self,
+        dir: &Path,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<(), StoreError> {
+        let Some(url) = &self.url else {
+            return Ok(());
+        };
+        let store = Store::create(url)?;
+        let entry = runtime.block_on(store.put(dir))?;
+        eprintln!("peakgate: stored {} in {}", entry.run_id, store.url);
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +65,7 @@ pub struct PutArgs {
 pub fn store(command: StoreCommand) -> anyhow::Result<Exit> {
     match command {
         StoreCommand::Put(args) => {
-            let store = args.store.open()?;
+            let store = Store::create(&store::address(args.store.url.as_deref()))?;
             for dir in &args.runs {
                 let e = store::block_on(store.put(dir))??;
                 println!(

@@ -94,9 +94,22 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens `url` to put runs into it: a local directory is created when missing.
+    pub fn create(url: &str) -> Result<Store, StoreError> {
+        if !url.contains("://") || url.starts_with("file://") {
+            let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Store::open(url)
+    }
+
     /// Opens `url`: `s3://bucket[/prefix]` (AWS_* environment: credentials, AWS_REGION,
     /// AWS_ENDPOINT_URL and AWS_ALLOW_HTTP for an S3-compatible server), or a local
-    /// directory (a path or `file:///path`), created when missing.
+    /// directory (a path or `file:///path`) that must exist: reading never creates one, so a
+    /// mistyped path is said, not listed as empty.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         let bad = |why: String| StoreError::Address {
             url: url.to_string(),
@@ -127,10 +140,11 @@ impl Store {
             ));
         }
         let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        if !dir.is_dir() {
+            return Err(bad(
+                "no such directory (nothing was stored there yet: `peakgate store put` or `run --store` create it)".into(),
+            ));
+        }
         let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
         Ok(Store {
             url: url.to_string(),
