@@ -7,7 +7,9 @@
 //! layer of flags and terminal output over it, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles. `change` comes
 //! after: it judges a change to production (its policy, the retail calendar's freezes) on
-//! stored runs' verdicts and writes the change record.
+//! stored runs' verdicts and writes the change record. `store` keeps judged run folders
+//! (a local directory or S3-compatible object storage), finds the last accepted run to compare
+//! with, and draws the trend across releases.
 
 pub mod capacity;
 pub mod change;

@@ -146,7 +146,12 @@ pub fn chromium() -> &'static str {
     );
 }
 
-fn browse(page: &Path, proxy_port: u16, profile: &Path, extra: &[&str]) -> std::process::Output {
+pub fn browse(
+    page: &Path,
+    proxy_port: u16,
+    profile: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     Command::new(chromium())
         .args([
             "--headless",

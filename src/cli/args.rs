@@ -85,9 +85,12 @@ pub struct ReportArgs {
     /// The run folder (reports/<run-id>).
     #[arg(value_name = "RUN")]
     pub run: PathBuf,
-    /// The baseline the run was compared with, to overlay its latency.
+    /// The baseline the run was compared with, to overlay its latency; `last-accepted`: the
+    /// stored run verdict.json's `baseline_choice` names, from the results store.
     #[arg(long, value_name = "RUN")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::store::StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]

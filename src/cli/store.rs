@@ -163,3 +163,27 @@ pub fn open_baseline(
         _scratch: Some(scratch),
     })
 }
+
+/// The baseline a run was judged against with `--baseline last-accepted` (its verdict.json's
+/// `baseline_choice`), from `--store` or else the store the choice names: the same run, even
+/// when a newer one was accepted since. The folder, and the scratch folder it may be in.
+pub fn chosen_baseline(
+    run: &Path,
+    store: &StoreArgs,
+) -> anyhow::Result<(PathBuf, tempfile::TempDir)> {
+    let v = crate::result::read_verdict(run)?;
+    let Some(choice) = v.baseline_choice else {
+        return Err(InputError {
+            flag: "--baseline",
+            source: anyhow::anyhow!(
+                "{}: the run was not judged with --baseline last-accepted (verdict.json has no baseline_choice)",
+                run.display()
+            ),
+        }
+        .into());
+    };
+    let s = Store::open(store.url.as_deref().unwrap_or(&choice.store))?;
+    let scratch = tempfile::tempdir()?;
+    let dir = store::block_on(s.fetch(&choice.run_id, scratch.path()))??;
+    Ok((dir, scratch))
+}
