@@ -139,3 +139,61 @@ fn a_store_address_with_another_scheme_is_the_users_mistake() {
     assert!(e.is_input(), "{e}");
     assert!(e.to_string().contains("gs://bucket/x"), "{e}");
 }
+
+#[test]
+fn a_scale_parent_enters_the_index_with_its_headroom_and_the_figures_of_its_1x_step() {
+    use crate::result::{Headroom, ScaleStep, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = crate::verdict::fixture::run();
+    run.release = Some("17.0.9".into());
+    let step_dir = dir.path().join("x1");
+    std::fs::create_dir_all(&step_dir).unwrap();
+    std::fs::write(step_dir.join("run.json"), serde_json::to_vec(&run).unwrap()).unwrap();
+    let step = |scale: f64, dir: &str, verdict| ScaleStep {
+        scale,
+        dir: dir.into(),
+        verdict,
+        started_ratio: Some(1.0),
+        requests: 10,
+        error_rate: 0.0,
+        worst_p95_ms: 1.0,
+        worst_p95_step: "x".into(),
+        not_passed: vec![],
+    };
+    let mut v = Verdict::new("20261201T100000Z-smoke-ab".into(), vec![]);
+    v.status = Some(RunStatus::Completed);
+    v.headroom = Some(Headroom {
+        multiplier: 1.0,
+        steps: vec![
+            step(0.5, "x0.5", Status::Pass),
+            step(1.0, "x1", Status::Pass),
+        ],
+    });
+    std::fs::write(
+        dir.path().join("verdict.json"),
+        serde_json::to_vec(&v).unwrap(),
+    )
+    .unwrap();
+    let e = Entry::from_dir(dir.path()).unwrap();
+    assert_eq!(e.kind, RunKind::Scale);
+    assert_eq!(e.run_id, "20261201T100000Z-smoke-ab");
+    assert_eq!(e.headroom, Some(1.0));
+    assert_eq!(e.release.as_deref(), Some("17.0.9"));
+    assert_eq!(e.profile, run.profile.name);
+    // Only steps, not whole journeys, with run.json's figures.
+    let (name, t) = run
+        .transactions
+        .iter()
+        .find(|(n, _)| n.contains('/'))
+        .unwrap();
+    assert_eq!(e.steps[name].p95_ms, t.latency_ms.p95);
+    assert!(e.steps.keys().all(|k| k.contains('/')));
+    // A scale parent is never a baseline.
+    assert!(last_accepted(&[e], &run.profile.name, "standin", None, None).is_none());
+    // A folder with no verdict is not a run to store (exit 2).
+    let err = Entry::from_dir(&step_dir).unwrap_err();
+    assert!(
+        err.is_input() && err.to_string().contains("no verdict"),
+        "{err}"
+    );
+}
