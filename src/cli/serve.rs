@@ -85,6 +85,13 @@ fn label_ok(s: &str) -> bool {
 /// Checks the payload's metadata: a profile name (no path), an optional release label, an
 /// optional `baseline = "last-accepted"`.
 fn ask(hook: &Hook, profiles: &Path) -> Result<Ask, String> {
+    // They go into the log: Kubernetes names and a phase word, nothing else (no line breaks).
+    if !label_ok(&hook.name)
+        || !label_ok(&hook.namespace)
+        || !(hook.phase.is_empty() || label_ok(&hook.phase))
+    {
+        return Err("name, namespace and phase must be Kubernetes names".into());
+    }
     if let Some(k) = hook.metadata.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!(
             "metadata key `{k}` is not one peakgate reads (profile, release, baseline)"
@@ -184,14 +191,14 @@ async fn handle(
             ));
         }
     };
-    let canary = format!("{}/{}", hook.namespace, hook.name);
     let ask = match ask(&hook, &state.args.profiles) {
         Ok(a) => a,
         Err(why) => {
-            eprintln!("peakgate serve: {canary}: refused: {why}");
+            eprintln!("peakgate serve: refused: {why}");
             return Ok(refuse(StatusCode::BAD_REQUEST, &why));
         }
     };
+    let canary = format!("{}/{}", hook.namespace, hook.name);
     let Ok(_permit) = state.one_run.try_acquire() else {
         eprintln!("peakgate serve: {canary}: busy (a run is in progress)");
         let mut r = refuse(
@@ -392,6 +399,17 @@ mod tests {
             assert!(e.contains(why), "{meta:?}: {e}");
             assert!(!e.contains("s3cret"), "a value is never echoed: {e}");
         }
+    }
+
+    #[test]
+    fn a_forged_name_cannot_write_a_line_of_its_own_into_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("smoke.toml"), "").unwrap();
+        let mut forged = hook(&[("profile", "smoke")]);
+        forged.name = "odoo\npeakgate serve: retail/odoo: exit 0 (pass)".into();
+        let e = ask(&forged, dir.path()).unwrap_err();
+        assert!(e.contains("Kubernetes names"), "{e}");
+        assert!(!e.contains('\n'));
     }
 
     #[test]
