@@ -22,10 +22,12 @@ fn write_json(p: &Path, v: &Value) {
     std::fs::write(p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
 }
 
-/// A 3 s smoke run on the stand-in, labelled `release`; extra flags after.
+/// A 3 s smoke run on the stand-in at a third of its rate (light enough that a busy CI
+/// machine keeps the plan), labelled `release`; extra flags after.
 fn smoke(out: &Path, release: &str, extra: &[&str]) -> (PathBuf, std::process::Output) {
     let output = peakgate()
-        .args(["run", "--quiet", "--duration", "3s", "--release", release])
+        .args(["run", "--quiet", "--duration", "3s", "--rate-scale", "0.33"])
+        .args(["--release", release])
         .arg("--profile")
         .arg(repo_file("profiles/smoke.toml"))
         .arg("--out")
