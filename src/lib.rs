@@ -8,7 +8,9 @@
 //! target. `traffic` sits before it all: it turns access logs into profiles. `change` comes
 //! after: it judges a change to production (its policy, the retail calendar's freezes) on
 //! stored runs' verdicts and writes the change record. `annotate` marks a run on Grafana:
-//! from the plan at its start, with the verdict at its end.
+//! from the plan at its start, with the verdict at its end. `store` keeps judged run folders
+//! (a local directory or S3-compatible object storage), finds the last accepted run to compare
+//! with, and draws the trend across releases.
 
 pub mod annotate;
 pub mod capacity;
@@ -26,6 +28,7 @@ pub mod secrets;
 pub mod session;
 pub mod simulate;
 pub mod standin;
+pub mod store;
 pub mod target;
 pub mod traffic;
 pub mod verdict;

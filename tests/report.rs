@@ -135,7 +135,7 @@ fn a_stored_report_regenerates_byte_for_byte() {
 }
 
 /// Headless Chromium, as the machine has it (Debian package `chromium`).
-fn chromium() -> &'static str {
+pub fn chromium() -> &'static str {
     for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
         if Path::new(c).exists() {
             return c;
@@ -146,7 +146,12 @@ fn chromium() -> &'static str {
     );
 }
 
-fn browse(page: &Path, proxy_port: u16, profile: &Path, extra: &[&str]) -> std::process::Output {
+pub fn browse(
+    page: &Path,
+    proxy_port: u16,
+    profile: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     Command::new(chromium())
         .args([
             "--headless",

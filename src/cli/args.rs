@@ -42,6 +42,15 @@ pub enum Command {
     /// Judge a change to production: its policy's evidence (runs, headroom, baseline,
     /// rollback plan) and the retail calendar's freezes; write change-record.md and .json.
     Gate(GateArgs),
+    /// The runs kept in the results store, with their verdicts; or the trend page across
+    /// releases (--trend).
+    History(super::history::HistoryArgs),
+    /// The results store: put run folders into it.
+    #[command(subcommand)]
+    Store(super::store::StoreCommand),
+    /// Answer Flagger's pre-rollout webhook: a POST naming a profile runs it, one run at a
+    /// time; 200 on pass, an error status otherwise.
+    Serve(super::serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,9 +106,12 @@ pub struct ReportArgs {
     /// The run folder (reports/<run-id>).
     #[arg(value_name = "RUN")]
     pub run: PathBuf,
-    /// The baseline the run was compared with, to overlay its latency.
+    /// The baseline the run was compared with, to overlay its latency; `last-accepted`: the
+    /// stored run verdict.json's `baseline_choice` names, from the results store.
     #[arg(long, value_name = "RUN")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::store::StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -398,8 +410,12 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// A run folder of the accepted release: compare this run with it step by step.
+    /// `last-accepted`: the results store's newest accepted run of the same profile, target
+    /// and tenant.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::store::StoreArgs,
     /// Exit 1 when the verdict is warn (default: only fail exits 1).
     #[arg(long)]
     pub fail_on_warn: bool,
@@ -418,9 +434,12 @@ pub struct VerdictArgs {
     /// The run folder (reports/<run-id>).
     #[arg(value_name = "RUN")]
     pub run: PathBuf,
-    /// A run folder of the accepted release to compare with.
+    /// A run folder of the accepted release to compare with; `last-accepted`: the results
+    /// store's newest accepted run of the same profile, target and tenant.
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::store::StoreArgs,
     /// A `[gate]` file merged over the gate the run was judged with (its gate.json).
     #[arg(long, value_name = "FILE")]
     pub gate: Option<PathBuf>,

@@ -67,6 +67,13 @@ pub fn for_error(e: &anyhow::Error) -> Exit {
                 Exit::Internal
             };
         }
+        if let Some(s) = cause.downcast_ref::<crate::store::StoreError>() {
+            return if s.is_input() {
+                Exit::BadInput
+            } else {
+                Exit::Internal
+            };
+        }
         if let Some(r) = cause.downcast_ref::<crate::result::ResultError>() {
             return if r.is_input() {
                 Exit::BadInput

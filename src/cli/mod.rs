@@ -8,13 +8,16 @@ mod capacity_report;
 mod check;
 mod exit;
 mod gate;
+mod history;
 mod judge;
 mod profile;
 mod report;
 mod run;
 mod scale;
+mod serve;
 mod simulate;
 mod standin;
+mod store;
 mod verdict;
 
 use std::process::ExitCode;
@@ -74,6 +77,9 @@ pub fn main() -> ExitCode {
         Command::Capacity(args) => capacity::capacity(args),
         Command::Simulate(args) => simulate::simulate(args),
         Command::Gate(args) => gate::gate(args),
+        Command::History(args) => history::history(args),
+        Command::Store(command) => store::store(command),
+        Command::Serve(args) => runtime(None).and_then(|(rt, stop)| serve::serve(args, &rt, &stop)),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -7,7 +7,17 @@ use crate::report::Format;
 use crate::result::StoredRun;
 
 pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
-    regenerate_report(&args.run, args.baseline.as_deref())?;
+    let chosen = match args.baseline.as_deref() {
+        Some(flag) if flag.as_os_str() == super::store::LAST_ACCEPTED => {
+            Some(super::store::chosen_baseline(&args.run, &args.store)?)
+        }
+        _ => None,
+    };
+    let baseline = match &chosen {
+        Some((dir, _scratch)) => Some(dir.as_path()),
+        None => args.baseline.as_deref(),
+    };
+    regenerate_report(&args.run, baseline)?;
     println!("{}", args.run.join("report.html").display());
     Ok(Exit::Pass)
 }

@@ -3,9 +3,11 @@
 
 use std::time::SystemTime;
 
-use super::{Exit, InputError, RunArgs, UsageError};
-use crate::plan::Plan;
-use crate::result::{RunDir, RunResult, StoredRun, new_run_id};
+use anyhow::Context;
+
+use super::{Exit, RunArgs, UsageError};
+use crate::plan::{Plan, Target};
+use crate::result::{RunDir, RunResult, new_run_id};
 use crate::session::{self, Options, Shutdown};
 
 /// Runs `peakgate run`.
@@ -26,13 +28,20 @@ pub fn run(
         }
         return super::scale::run(&args, plan, runtime, shutdown);
     }
-    let baseline = match &args.baseline {
-        Some(dir) => Some(StoredRun::open(dir).map_err(|e| InputError {
-            flag: "--baseline",
-            source: e.into(),
-        })?),
-        None => None,
+    let candidate = super::store::Candidate {
+        profile: &plan.name,
+        target: match &plan.target {
+            Target::StandIn { .. } => "standin".into(),
+            Target::Odoo { url, .. } => crate::store::entry::target_key("odoo", url),
+        },
+        tenant: None,
+        run_id: None,
     };
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|flag| super::store::open_baseline(flag, &args.store, &candidate))
+        .transpose()?;
     let started_at = SystemTime::now();
     let run_id = new_run_id(&plan.name, started_at);
     let dir = super::create_run_dir(&args.out, &run_id)?;
@@ -51,22 +60,21 @@ pub fn run(
         return Err(e);
     }
     let ended = SystemTime::now();
-    super::annotate::end(
-        region,
-        &plan,
-        &dir.path,
-        &gate,
-        baseline.as_ref(),
-        ended,
-        runtime,
-    )?;
-    let (result, verdict) = super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())?;
+    let accepted = baseline.as_ref().map(|b| &b.run);
+    super::annotate::end(region, &plan, &dir.path, &gate, accepted, ended, runtime)?;
+    let (result, mut verdict) = super::judge::judge_and_write(&dir.path, &gate, accepted)?;
+    if let Some(choice) = baseline.and_then(|b| b.choice) {
+        verdict.baseline_choice = Some(choice);
+        crate::report::write_verdict(&dir.path, &result, &verdict)
+            .with_context(|| format!("writing the verdict into {}", dir.path.display()))?;
+    }
     if args.quiet {
         println!("{}", dir.path.display());
     } else {
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
+    args.store.put_if_named(&dir.path, runtime)?;
     let judged_by_gate = verdict.checks.iter().any(|c| {
         c.name != "run completed"
             && c.name != crate::verdict::generator::NAME

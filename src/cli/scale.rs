@@ -95,6 +95,7 @@ pub fn run(
         .and_then(|_| report::write_verdict(&parent.path, shown, &verdict))
         .and_then(|_| report::write_report(&parent.path, shown, &verdict, latency.as_ref(), None))
         .with_context(|| format!("cannot write the verdict into {}", parent.path.display()))?;
+    args.store.put_if_named(&parent.path, runtime)?;
     if args.quiet {
         println!("{}", parent.path.display());
     } else {

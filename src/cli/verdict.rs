@@ -24,15 +24,19 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.gate {
         gate.merge(gate_file_for(path, &stored.result)?);
     }
+    let candidate = super::store::Candidate {
+        profile: &stored.result.profile.name,
+        target: crate::store::entry::target_key(
+            &stored.result.target.kind,
+            &stored.result.target.url,
+        ),
+        tenant: crate::store::entry::tenant_of(&args.run),
+        run_id: Some(&stored.result.run_id),
+    };
     let baseline = args
         .baseline
         .as_deref()
-        .map(|dir| {
-            StoredRun::open(dir).map_err(|e| InputError {
-                flag: "--baseline",
-                source: e.into(),
-            })
-        })
+        .map(|flag| super::store::open_baseline(flag, &args.store, &candidate))
         .transpose()?;
     let out = args.out.clone().unwrap_or_else(|| args.run.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -42,7 +46,18 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
     let gate_path = out.join("gate.json");
     write_atomic(&gate_path, &gate_json)
         .with_context(|| format!("cannot write {}", gate_path.display()))?;
-    let v = judge_into(&args.run, &out, &stored.result, &gate, baseline.as_ref())?;
+    let mut v = judge_into(
+        &args.run,
+        &out,
+        &stored.result,
+        &gate,
+        baseline.as_ref().map(|b| &b.run),
+    )?;
+    if let Some(choice) = baseline.and_then(|b| b.choice) {
+        v.baseline_choice = Some(choice);
+        report::write_verdict(&out, &stored.result, &v)
+            .with_context(|| format!("writing the verdict into {}", out.display()))?;
+    }
     println!("{}", verdict_line(&v));
     Ok(exit_for(&stored.result, &v, args.fail_on_warn))
 }

@@ -188,11 +188,18 @@ pub fn http_connector(connect_timeout: Duration) -> HttpsConnector<HttpConnector
     http.set_nodelay(true);
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
-    match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+    // The provider is named, not left to rustls's process default: another crate in the
+    // build (object_store's S3 client) enables a second one, and with two the default is
+    // ambiguous.
+    let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    // Without system roots, HTTPS targets fail to connect (counted), HTTP still works.
+    match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider()) {
         Ok(b) => b.https_or_http().enable_http1().wrap_connector(http),
         Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(
-                rustls::ClientConfig::builder()
+                rustls::ClientConfig::builder_with_provider(provider())
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports the default TLS versions")
                     .with_root_certificates(rustls::RootCertStore::empty())
                     .with_no_client_auth(),
             )

@@ -33,8 +33,8 @@ pub use stored::{
 };
 pub use target_data::{PreparedAction, StoredTable, TARGET_DATA_SCHEMA, TargetData};
 pub use verdict::{
-    Attribution, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison, Mechanism,
-    Method, PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep,
+    Attribution, BaselineChoice, Check, Comparisons, ErrorComparison, Headroom, LatencyComparison,
+    Mechanism, Method, PercentileEvidence, QuantileInterval, Role, RollbackComparison, ScaleStep,
     ServerComparison, Status, StepTime, Verdict,
 };
 

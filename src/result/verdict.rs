@@ -92,6 +92,24 @@ pub struct Verdict {
     /// For a `--scale` parent: the headroom and each step's key figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headroom: Option<Headroom>,
+    /// With `--baseline last-accepted`: the run the results store gave, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_choice: Option<BaselineChoice>,
+}
+
+/// `baseline_choice` of `verdict.json`: which stored run `--baseline last-accepted` chose.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct BaselineChoice {
+    /// `last-accepted`: the newest completed run of the same profile, target and tenant
+    /// whose verdict was pass or warn.
+    pub rule: String,
+    /// The results store's address (never credentials).
+    pub store: String,
+    pub run_id: String,
+    pub release: Option<String>,
+    /// The chosen run's start (RFC 3339, UTC) and verdict.
+    pub started_at: String,
+    pub verdict: Status,
 }
 
 /// The `comparisons` of `verdict.json`.

@@ -95,6 +95,7 @@ impl Verdict {
             percentiles: Vec::new(),
             comparisons: None,
             headroom: None,
+            baseline_choice: None,
         }
     }
 }
