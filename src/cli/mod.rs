@@ -14,6 +14,7 @@ mod run;
 mod scale;
 mod simulate;
 mod standin;
+mod tenants;
 mod verdict;
 
 use std::process::ExitCode;
