@@ -21,5 +21,6 @@ mod run_smoke;
 mod run_trust;
 mod simulate_accuracy;
 mod standin;
+mod tenants;
 mod traffic;
 mod verdict_quality;

@@ -175,3 +175,95 @@ fn names(tenants: &[TenantSpec]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(extra: &str) -> ProfileSource {
+        let text = format!(
+            "name = \"p\"\nenvironment = \"staging\"\n[[load.stage]]\nname = \"quiet\"\nduration = \"1s\"\nrate = 0\n[[load.stage]]\nname = \"peak\"\nduration = \"1s\"\nrate = 9\n[mix]\nx = 1\n{extra}"
+        );
+        ProfileSource {
+            path: "p.toml".into(),
+            base: ".".into(),
+            file: toml::from_str(&text).unwrap(),
+            text,
+        }
+    }
+
+    fn stages() -> Vec<String> {
+        vec!["quiet".into(), "peak".into()]
+    }
+
+    fn error(extra: &str) -> String {
+        read(&source(extra), &stages()).unwrap_err().to_string()
+    }
+
+    const TWO: &str = "[[tenant]]\nname = \"big\"\nshare = 2\n[[tenant]]\nname = \"canary\"\ndatabase = \"small_db\"\nrate = 3\n";
+
+    #[test]
+    fn tenants_read_with_their_database_and_level_and_the_check_its_stages() {
+        let (t, n) = read(
+            &source(&format!(
+                "{TWO}[noisy_neighbour]\ncanary = \"canary\"\nquiet = [\"quiet\"]\nloaded = [\"peak\"]\n"
+            )),
+            &stages(),
+        )
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        // The database defaults to the tenant's name.
+        assert_eq!(
+            (t[0].database.as_str(), t[0].load),
+            ("big", TenantLoad::Share(2.0))
+        );
+        assert_eq!(
+            (t[1].database.as_str(), t[1].load),
+            ("small_db", TenantLoad::Steady(3.0))
+        );
+        let n = n.unwrap();
+        assert_eq!(
+            (n.quiet, n.loaded),
+            (vec!["quiet".into()], vec!["peak".into()])
+        );
+        assert_eq!(read(&source(""), &stages()).unwrap(), (vec![], None));
+    }
+
+    #[test]
+    fn bad_tenants_are_located_errors_that_say_what_to_change() {
+        let e = error("[[tenant]]\nname = \"a/b\"\n[[tenant]]\nname = \"c\"\n");
+        assert!(
+            e.contains("p.toml:") && e.contains("`a/b` must be 1 to 64 letters"),
+            "{e}"
+        );
+        let e = error("[[tenant]]\nname = \"a\"\n[[tenant]]\nname = \"a\"\n");
+        assert!(e.contains("named twice"), "{e}");
+        let e = error("[[tenant]]\nname = \"a\"\nshare = 1\nrate = 2\n[[tenant]]\nname = \"c\"\n");
+        assert!(e.contains("`share` or `rate`, not both"), "{e}");
+        let e = error("[[tenant]]\nname = \"a\"\nshare = 0\n[[tenant]]\nname = \"c\"\n");
+        assert!(e.contains("`share` must be a number > 0"), "{e}");
+        let e = error("[[tenant]]\nname = \"a\"\n");
+        assert!(e.contains("two tenants or more"), "{e}");
+        let nn = |canary: &str, quiet: &str, loaded: &str| {
+            error(&format!(
+                "{TWO}[noisy_neighbour]\ncanary = \"{canary}\"\nquiet = [{quiet}]\nloaded = [{loaded}]\n"
+            ))
+        };
+        let e = nn("nobody", "\"quiet\"", "\"peak\"");
+        assert!(
+            e.contains("`nobody` is not a [[tenant]]") && e.contains("big, canary"),
+            "{e}"
+        );
+        let e = nn("big", "\"quiet\"", "\"peak\"");
+        assert!(e.contains("needs a steady `rate`"), "{e}");
+        let e = nn("canary", "\"quiet\"", "\"peek\"");
+        assert!(
+            e.contains("`peek` is not a stage") && e.contains("quiet, peak"),
+            "{e}"
+        );
+        let e = nn("canary", "", "\"peak\"");
+        assert!(e.contains("`quiet` names no stage"), "{e}");
+        let e = nn("canary", "\"peak\"", "\"peak\"");
+        assert!(e.contains("both quiet and loaded"), "{e}");
+    }
+}

@@ -55,11 +55,7 @@ pub fn windows(stages: &[Stage], names: &[String]) -> Windows {
 /// second it completes (latency.hlog's windows), and a loaded stage's requests may still be
 /// queued when it ends: each loaded window reaches `timeout_s` (the longest a request lasts)
 /// past its stage, but never into a quiet window.
-pub fn phases(
-    stages: &[Stage],
-    n: &NoisyNeighbour,
-    timeout_s: f64,
-) -> (Windows, Windows) {
+pub fn phases(stages: &[Stage], n: &NoisyNeighbour, timeout_s: f64) -> (Windows, Windows) {
     let quiet = windows(stages, &n.quiet);
     let loaded = windows(stages, &n.loaded)
         .into_iter()
