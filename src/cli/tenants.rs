@@ -189,3 +189,58 @@ fn entry(run_id: &str, s: &TenantSpec, r: &RunResult, v: &Verdict) -> TenantEntr
         errors: r.totals.errors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tenants::TenantLoad;
+
+    #[test]
+    fn an_interrupted_tenant_outranks_an_aborted_one_which_outranks_completed() {
+        use RunStatus::*;
+        assert_eq!(worst_status([Completed, Completed].into_iter()), Completed);
+        assert_eq!(worst_status([Completed, Aborted].into_iter()), Aborted);
+        assert_eq!(
+            worst_status([Interrupted, Aborted, Completed].into_iter()),
+            Interrupted
+        );
+    }
+
+    #[test]
+    fn a_tenants_check_carries_its_verdict_and_names_what_did_not_pass() {
+        let spec = TenantSpec {
+            name: "north".into(),
+            database: "retail_north".into(),
+            url: None,
+            load: TenantLoad::Share(1.0),
+        };
+        let check = |name: &str, status| Check {
+            name: name.into(),
+            status,
+            observed: Some(1.0),
+            warn: None,
+            fail: None,
+            message: String::new(),
+        };
+        let v = Verdict::new(
+            "r".into(),
+            vec![
+                check("run completed", Status::Pass),
+                check("latency p95 */*", Status::Warn),
+                check("error rate */*", Status::Fail),
+            ],
+        );
+        let c = tenant_check(&spec, &v);
+        assert_eq!(c.name, "tenant north");
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.observed, Some(2.0));
+        assert!(
+            c.message
+                .contains("`retail_north`: 2 of 3 checks did not pass: latency p95 */* (warn), error rate */* (fail)"),
+            "{}",
+            c.message
+        );
+        let calm = Verdict::new("r".into(), vec![check("run completed", Status::Pass)]);
+        assert_eq!(tenant_check(&spec, &calm).status, Status::Pass);
+    }
+}
