@@ -4,9 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RunStatus, Status};
+use super::{LatencyComparison, RunStatus, Status};
 use crate::plan::tenants::TenantLoad;
-use crate::verdict::neighbour::NeighbourEvidence;
 
 /// Schema tag of `tenants.json`.
 pub const TENANTS_SCHEMA: &str = "peakgate.tenants/1";
@@ -51,4 +50,24 @@ pub struct TenantEntry {
     /// Requests and failed requests.
     pub requests: u64,
     pub errors: u64,
+}
+
+/// `(from_s, to_s)` spans of a run's clock.
+pub type Windows = Vec<(f64, f64)>;
+
+/// What the noisy-neighbour check compared, as `tenants.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeighbourEvidence {
+    pub canary: String,
+    /// `(from_s, to_s)` on the canary's clock of the quiet and the loaded stages.
+    pub quiet_s: Windows,
+    pub loaded_s: Windows,
+    /// Family-wise significance level, and the per-step level after Bonferroni.
+    pub alpha: f64,
+    pub alpha_per_step: f64,
+    /// One comparison per step measured often enough on both sides: `baseline` is the
+    /// quiet side, `candidate` the loaded one.
+    pub latency: Vec<LatencyComparison>,
+    /// Steps left out, and why.
+    pub not_compared: Vec<String>,
 }

@@ -10,37 +10,18 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use super::compare::{latency_check, latency_comparison};
 use super::fmt_num;
 use crate::plan::Stage;
 use crate::plan::gate::Compare;
 use crate::plan::tenants::NoisyNeighbour;
-use crate::result::{Check, LatencyComparison, Status, is_journey};
+use crate::result::{Check, Status, is_journey};
 
 /// Every check this module makes is named `noisy neighbour <canary> ...`.
 pub const NAME: &str = "noisy neighbour";
 
-/// What the noisy-neighbour check compared, as `tenants.json` keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NeighbourEvidence {
-    pub canary: String,
-    /// `(from_s, to_s)` on the canary's clock of the quiet and the loaded stages.
-    pub quiet_s: Windows,
-    pub loaded_s: Windows,
-    /// Family-wise significance level, and the per-step level after Bonferroni.
-    pub alpha: f64,
-    pub alpha_per_step: f64,
-    /// One comparison per step measured often enough on both sides: `baseline` is the
-    /// quiet side, `candidate` the loaded one.
-    pub latency: Vec<LatencyComparison>,
-    /// Steps left out, and why.
-    pub not_compared: Vec<String>,
-}
-
-/// `(from_s, to_s)` spans of a run's clock.
-pub type Windows = Vec<(f64, f64)>;
+pub use crate::result::tenants::{NeighbourEvidence, Windows};
 
 /// The `(from_s, to_s)` of the stages named `names`.
 pub fn windows(stages: &[Stage], names: &[String]) -> Windows {
