@@ -19,16 +19,38 @@ fn check<'a>(verdict: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check `{name}` in {verdict}"))
 }
 
+/// On a machine too busy for the load generator to keep its plan a tenant's run is
+/// inconclusive (exit 4): allowed only when the generator's check is the one that did not
+/// pass, in every tenant.
+fn only_the_generator_may_not_pass(index: &Value) {
+    for t in index["tenants"].as_array().unwrap() {
+        let not_passed = t["not_passed"].as_array().unwrap();
+        assert!(
+            not_passed.iter().all(|c| c
+                .as_str()
+                .unwrap()
+                .starts_with("load generator kept its plan")),
+            "tenant {}: {not_passed:?}",
+            t["name"]
+        );
+    }
+}
+
 /// The shipped profile: one stand-in worker shared by both databases, so the flagship's
 /// promotion queues the small store's searches behind its own.
 #[test]
 fn a_tenant_saturating_the_shared_workers_fails_the_canarys_noisy_neighbour_check() {
     let ws = Workspace::new();
     let (dir, code) = run_quiet(&ws.out(), "profiles/noisy-neighbour.toml", &[]);
-    assert_eq!(code, 1, "the gate fails on the noisy neighbour");
     let index = json(&dir.join("tenants.json"));
     assert_eq!(index["schema"], "peakgate.tenants/1");
-    assert_eq!(index["verdict"], "fail");
+    // The gate fails on the noisy neighbour (or a busy machine made the run inconclusive).
+    only_the_generator_may_not_pass(&index);
+    match code {
+        1 => assert_eq!(index["verdict"], "fail"),
+        4 => assert_eq!(index["verdict"], "inconclusive"),
+        _ => panic!("exit {code}: {index}"),
+    }
     let tenants = index["tenants"].as_array().unwrap();
     let names: Vec<&str> = tenants
         .iter()
@@ -60,9 +82,11 @@ fn a_tenant_saturating_the_shared_workers_fails_the_canarys_noisy_neighbour_chec
     assert_eq!(levels("flagship"), [0.0, 100.0]);
     // Each tenant passes its own gate (no errors); the canary's latency under load fails.
     let verdict = json(&dir.join("verdict.json"));
-    assert_eq!(verdict["verdict"], "fail");
-    assert_eq!(check(&verdict, "tenant flagship")["status"], "pass");
-    assert_eq!(check(&verdict, "tenant small-store")["status"], "pass");
+    assert_eq!(verdict["verdict"], index["verdict"]);
+    for t in ["flagship", "small-store"] {
+        let status = &check(&verdict, &format!("tenant {t}"))["status"];
+        assert!(status == "pass" || code == 4, "{t}: {status}");
+    }
     let slowed = check(
         &verdict,
         "noisy neighbour small-store product_search/name_search",
@@ -132,18 +156,23 @@ fn with_workers_to_spare_the_same_two_tenant_load_passes_against_a_separate_stan
         .unwrap();
     let dir = ws.run_dir();
     let verdict = json(&dir.join("verdict.json"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{verdict}",
+    only_the_generator_may_not_pass(&json(&dir.join("tenants.json")));
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0) | Some(4)),
+        "exit {code:?}: {}\n{verdict}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(verdict["verdict"], "pass");
-    let calm = check(
-        &verdict,
-        "noisy neighbour small-store product_search/name_search",
-    );
-    assert_eq!(calm["status"], "pass", "{calm}");
+    // Unless the load generator could not keep its plan (then nothing is judged: exit 4),
+    // the canary kept its latency.
+    if code == Some(0) {
+        assert_eq!(verdict["verdict"], "pass");
+        let calm = check(
+            &verdict,
+            "noisy neighbour small-store product_search/name_search",
+        );
+        assert_eq!(calm["status"], "pass", "{calm}");
+    }
     let run = json(&dir.join("tenants/small-store/run.json"));
     assert_eq!(run["target"]["kind"], "odoo");
     assert_eq!(run["target"]["database"], "retail_small");
