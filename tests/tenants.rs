@@ -116,6 +116,16 @@ fn a_tenant_saturating_the_shared_workers_fails_the_canarys_noisy_neighbour_chec
         md.contains("canary `small-store` slower under load"),
         "{md}"
     );
+    // The parent's page: the overall checks over the canary's figures, saying whose.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("noisy neighbour small-store product_search/name_search"));
+    assert!(
+        html.contains(&format!(
+            "<dt>figures from</dt><dd>run {}-small-store:",
+            index["run_id"].as_str().unwrap()
+        )),
+        "no 'figures from' line"
+    );
 }
 
 /// The same load on a separate `peakgate standin` hosting both databases with enough

@@ -10,7 +10,7 @@ use super::{Exit, RunArgs, UsageError};
 use crate::plan::Plan;
 use crate::plan::tenants::TenantSpec;
 use crate::result::tenants::{TENANTS_SCHEMA, TenantEntry, TenantsIndex};
-use crate::result::{Check, RunResult, RunStatus, Status, Verdict, new_run_id};
+use crate::result::{Check, RunResult, RunStatus, Status, Verdict, new_run_id, read_latency};
 use crate::session::tenants::{tenant_dir, tenant_run_id};
 use crate::session::{self, Shutdown};
 use crate::verdict::neighbour;
@@ -109,8 +109,23 @@ pub fn run(
             .collect(),
         noisy_neighbour: evidence,
     };
+    // The parent's page shows the canary's figures (its latency under its neighbours' load),
+    // else the first tenant's, with the overall verdict.
+    let shown_name = plan
+        .noisy_neighbour
+        .as_ref()
+        .map_or_else(|| plan.tenants[0].name.clone(), |n| n.canary.clone());
+    let shown = per_tenant
+        .iter()
+        .find(|(s, _, _)| s.name == shown_name)
+        .map(|(_, r, _)| r.clone())
+        .context("the shown tenant's run is missing")?;
+    let shown_latency = read_latency(&tenant_dir(&dir.path, &shown_name)).ok();
     let verdicts: Vec<Verdict> = per_tenant.into_iter().map(|(_, _, v)| v).collect();
     crate::report::tenants::write_all(&dir.path, &index, &overall, &verdicts)
+        .and_then(|_| {
+            crate::report::write_report(&dir.path, &shown, &overall, shown_latency.as_ref(), None)
+        })
         .with_context(|| format!("writing the verdict into {}", dir.path.display()))?;
     if args.quiet {
         println!("{}", dir.path.display());
