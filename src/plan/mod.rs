@@ -376,6 +376,13 @@ impl Plan {
                         stage_mixes.iter_mut().for_each(|m| *m = None);
                     }
                 }
+                // Terminals are whole, as build_load makes them.
+                if load.model == ModelKind::Closed {
+                    for stage in &mut load.curve.stages {
+                        stage.from = stage.from.round();
+                        stage.to = stage.to.round();
+                    }
+                }
                 Some(t.clone())
             }
         };

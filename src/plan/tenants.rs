@@ -266,4 +266,37 @@ mod tests {
         let e = nn("canary", "\"peak\"", "\"peak\"");
         assert!(e.contains("both quiet and loaded"), "{e}");
     }
+
+    #[test]
+    fn a_tenants_plan_takes_its_database_and_its_level_and_rate_scale_scales_both() {
+        use crate::plan::{Overrides, Plan};
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/noisy-neighbour.toml");
+        let o = |t: &str| Overrides {
+            tenant: Some(t.into()),
+            rate_scale: Some(0.5),
+            ..Overrides::default()
+        };
+        let levels = |p: &Plan| -> Vec<(f64, f64)> {
+            p.load.curve.stages.iter().map(|s| (s.from, s.to)).collect()
+        };
+        let flagship = Plan::load(&path, &o("flagship")).unwrap();
+        assert_eq!(levels(&flagship), [(0.0, 0.0), (50.0, 50.0)]);
+        assert_eq!(
+            flagship.tenant.as_ref().unwrap().database,
+            "retail_flagship"
+        );
+        let canary = Plan::load(&path, &o("small-store")).unwrap();
+        assert_eq!(levels(&canary), [(4.0, 4.0), (4.0, 4.0)]);
+        assert_eq!(
+            canary.noisy_neighbour.as_ref().unwrap().canary,
+            "small-store"
+        );
+        // The profile's own plan lists the tenants, and drives none of them.
+        let whole = Plan::load(&path, &Overrides::default()).unwrap();
+        assert_eq!(whole.tenants.len(), 2);
+        assert!(whole.tenant.is_none());
+        let e = Plan::load(&path, &o("nobody")).unwrap_err().to_string();
+        assert!(e.contains("`nobody` is not a [[tenant]]"), "{e}");
+    }
 }
