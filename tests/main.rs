@@ -25,5 +25,6 @@ mod serve;
 mod simulate_accuracy;
 mod standin;
 mod store;
+mod tenants;
 mod traffic;
 mod verdict_quality;

@@ -472,6 +472,10 @@ pub struct StandinArgs {
     /// HTTP workers: requests served at once, like Odoo's --workers.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// A database to host (repeat for several tenants; default: the config's `database`).
+    /// Each has its own records and sessions; all share the workers.
+    #[arg(long = "database", value_name = "NAME")]
+    pub databases: Vec<String>,
     /// A stand-in config file read over the built-in defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -549,6 +553,7 @@ impl PlanArgs {
             gate: self.gate.clone(),
             database: self.database.clone(),
             server_version: None,
+            tenant: None,
         }
     }
 }

@@ -115,11 +115,28 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             Ok(plan) => {
                 print!("{}", crate::plan::describe(&plan));
                 if args.preflight {
-                    match preflight(&plan) {
-                        Ok(line) => println!("preflight {line}"),
-                        Err(e) => {
-                            eprintln!("error: preflight: {}", super::exit::message(&e));
-                            failed += 1;
+                    // A multi-tenant profile: each tenant's target and database, as its run
+                    // would check them.
+                    let mut each = Vec::new();
+                    for t in &plan.tenants {
+                        let mut o = args.plan.overrides(None);
+                        o.tenant = Some(t.name.clone());
+                        o.database = Some(t.database.clone());
+                        each.push((format!("tenant {}: ", t.name), Plan::load(path, &o)));
+                    }
+                    if each.is_empty() {
+                        each.push((String::new(), Ok(plan)));
+                    }
+                    for (who, plan) in each {
+                        match plan
+                            .map_err(anyhow::Error::from)
+                            .and_then(|p| preflight(&p))
+                        {
+                            Ok(line) => println!("preflight {who}{line}"),
+                            Err(e) => {
+                                eprintln!("error: preflight {who}{}", super::exit::message(&e));
+                                failed += 1;
+                            }
                         }
                     }
                 }

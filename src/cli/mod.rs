@@ -18,6 +18,7 @@ mod serve;
 mod simulate;
 mod standin;
 mod store;
+mod tenants;
 mod verdict;
 
 use std::process::ExitCode;

@@ -18,6 +18,9 @@ pub fn run(
 ) -> anyhow::Result<Exit> {
     let overrides = args.plan.overrides(args.release.clone());
     let plan = Plan::load(&args.profile, &overrides)?;
+    if !plan.tenants.is_empty() {
+        return super::tenants::run(&args, plan, runtime, shutdown);
+    }
     if !args.scale.is_empty() {
         if args.baseline.is_some() {
             return Err(UsageError(

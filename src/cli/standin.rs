@@ -10,11 +10,21 @@ pub fn standin(
     runtime: &tokio::runtime::Runtime,
     stop: &Shutdown,
 ) -> anyhow::Result<Exit> {
-    let config = StandinConfig::load(
+    let mut config = StandinConfig::load(
         args.config.as_deref(),
         args.release.as_deref(),
         args.workers,
     )?;
+    // `--database` names the databases hosted: the first replaces the config's own.
+    if let Some(first) = args.databases.first() {
+        config.database = first.clone();
+    }
+    if args.databases.len() > 1 && args.backend == "postgres" {
+        return Err(UsageError(
+            "--database more than once: only the memory backend hosts several databases".into(),
+        )
+        .into());
+    }
     if args.list_releases {
         for (name, description) in &config.variants {
             println!("{name:<18} {description}");
@@ -31,7 +41,11 @@ pub fn standin(
     runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let (release, workers, login) = (config.release.clone(), config.workers, config.login.clone());
-        let database = config.database.clone();
+        let database = if args.databases.is_empty() {
+            config.database.clone()
+        } else {
+            args.databases.join(", ")
+        };
         let backend = if args.backend == "postgres" {
             if args.db_maxconn == 0 || args.seed_products < 5 || args.seed_warehouses < 1 {
                 return Err(UsageError("--db-maxconn must be ≥ 1, --seed-products ≥ 5, --seed-warehouses ≥ 1".into()).into());
@@ -52,7 +66,7 @@ pub fn standin(
                 crate::standin::pg::PgBackend::open(config, opts, shutdown.clone()).await?,
             )
         } else {
-            crate::standin::Backend::Memory(Box::new(crate::standin::odoo::Odoo::new(config)))
+            crate::standin::Backend::memory(config, &args.databases)
         };
         let access_log = match &args.access_log {
             None => None,

@@ -30,7 +30,7 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
             &stored.result.target.kind,
             &stored.result.target.url,
         ),
-        tenant: crate::store::entry::tenant_of(&args.run),
+        tenant: crate::store::entry::tenant_of(&stored.result),
         run_id: Some(&stored.result.run_id),
     };
     let baseline = args

@@ -54,6 +54,41 @@ pub struct ProfileFile {
     /// with the data set's columns in its header.
     #[serde(default)]
     pub data: BTreeMap<String, Spanned<String>>,
+    /// `[[tenant]]`: the tenants the run drives, each its own database (on the profile's
+    /// target, or its own `url`) with its own share of the load and its own target data.
+    /// Absent: one run against the profile's target, as always.
+    #[serde(rename = "tenant", default)]
+    pub tenants: Vec<TenantFile>,
+    /// `[noisy_neighbour]`: a canary tenant's latency, quiet phase against loaded phase.
+    pub noisy_neighbour: Option<NoisyNeighbourFile>,
+}
+
+/// One `[[tenant]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    /// Short name (letters, digits, `-`, `_`): the tenant's folder in the run folder.
+    pub name: Spanned<String>,
+    /// Odoo database the tenant's sessions log in to (default: the tenant's name).
+    pub database: Option<String>,
+    /// The tenant's own Odoo (default: the profile's target, or the built-in stand-in).
+    pub url: Option<Spanned<String>>,
+    /// Multiplier on every level of the profile's stages (default 1).
+    pub share: Option<Spanned<f64>>,
+    /// A steady level through every stage instead (journeys/s or terminals): a canary.
+    pub rate: Option<Spanned<f64>>,
+}
+
+/// `[noisy_neighbour]`: the canary's latency in the `quiet` stages against the `loaded` ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoisyNeighbourFile {
+    /// The tenant kept at a steady low level (`rate`).
+    pub canary: Spanned<String>,
+    /// Stage names where the other tenants are quiet.
+    pub quiet: Spanned<Vec<String>>,
+    /// Stage names where they are loaded.
+    pub loaded: Spanned<Vec<String>>,
 }
 
 /// `[target]`: a real Odoo.

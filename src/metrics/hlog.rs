@@ -83,6 +83,29 @@ pub enum HlogError {
 /// Reads an interval log and merges every interval of a tag into one histogram: exact,
 /// because HDR histograms add without loss.
 pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
+    read_kept(log, |_, _| true)
+}
+
+/// Like [`read_merged`], keeping only the intervals that lie wholly inside one of `windows`
+/// (`(from_s, to_s)` from t0): a second that straddles a window's edge belongs to neither
+/// side, so a phase's histogram holds only that phase's requests.
+pub fn read_windows(
+    log: &[u8],
+    windows: &[(f64, f64)],
+) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
+    const EPS: f64 = 1e-6;
+    read_kept(log, |start, length| {
+        windows
+            .iter()
+            .any(|(from, to)| start + EPS >= *from && start + length <= *to + EPS)
+    })
+}
+
+/// Merges per tag the intervals `keep(start_s, length_s)` accepts.
+fn read_kept(
+    log: &[u8],
+    keep: impl Fn(f64, f64) -> bool,
+) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut deserializer = Deserializer::new();
     for (i, entry) in IntervalLogIterator::new(log).enumerate() {
@@ -93,6 +116,12 @@ pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogE
         let LogEntry::Interval(interval) = entry.map_err(|e| err(format!("{e:?}")))? else {
             continue;
         };
+        if !keep(
+            interval.start_timestamp().as_secs_f64(),
+            interval.duration().as_secs_f64(),
+        ) {
+            continue;
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
             .map_err(|e| err(e.to_string()))?;
@@ -162,5 +191,33 @@ mod tests {
         let merged = read_merged(&buf2).unwrap();
         assert_eq!(merged["a"].len(), 6);
         assert_eq!(merged["a"].max(), h.max());
+    }
+
+    #[test]
+    fn a_window_keeps_only_the_seconds_wholly_inside_it() {
+        let mut buf = Vec::new();
+        let mut w = HlogWriter::new(
+            &mut buf,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        );
+        for second in 0..10u64 {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            // Second n holds n + 1 requests of (n + 1) ms.
+            for _ in 0..=second {
+                h.record((second + 1) * 1000).unwrap();
+            }
+            w.interval(
+                "s/x",
+                &h,
+                Duration::from_secs(second),
+                Duration::from_secs(1),
+            )
+            .unwrap();
+        }
+        // [2, 4.5) keeps seconds 2 and 3 (4 straddles the edge); [8, 10) keeps 8 and 9.
+        let kept = read_windows(&buf, &[(2.0, 4.5), (8.0, 10.0)]).unwrap();
+        assert_eq!(kept["s/x"].len(), 3 + 4 + 9 + 10);
+        assert_eq!(kept["s/x"].min(), 3000);
+        assert!(read_windows(&buf, &[(20.0, 30.0)]).unwrap().is_empty());
     }
 }

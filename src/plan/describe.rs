@@ -199,8 +199,43 @@ pub fn describe(plan: &Plan) -> String {
             );
         }
     }
+    describe_tenants(plan, &mut out);
     describe_gate(plan, &mut out);
     out
+}
+
+/// The tenants and the noisy-neighbour check of a multi-tenant profile.
+fn describe_tenants(plan: &Plan, out: &mut String) {
+    if plan.tenants.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "
+tenants (each its own run, database and target data; the stages above are the profile's)"
+    );
+    for t in &plan.tenants {
+        let load = match t.load {
+            super::tenants::TenantLoad::Share(x) => format!("the stages ×{x}"),
+            super::tenants::TenantLoad::Steady(x) => format!("steady {x} through every stage"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} database {}{}, {load}",
+            t.name,
+            t.database,
+            t.url.as_ref().map_or(String::new(), |u| format!(" at {u}"))
+        );
+    }
+    if let Some(n) = &plan.noisy_neighbour {
+        let _ = writeln!(
+            out,
+            "  noisy neighbour: canary {}'s latency in stages {} against stages {} ([gate.compare] rules)",
+            n.canary,
+            n.loaded.join(", "),
+            n.quiet.join(", ")
+        );
+    }
 }
 
 /// Expected journeys of each scenario: every stage's area shared by that stage's mix.

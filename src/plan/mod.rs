@@ -11,6 +11,7 @@ pub mod guard;
 pub mod probes;
 pub mod scenario;
 pub mod template;
+pub mod tenants;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -121,6 +122,9 @@ pub struct Overrides {
     /// The target's version as the preflight read it (`17.0`): the version-specific steps
     /// are chosen for it. `None` before the target is asked (`check`).
     pub server_version: Option<String>,
+    /// The `[[tenant]]` this plan drives, in a multi-tenant run: its database, target and
+    /// level replace the profile's.
+    pub tenant: Option<String>,
 }
 
 /// A secret value read from the environment; it prints and serializes as `***`.
@@ -244,6 +248,12 @@ pub struct Plan {
     pub probes_off: Vec<String>,
     /// `[annotations.grafana]`: the region the run posts to Grafana, if the profile asks.
     pub annotations: Option<annotations::GrafanaSpec>,
+    /// Every `[[tenant]]` of the profile (empty: a single-tenant run).
+    pub tenants: Vec<tenants::TenantSpec>,
+    /// The profile's `[noisy_neighbour]` check.
+    pub noisy_neighbour: Option<tenants::NoisyNeighbour>,
+    /// The tenant this plan drives (`Overrides::tenant`).
+    pub tenant: Option<tenants::TenantSpec>,
 }
 
 /// The version scenarios are compiled for before a target says its own.
@@ -348,7 +358,41 @@ impl Plan {
         let (scenarios, weights, step_names, any_version) =
             build_scenarios(src, &odoo_version, &data)?;
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
-        let (mut load, stage_mixes, events) = build_load(src, o, &names)?;
+        let (mut load, mut stage_mixes, events) = build_load(src, o, &names)?;
+        let stage_names: Vec<String> = load.curve.stages.iter().map(|s| s.name.clone()).collect();
+        let (tenant_specs, noisy_neighbour) = tenants::read(src, &stage_names)?;
+        let tenant = match &o.tenant {
+            None => None,
+            Some(name) => {
+                let Some(t) = tenant_specs.iter().find(|t| &t.name == name) else {
+                    return Err(ConfigError::Flag {
+                        flag: "tenant".into(),
+                        message: format!("`{name}` is not a [[tenant]] of the profile"),
+                    });
+                };
+                match t.load {
+                    tenants::TenantLoad::Share(x) => load.curve = load.curve.scaled_levels(x),
+                    tenants::TenantLoad::Steady(level) => {
+                        // The same stages (so the canary's run names the stages it was
+                        // quiet and loaded in), at one level and the profile's mix.
+                        let scale = o.rate_scale.unwrap_or(1.0);
+                        for stage in &mut load.curve.stages {
+                            stage.from = level * scale;
+                            stage.to = level * scale;
+                        }
+                        stage_mixes.iter_mut().for_each(|m| *m = None);
+                    }
+                }
+                // Terminals are whole, as build_load makes them.
+                if load.model == ModelKind::Closed {
+                    for stage in &mut load.curve.stages {
+                        stage.from = stage.from.round();
+                        stage.to = stage.to.round();
+                    }
+                }
+                Some(t.clone())
+            }
+        };
         let mix = WeightedIndex::new(&weights)
             .map_err(|e| src.error_at(&f.mix, format!("mix weights: {e}")))?;
         let mut stage_mix = Vec::with_capacity(load.curve.stages.len());
@@ -373,7 +417,7 @@ impl Plan {
         let needs_password = scenarios
             .iter()
             .any(|s| s.needs_login || s.datasets.iter().any(|d| !src.file.data.contains_key(d)));
-        let target = build_target(src, o, needs_password)?;
+        let target = build_target(src, o, tenant.as_ref(), needs_password)?;
         let gate = build_gate(src, o)?;
         // A selector may name a step of another Odoo version the scenarios serve (the profile
         // runs on either): at run time it then matches nothing and warns.
@@ -417,6 +461,9 @@ impl Plan {
             probes,
             probes_off,
             annotations,
+            tenants: tenant_specs,
+            noisy_neighbour,
+            tenant,
         })
     }
 
@@ -795,11 +842,14 @@ fn build_scenarios(
 fn build_target(
     src: &ProfileSource,
     o: &Overrides,
+    tenant: Option<&tenants::TenantSpec>,
     needs_password: bool,
 ) -> Result<Target, ConfigError> {
     let t = src.file.target.as_ref();
+    let own_url = tenant.and_then(|t| t.url.clone());
     let url = match (&o.target, t) {
         (Some(url), _) => url.clone(),
+        (None, _) if own_url.is_some() => own_url.clone().unwrap_or_default(),
         (None, Some(t)) => t.url.get_ref().clone(),
         (None, None) => {
             let s = &src.file.standin;
@@ -829,9 +879,14 @@ fn build_target(
         let own = t
             .and_then(|t| url::Url::parse(t.url.get_ref()).ok())
             .and_then(|u| u.host_str().map(str::to_string));
+        // A tenant's own `url` is named in the profile as much as `[target] url` is.
+        let tenant_host = own_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_string));
         let allowed: Vec<String> = match t.and_then(|t| t.allowed_hosts.clone()) {
             Some(list) => list,
-            None => own.into_iter().collect(),
+            None => own.into_iter().chain(tenant_host).collect(),
         };
         if !guard::host_allowed(host, &allowed) {
             let shown = if allowed.is_empty() {
@@ -881,6 +936,7 @@ fn build_target(
         database: o
             .database
             .clone()
+            .or_else(|| tenant.map(|t| t.database.clone()))
             .or_else(|| t.and_then(|t| t.database.clone())),
         login: t.map_or_else(|| "admin".into(), |t| t.login.clone()),
         password,

@@ -5,6 +5,7 @@ pub mod html;
 mod json;
 mod junit;
 mod markdown;
+pub mod tenants;
 
 use std::io::Write;
 use std::path::Path;

@@ -15,6 +15,7 @@ pub mod figures;
 pub mod probe;
 pub mod stored;
 pub mod target_data;
+pub mod tenants;
 pub mod verdict;
 
 use std::collections::BTreeMap;
@@ -217,6 +218,11 @@ pub struct PlanInfo {
     /// Named calendar events on the run's clock.
     #[serde(default)]
     pub events: Vec<crate::plan::calendar::PlannedEvent>,
+    /// In a multi-tenant run, the tenant this run drove: `name`, `database`, `url` (when it
+    /// has its own Odoo) and `load` (`{"share": x}` or `{"steady": level}`). Absent in a
+    /// single-tenant run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<crate::plan::tenants::TenantSpec>,
 }
 
 impl PlanInfo {
@@ -241,6 +247,7 @@ impl PlanInfo {
             steps: plan.step_names.clone(),
             odoo_version: plan.odoo_version.clone(),
             events: plan.events.clone(),
+            tenant: plan.tenant.clone(),
         }
     }
 }
@@ -284,7 +291,8 @@ impl TargetInfo {
             Target::StandIn { release, .. } => TargetInfo {
                 kind: "standin".into(),
                 url: url.to_string(),
-                database: None,
+                // One stand-in hosts every tenant's database: name the one driven.
+                database: plan.tenant.as_ref().map(|t| t.database.clone()),
                 standin_release: Some(release.clone().unwrap_or_else(|| "baseline".into())),
             },
             Target::Odoo { database, .. } => TargetInfo {

@@ -47,6 +47,12 @@ pub enum SessionError {
     /// The built-in stand-in's request log (`odoo.log`) could not be completed.
     #[error("odoo.log: {0}")]
     OdooLog(String),
+    /// One tenant of a multi-tenant run failed (its preflight, its load or its artifacts).
+    #[error("tenant `{tenant}`: {source}")]
+    Tenant {
+        tenant: String,
+        source: Box<SessionError>,
+    },
     /// An artifact could not be serialized.
     #[error("cannot serialize {}: {source}", path.display())]
     Serialize {
@@ -71,6 +77,7 @@ impl SessionError {
             | SessionError::Write { .. }
             | SessionError::OdooLog(_)
             | SessionError::Serialize { .. } => false,
+            SessionError::Tenant { source, .. } => source.is_input(),
         }
     }
 }

@@ -14,6 +14,7 @@
 mod error;
 pub mod progress;
 mod shutdown;
+pub mod tenants;
 
 use std::fs::File;
 use std::io::BufWriter;

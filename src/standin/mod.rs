@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod catalog;
 pub mod config;
+mod databases;
 mod memory;
 pub mod odoo;
 pub mod pg;
@@ -17,4 +18,5 @@ mod shop;
 
 pub use access_log::AccessLog;
 pub use config::StandinConfig;
+pub use databases::Databases;
 pub use server::{Backend, RunningStandin, STATS_PATH, start, start_with};

@@ -23,7 +23,8 @@ use crossbeam_queue::ArrayQueue;
 
 use super::access_log::{AccessLog, Entry};
 use super::config::StandinConfig;
-use super::odoo::{Incoming, Odoo, Reply, error_envelope};
+use super::databases::Databases;
+use super::odoo::{Incoming, Reply, error_envelope};
 use super::pg::PgBackend;
 
 /// Odoo's `limit_request` analogue: bodies above this are refused.
@@ -31,13 +32,19 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// What answers the requests.
 pub enum Backend {
-    /// Records in memory, service times from the configured laws.
-    Memory(Box<Odoo>),
+    /// Records in memory, one set per database hosted, service times from the configured
+    /// laws.
+    Memory(Box<Databases>),
     /// Real SQL on PostgreSQL (plus the configured laws as the Python time).
     Postgres(Arc<PgBackend>),
 }
 
 impl Backend {
+    /// The memory backend hosting `config.database` and `more` databases.
+    pub fn memory(config: StandinConfig, more: &[String]) -> Backend {
+        Backend::Memory(Box::new(Databases::new(config, more)))
+    }
+
     fn config(&self) -> &StandinConfig {
         match self {
             Backend::Memory(o) => o.config(),
@@ -100,13 +107,7 @@ pub async fn start(
     shutdown: CancellationToken,
     access_log: Option<AccessLog>,
 ) -> std::io::Result<RunningStandin> {
-    start_with(
-        Backend::Memory(Box::new(Odoo::new(config))),
-        listen,
-        shutdown,
-        access_log,
-    )
-    .await
+    start_with(Backend::memory(config, &[]), listen, shutdown, access_log).await
 }
 
 /// Serves `backend` on `listen` until `shutdown` is cancelled.
@@ -298,7 +299,7 @@ pub const STATS_PATH: &str = "/peakgate/standin/stats";
 
 fn stats(state: &State) -> Response<Full<Bytes>> {
     let mut v = match &state.backend {
-        Backend::Memory(_) => serde_json::json!({"backend": "memory"}),
+        Backend::Memory(d) => serde_json::json!({"backend": "memory", "databases": d.names()}),
         Backend::Postgres(pg) => pg.stats_json(),
     };
     v["served"] = state

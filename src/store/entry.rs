@@ -86,7 +86,7 @@ impl Entry {
         let verdict = read_verdict(dir).map_err(|e| not_a_run(format!("no verdict: {e}")))?;
         if dir.join("run.json").is_file() {
             let run = RunResult::load(dir).map_err(|e| not_a_run(e.to_string()))?;
-            let tenant = tenant_of(dir);
+            let tenant = tenant_of(&run);
             return Ok(Entry::of_run(&run, verdict.verdict, tenant, RunKind::Run));
         }
         let Some(headroom) = &verdict.headroom else {
@@ -103,7 +103,7 @@ impl Entry {
             .ok_or_else(|| not_a_run("a --scale parent with no step".into()))?;
         let step_dir = dir.join(&shown.dir);
         let run = RunResult::load(&step_dir).map_err(|e| not_a_run(e.to_string()))?;
-        let mut entry = Entry::of_run(&run, verdict.verdict, tenant_of(&step_dir), RunKind::Scale);
+        let mut entry = Entry::of_run(&run, verdict.verdict, tenant_of(&run), RunKind::Scale);
         entry.run_id = verdict.run_id.clone();
         entry.status = verdict.status.unwrap_or(run.status);
         entry.headroom = Some(headroom.multiplier);
@@ -170,14 +170,9 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// run.json's `tenant` (a name, or an object with a `name`), when the run has one.
-pub fn tenant_of(dir: &Path) -> Option<String> {
-    let text = std::fs::read(dir.join("run.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    match v.get("tenant")? {
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => other.get("name")?.as_str().map(str::to_string),
-    }
+/// The tenant a run drove (run.json's `plan.tenant.name`), in a multi-tenant run.
+pub fn tenant_of(run: &RunResult) -> Option<String> {
+    run.plan.tenant.as_ref().map(|t| t.name.clone())
 }
 
 /// The newest accepted single run of this profile, target and tenant, other than `except`

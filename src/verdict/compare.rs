@@ -306,7 +306,7 @@ fn same_load(run: &RunResult, base: &RunResult) -> Check {
     }
 }
 
-fn latency_comparison(
+pub(super) fn latency_comparison(
     step: &str,
     b: &Histogram<u64>,
     k: &Histogram<u64>,
@@ -354,7 +354,7 @@ fn latency_comparison(
     }
 }
 
-fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
+pub(super) fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
     let l = c.p95_ratio();
     Check {
         name: format!("compare latency {}", cmp.step),
@@ -381,7 +381,7 @@ fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
 }
 
 /// p-values span many orders of magnitude: scientific below 0.001.
-fn fmt_p(p: f64) -> String {
+pub(super) fn fmt_p(p: f64) -> String {
     if p < 0.001 {
         format!("{p:.2e}")
     } else {

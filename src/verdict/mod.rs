@@ -9,6 +9,7 @@ mod checks;
 pub mod compare;
 pub mod generator;
 pub mod headroom;
+pub mod neighbour;
 mod probes;
 pub mod server;
 pub mod stats;
@@ -321,6 +322,7 @@ pub(crate) mod fixture {
                 ],
                 odoo_version: "17.0".into(),
                 events: Vec::new(),
+                tenant: None,
             },
             totals: Totals {
                 planned: 1000,

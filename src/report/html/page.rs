@@ -445,6 +445,18 @@ pub fn render(
     ] {
         let _ = writeln!(out, "<dt>{k}</dt><dd>{}</dd>", esc(&val));
     }
+    // A parent run (a `--scale` step, a tenant of a multi-tenant run) shows one of its
+    // runs' figures: say which.
+    if run.run_id != v.run_id {
+        let _ = writeln!(
+            out,
+            "<dt>figures from</dt><dd>{}</dd>",
+            esc(&format!(
+                "run {}: the target, journeys, requests and charts are that run's",
+                run.run_id
+            ))
+        );
+    }
     let _ = writeln!(out, "</dl>");
     // Every check, the ones that decide the verdict first: what passed is evidence too.
     let passed = v.checks.iter().filter(|c| c.status == Status::Pass).count();
