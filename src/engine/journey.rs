@@ -159,7 +159,11 @@ pub async fn run(
         run_nonce: ctx.run_nonce,
     };
     for (i, (_, generator)) in scenario.vars.iter().enumerate() {
-        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut draw);
+        let (value, text) = generator.draw_with_text(&mut draw);
+        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = value;
+        if let (Some(slot), Some(text)) = (scenario.text_slots[i], text) {
+            slots[slot] = text;
+        }
     }
     let mut vu = VirtualUser {
         ctx,
@@ -675,11 +679,16 @@ mod tests {
 
     /// A scenario compiled from `text`, its steps numbered from 1 (0 is the login).
     fn scenario(text: &str) -> Scenario {
+        scenario_in(text, std::path::Path::new("."))
+    }
+
+    /// The same, with its data files in `data_dir`.
+    fn scenario_in(text: &str, data_dir: &std::path::Path) -> Scenario {
         let src = ScenarioSource::parse("s", "s.toml".into(), text.to_string()).unwrap();
         let mut next = 1;
         crate::plan::scenario::compile(
             &src,
-            std::path::Path::new("."),
+            data_dir,
             &mut HashMap::new(),
             &mut next,
             "17",
@@ -725,6 +734,42 @@ mod tests {
 
     fn json_body(req: &HttpRequest) -> Value {
         serde_json::from_slice(&req.body.as_ref().unwrap().1).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn csv_values_keep_their_text_on_the_wire() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codes.csv"),
+            "barcode,qty:int,price:float,product_id\n\"4006381333931\",007,19.90,42\n",
+        )
+        .unwrap();
+        let s = scenario_in(
+            concat!(
+                "[vars]\nrow = { gen = \"pick\", data = \"codes.csv\" }\n",
+                "code = { gen = \"pick\", data = \"codes.csv\", column = \"price\" }\n",
+                "[[step]]\nname = \"scan\"\n",
+                "call_kw = { model = \"product.product\", method = \"search_read\" }\n",
+                "args = [[[\"barcode\", \"=\", \"{{row.barcode}}\"], [\"id\", \"=\", \"{{row.product_id}}\"]]]\n",
+                "kwargs = { qty = \"{{row.qty}}\", price = \"{{code}}\", ref = \"p-{{row.price}}/{{code}}x{{row.qty}}\" }\n",
+            ),
+            dir.path(),
+        );
+        let t = ScriptedTransport::new(|_, _| {
+            Ok(HttpResponse::json(&wire::result_body(&json!(1), json!([]))))
+        });
+        let (_, ok) = journey(&s, t.clone(), &mut None).await;
+        assert!(ok);
+        let params = &json_body(&t.requests()[0])["params"];
+        // An identifier stays text; a record id and a typed column are numbers.
+        assert_eq!(
+            params["args"],
+            json!([[["barcode", "=", "4006381333931"], ["id", "=", 42]]])
+        );
+        assert_eq!(params["kwargs"]["qty"], json!(7));
+        assert_eq!(params["kwargs"]["price"], json!(19.9));
+        // Inside longer text, every value is its text as written.
+        assert_eq!(params["kwargs"]["ref"], json!("p-19.90/19.90x007"));
     }
 
     #[tokio::test(start_paused = true)]

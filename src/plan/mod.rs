@@ -266,7 +266,10 @@ fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, 
                 ),
             ));
         };
-        let table = crate::config::data::DataTable::read(&base.join(file.get_ref()))?;
+        let table = crate::config::data::DataTable::read_typed(
+            &base.join(file.get_ref()),
+            crate::target::data::csv_kind,
+        )?;
         if let Some(missing) = schema.columns.iter().find(|c| table.column(c).is_none()) {
             return Err(src.error_at(
                 file,

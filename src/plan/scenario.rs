@@ -10,7 +10,7 @@ use rand::distr::weighted::WeightedIndex;
 use serde_json::Value;
 
 use super::generator::{Generator, PosOrderGen, RowPick};
-use super::template::{Template, TemplateError};
+use super::template::{Resolve, Template, TemplateError};
 use crate::config::ConfigError;
 use crate::config::data::DataTable;
 use crate::config::scenario::{GeneratorFile, ScenarioSource, SessionKind, StepFile};
@@ -32,6 +32,9 @@ pub struct Scenario {
     pub session: SessionKind,
     /// Generators, filling slots `BUILTINS.len()..` in order.
     pub vars: Vec<(String, Generator)>,
+    /// For each var, the slot its text as written goes to, when it keeps one apart
+    /// ([`Generator::has_text`]): placeholders inside longer text read it.
+    pub text_slots: Vec<Option<usize>>,
     pub steps: Vec<Step>,
     /// Total number of value slots a journey needs.
     pub slots: usize,
@@ -156,6 +159,16 @@ pub fn compile(
         names.push(name.clone());
         vars.push((name.clone(), generator));
     }
+    // Text slots follow the vars; their names cannot be written in a placeholder.
+    let text_slots: Vec<Option<usize>> = vars
+        .iter()
+        .map(|(name, g)| {
+            g.has_text().then(|| {
+                names.push(text_slot_name(name));
+                names.len() - 1
+            })
+        })
+        .collect();
     if src.file.steps.is_empty() {
         return Err(ConfigError::key(
             &src.path,
@@ -231,9 +244,28 @@ pub fn compile(
         description: src.file.description.clone(),
         session: src.file.session,
         vars,
+        text_slots,
         steps,
         slots: names.len(),
     })
+}
+
+/// The hidden name of var `name`'s text slot.
+fn text_slot_name(name: &str) -> String {
+    format!("\0text {name}")
+}
+
+/// The names a step's placeholders can use, in slot order.
+struct Names<'a>(&'a [String]);
+
+impl Resolve for Names<'_> {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|x| x == name)
+    }
+
+    fn text_slot(&self, name: &str) -> Option<usize> {
+        self.slot(&text_slot_name(name))
+    }
 }
 
 fn compile_step(
@@ -243,7 +275,7 @@ fn compile_step(
     id: usize,
 ) -> Result<Step, ConfigError> {
     let here = |message: String| src.error_at(&step.name, message);
-    let resolve = |n: &str| names.iter().position(|x| x == n);
+    let resolve = Names(names);
     let template = |key: &str,
                     v: &Option<toml::Value>,
                     default: Value|

@@ -5,6 +5,10 @@
 //! an object stays an object); placeholders inside longer text are formatted into it.
 //! `{{name.field}}` reaches into an object value (a data row: `{{product.product_id}}`), and
 //! `{{name.0}}` into a list.
+//!
+//! Text always takes a value's text as written: a placeholder inside longer text, or one
+//! rendered as text (a URL path, a form field), reads the value's text slot when it has one
+//! (a CSV cell `19.90` typed `:float` is the number 19.9 as a whole value, `p-19.90` in text).
 
 use serde_json::{Map, Value};
 
@@ -32,13 +36,40 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ref {
     pub slot: usize,
+    /// The slot holding the same value's text as written (the slot itself when the value
+    /// has no other text).
+    pub text: usize,
     pub path: Vec<String>,
+}
+
+/// How placeholder names become slots.
+pub trait Resolve {
+    /// The slot of a value.
+    fn slot(&self, name: &str) -> Option<usize>;
+    /// The slot of that value's text as written, when it is kept apart (CSV cells).
+    fn text_slot(&self, _name: &str) -> Option<usize> {
+        None
+    }
+}
+
+impl<F: Fn(&str) -> Option<usize>> Resolve for F {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self(name)
+    }
 }
 
 impl Ref {
     /// The value it points at (`null` when a field is missing).
     fn get<'a>(&self, slots: &'a [Value]) -> &'a Value {
-        let mut v = &slots[self.slot];
+        self.follow(&slots[self.slot])
+    }
+
+    /// The value's text as written.
+    fn get_text<'a>(&self, slots: &'a [Value]) -> &'a Value {
+        self.follow(&slots[self.text])
+    }
+
+    fn follow<'a>(&self, mut v: &'a Value) -> &'a Value {
         for key in &self.path {
             v = match v {
                 Value::Object(m) => m.get(key).unwrap_or(&Value::Null),
@@ -68,10 +99,7 @@ pub enum TemplateError {
 impl Template {
     /// Compiles `value`, resolving each placeholder with `resolve` (name → slot); the error
     /// is the first unknown name or unclosed placeholder.
-    pub fn compile(
-        value: &Value,
-        resolve: &impl Fn(&str) -> Option<usize>,
-    ) -> Result<Template, TemplateError> {
+    pub fn compile(value: &Value, resolve: &impl Resolve) -> Result<Template, TemplateError> {
         let t = match value {
             Value::String(s) => compile_text(s, resolve)?,
             Value::Array(items) => Template::Array(
@@ -133,19 +161,21 @@ impl Template {
         }
     }
 
-    /// The rendered value as text (for URL paths).
+    /// The rendered value as text (for URL paths and form fields): a whole placeholder gives
+    /// the value's text as written.
     pub fn render_string(&self, slots: &[Value]) -> String {
-        match self.render(slots) {
+        let v = match self {
+            Template::Slot(r) => r.get_text(slots).clone(),
+            other => other.render(slots),
+        };
+        match v {
             Value::String(s) => s,
             other => other.to_string(),
         }
     }
 }
 
-fn compile_text(
-    s: &str,
-    resolve: &impl Fn(&str) -> Option<usize>,
-) -> Result<Template, TemplateError> {
+fn compile_text(s: &str, resolve: &impl Resolve) -> Result<Template, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find("{{") {
@@ -158,9 +188,12 @@ fn compile_text(
         let name = rest[open + 2..open + close].trim();
         let mut keys = name.split('.');
         let base = keys.next().unwrap_or("");
-        let slot = resolve(base).ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
+        let slot = resolve
+            .slot(base)
+            .ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
         parts.push(Part::Slot(Ref {
             slot,
+            text: resolve.text_slot(base).unwrap_or(slot),
             path: keys.map(str::to_string).collect(),
         }));
         rest = &rest[open + close + 2..];
@@ -181,7 +214,7 @@ fn render_text(parts: &[Part], slots: &[Value]) -> String {
     for p in parts {
         match p {
             Part::Lit(s) => out.push_str(s),
-            Part::Slot(r) => match r.get(slots) {
+            Part::Slot(r) => match r.get_text(slots) {
                 Value::String(s) => out.push_str(s),
                 other => out.push_str(&other.to_string()),
             },

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::data::DataTable;
+use crate::config::data::{ColumnKind, DataTable};
 
 /// A data set's name, its columns, and what its rows are.
 pub struct Schema {
@@ -73,6 +73,16 @@ pub const SCHEMAS: &[Schema] = &[
     },
 ];
 
+/// How a `[data]` CSV file replacing a data set reads a column whose header names no type:
+/// amounts and flags as Odoo holds them (ids follow the `*_id`/`*_ids` rule, the rest is text).
+pub fn csv_kind(column: &str) -> Option<ColumnKind> {
+    match column {
+        "list_price" | "free_qty" | "amount" | "currency_rounding" => Some(ColumnKind::Float),
+        "price_include" | "cash_control" => Some(ColumnKind::Bool),
+        _ => None,
+    }
+}
+
 /// The schema of data set `name`.
 pub fn schema(name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().find(|s| s.name == name)
@@ -99,6 +109,7 @@ impl DataSets {
                         Arc::new(DataTable {
                             columns: s.columns.iter().map(|c| c.to_string()).collect(),
                             rows: Vec::new(),
+                            ..DataTable::default()
                         }),
                     )
                 })
