@@ -94,6 +94,39 @@ pub enum TemplateError {
     /// A `{{` with no `}}` after it: it would be sent as written.
     #[error("`{0}` opens a placeholder with `{{{{` and never closes it with `}}}}`")]
     Unclosed(String),
+    /// A placeholder naming a known value in a field that is used as written (a model name,
+    /// an expected value, an object key): it would never be filled.
+    #[error("`{{{{{0}}}}}` is not filled here: this field is used as written")]
+    NotFilled(String),
+}
+
+/// Checks a value used as written (no placeholder is filled in it): every string in it, and
+/// every object key, must not hold a `{{` left open, nor a placeholder naming a known value.
+pub fn check_literal(value: &Value, resolve: &impl Resolve) -> Result<(), TemplateError> {
+    match value {
+        Value::String(s) => check_literal_text(s, resolve),
+        Value::Array(items) => items.iter().try_for_each(|v| check_literal(v, resolve)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            check_literal_text(k, resolve)?;
+            check_literal(v, resolve)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn check_literal_text(s: &str, resolve: &impl Resolve) -> Result<(), TemplateError> {
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            return Err(TemplateError::Unclosed(s.to_string()));
+        };
+        let name = rest[open + 2..open + close].trim();
+        if resolve.slot(name.split('.').next().unwrap_or("")).is_some() {
+            return Err(TemplateError::NotFilled(name.to_string()));
+        }
+        rest = &rest[open + close + 2..];
+    }
+    Ok(())
 }
 
 impl Template {
@@ -110,7 +143,10 @@ impl Template {
             ),
             Value::Object(map) => Template::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), Template::compile(v, resolve)?)))
+                    .map(|(k, v)| {
+                        check_literal_text(k, resolve)?;
+                        Ok((k.clone(), Template::compile(v, resolve)?))
+                    })
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => Template::Literal(other.clone()),
@@ -284,6 +320,47 @@ mod tests {
     fn an_unclosed_placeholder_is_an_error_not_a_literal() {
         let err = Template::compile(&json!({"q": "{{product"}), &names).unwrap_err();
         assert_eq!(err, TemplateError::Unclosed("{{product".into()));
+    }
+
+    #[test]
+    fn template_mistakes_in_fields_used_as_written_are_errors() {
+        let ok = |v: Value| check_literal(&v, &names);
+        assert_eq!(
+            ok(json!({"/state": ["done", "{{product"]})),
+            Err(TemplateError::Unclosed("{{product".into()))
+        );
+        assert_eq!(
+            ok(json!("res.{{ qty }}")),
+            Err(TemplateError::NotFilled("qty".into()))
+        );
+        assert_eq!(
+            ok(json!({"{{product.id}}": 1})),
+            Err(TemplateError::NotFilled("product.id".into()))
+        );
+        // Braces that name nothing known are text (a page's own `{{ }}` markup).
+        assert_eq!(ok(json!(["{{ t-esc }}", "a}}b", 3])), Ok(()));
+        // An object key in a template is used as written too.
+        let err = Template::compile(&json!({"{{qty": "{{product}}"}), &names).unwrap_err();
+        assert_eq!(err, TemplateError::Unclosed("{{qty".into()));
+    }
+
+    #[test]
+    fn text_placeholders_read_the_value_as_written() {
+        struct WithText;
+        impl Resolve for WithText {
+            fn slot(&self, n: &str) -> Option<usize> {
+                (n == "price").then_some(0)
+            }
+            fn text_slot(&self, n: &str) -> Option<usize> {
+                (n == "price").then_some(1)
+            }
+        }
+        let slots = [json!(19.9), json!("19.90")];
+        let whole = Template::compile(&json!("{{price}}"), &WithText).unwrap();
+        assert_eq!(whole.render(&slots), json!(19.9));
+        assert_eq!(whole.render_string(&slots), "19.90");
+        let text = Template::compile(&json!("p-{{price}}"), &WithText).unwrap();
+        assert_eq!(text.render(&slots), json!("p-19.90"));
     }
 
     #[test]
