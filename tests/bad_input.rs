@@ -437,13 +437,31 @@ fn step_names_outside_the_name_rule_are_refused_at_their_line() {
 #[test]
 fn a_gate_selector_matching_no_step_is_refused_with_the_nearest_names() {
     let ws = Workspace::new();
-    let p = ws.profile(
-        "typo",
-        &format!("name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_ordre_sync/*\"]\np95 = {{ fail = 500 }}\n"),
+    let text = format!(
+        "name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_ordre_sync/*\"]\np95 = {{ fail = 500 }}\n[gate.errors.\"*\"]\nrate = {{ fail = 0.01 }}\n[gate.errors.\"pos_order_sync/sync\"]\nrate = {{ fail = 0.01 }}\n"
     );
+    let p = ws.profile("typo", &text);
+    // Located at the selector as written: file:line:col, like every other profile error.
+    let line = text.lines().position(|l| l.contains("pos_ordre")).unwrap() + 2;
     refused(
         &p,
-        &["pos_ordre_sync/*", "matches no step", "`pos_order_sync"],
+        &[
+            &format!("typo.toml:{line}:15: gate.latency.\"pos_ordre_sync/*\" matches no step"),
+            "`pos_order_sync",
+        ],
+    );
+    let fixed = text.replace("pos_ordre_sync", "pos_order_sync");
+    let line = fixed
+        .lines()
+        .position(|l| l.contains("sync/sync\""))
+        .unwrap()
+        + 2;
+    let p = ws.profile("typo2", &fixed);
+    refused(
+        &p,
+        &[&format!(
+            "typo2.toml:{line}:14: gate.errors.\"pos_order_sync/sync\" matches no step"
+        )],
     );
     // A step of another Odoo version the scenario serves is no typo: a version-agnostic
     // profile may gate Odoo 18's `sync_from_ui` and 17's `create_from_ui` side by side.

@@ -36,6 +36,7 @@ use crate::target::data::DataSets;
 /// an SLO off. The error names the nearest existing names.
 fn check_selectors(
     src: &ProfileSource,
+    o: &Overrides,
     gate: &Gate,
     step_names: &[String],
     scenarios: &[Arc<Scenario>],
@@ -45,15 +46,60 @@ fn check_selectors(
         .map(String::as_str)
         .chain(scenarios.iter().map(|s| s.name.as_str()))
         .collect();
-    match unmatched_selector(gate, &names) {
-        Some((key, why)) => Err(ConfigError::key(&src.path, key, why)),
-        None => Ok(()),
+    let Some(u) = unmatched_selector(gate, &names) else {
+        return Ok(());
+    };
+    // A `--gate FILE` replaces the profile's checks of the same selector: look there first.
+    if let Some(path) = &o.gate
+        && let Ok(g) = GateSource::read(path)
+        && let Some(err) = u.located(&g.path, &g.text, &g.file)
+    {
+        return Err(err);
+    }
+    if let Some(f) = &src.file.gate
+        && let Some(err) = u.located(&src.path, &src.text, f)
+    {
+        return Err(err);
+    }
+    Err(ConfigError::key(&src.path, u.key(), u.why))
+}
+
+/// A gate selector that matches no step or scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmatched {
+    /// `latency` or `errors`.
+    pub table: &'static str,
+    pub selector: String,
+    /// Why, with the nearest names.
+    pub why: String,
+}
+
+impl Unmatched {
+    /// Its key, `gate.latency."<selector>"`.
+    pub fn key(&self) -> String {
+        format!("gate.{}.\"{}\"", self.table, self.selector)
+    }
+
+    /// The error at the selector as written in `file` (the text of `path`), if it is there.
+    pub fn located(
+        &self,
+        path: &Path,
+        text: &str,
+        file: &crate::config::gate::GateFile,
+    ) -> Option<ConfigError> {
+        let span = file.selector_span(self.table, &self.selector)?;
+        Some(ConfigError::at(
+            path,
+            text,
+            span.start,
+            format!("{} {}", self.key(), self.why),
+        ))
     }
 }
 
 /// The first latency or errors selector of `gate` that matches none of `names` (steps and
-/// scenarios): its key (`gate.latency."<selector>"`) and why, with the nearest names.
-pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<(String, String)> {
+/// scenarios), with the nearest names.
+pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<Unmatched> {
     let selectors = gate
         .latency
         .keys()
@@ -66,13 +112,14 @@ pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<(String, String
         if names.iter().any(|n| matcher.matches(n)) {
             continue;
         }
-        return Some((
-            format!("gate.{table}.\"{sel}\""),
-            format!(
+        return Some(Unmatched {
+            table,
+            selector: sel.clone(),
+            why: format!(
                 "matches no step or scenario of this profile; the nearest are {}",
                 nearest(sel, names)
             ),
-        ));
+        });
     }
     None
 }
@@ -374,7 +421,7 @@ impl Plan {
         // A selector may name a step of another Odoo version the scenarios serve (the profile
         // runs on either): at run time it then matches nothing and warns.
         let selectable: Vec<String> = step_names.iter().chain(&any_version).cloned().collect();
-        check_selectors(src, &gate, &selectable, &scenarios)?;
+        check_selectors(src, o, &gate, &selectable, &scenarios)?;
         let (probes, probes_off) = probes::build(src)?;
         Ok(Plan {
             name: f.name.clone(),

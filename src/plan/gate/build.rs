@@ -21,7 +21,7 @@ impl Gate {
         let at = |s: &Spanned<LimitsFile>, m: String| locate(s.span(), m);
         let mut gate = Gate::default();
         for (sel, lat) in &f.latency {
-            let (span, lat) = (lat.span(), lat.get_ref());
+            let (span, lat, sel) = (lat.span(), lat.get_ref(), sel.get_ref());
             let first = [
                 &lat.p50, &lat.p90, &lat.p95, &lat.p99, &lat.p999, &lat.max, &lat.mean,
             ];
@@ -52,6 +52,7 @@ impl Gate {
             gate.latency.insert(sel.clone(), stats);
         }
         for (sel, e) in &f.errors {
+            let sel = sel.get_ref();
             let mut limits = ErrorLimits::default();
             if let Some(r) = &e.rate {
                 check_selector(sel).map_err(|m| at(r, m))?;
