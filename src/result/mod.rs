@@ -213,6 +213,10 @@ pub struct PlanInfo {
     /// Named calendar events on the run's clock.
     #[serde(default)]
     pub events: Vec<crate::plan::calendar::PlannedEvent>,
+    /// Open model: the `[load] logins` pool of sessions the journeys share (absent in runs
+    /// made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logins: Option<usize>,
 }
 
 impl PlanInfo {
@@ -237,6 +241,7 @@ impl PlanInfo {
             steps: plan.step_names.clone(),
             odoo_version: plan.odoo_version.clone(),
             events: plan.events.clone(),
+            logins: Some(plan.load.logins),
         }
     }
 }

@@ -319,6 +319,7 @@ pub(crate) mod fixture {
                 ],
                 odoo_version: "17.0".into(),
                 events: Vec::new(),
+                logins: None,
             },
             totals: Totals {
                 planned: 1000,
