@@ -342,6 +342,9 @@ fn compile_step(
     for v in step.odoo.iter().flatten() {
         literal("odoo", Value::from(v.as_str()))?;
     }
+    for k in step.form.iter().flat_map(|f| f.keys()) {
+        literal("form", Value::from(k.as_str()))?;
+    }
     for var in step.save.keys().chain(step.extract.keys()) {
         if BUILTINS.contains(&var.as_str()) {
             return Err(here(format!(
@@ -691,6 +694,10 @@ mod tests {
             (
                 format!("{STEP}{call}kwargs = {{ context = {{ \"{{{{lang\" = 1 }} }}\n"),
                 "`kwargs`: `{{lang` opens",
+            ),
+            (
+                format!("{STEP}http = \"/web/login\"\nform = {{ \"{{{{login}}}}\" = \"x\" }}\n"),
+                "`form` is used as written: `{{login}}` would never be filled in",
             ),
             (
                 format!(

@@ -148,3 +148,27 @@ impl From<&DataTable> for crate::result::StoredTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn csv_data_set_replacements_read_amounts_flags_and_ids_as_odoo_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.csv");
+        std::fs::write(
+            &path,
+            "product_id,name,list_price,tax_ids,price_include,default_code\n7,\"0042\",41.90,1 2,true,0042\n",
+        )
+        .unwrap();
+        let t = DataTable::read_typed(&path, csv_kind).unwrap();
+        assert_eq!(
+            t.row_object(0),
+            json!({"product_id": 7, "name": "0042", "list_price": 41.9, "tax_ids": [1, 2],
+                   "price_include": true, "default_code": "0042"})
+        );
+        assert_eq!(t.row_text_object(0)["list_price"], json!("41.90"));
+    }
+}
