@@ -608,7 +608,7 @@ fn failure_of(outcome: Outcome) -> Failure {
 fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Failure> {
     for (pointer, wanted) in &step.expect {
         let got = result.pointer(pointer).unwrap_or(&Value::Null);
-        if !wanted.contains(got) {
+        if !wanted.iter().any(|w| same_value(w, got)) {
             let wanted: Vec<String> = wanted.iter().map(Value::to_string).collect();
             return Err(Failure::new(
                 ErrorKind::Check,
@@ -632,6 +632,26 @@ fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Fa
         }
     }
     Ok(())
+}
+
+/// JSON equality where a number is its value: `1` expected matches Odoo's `1.0` (a float
+/// field's JSON), as a person reading the profile means. A string is never a number.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// Checks a page's body for the step's `expect_text` and keeps what `extract` finds.
@@ -734,6 +754,19 @@ mod tests {
 
     fn json_body(req: &HttpRequest) -> Value {
         serde_json::from_slice(&req.body.as_ref().unwrap().1).unwrap()
+    }
+
+    #[test]
+    fn expect_numbers_compare_by_value_never_by_text() {
+        assert!(same_value(&json!(1), &json!(1.0)));
+        assert!(same_value(
+            &json!({"qty": [2, 3]}),
+            &json!({"qty": [2.0, 3.0]})
+        ));
+        assert!(!same_value(&json!(1), &json!(1.5)));
+        assert!(!same_value(&json!("1"), &json!(1)));
+        assert!(!same_value(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        assert!(same_value(&json!(u64::MAX), &json!(u64::MAX)));
     }
 
     #[tokio::test(start_paused = true)]
