@@ -397,9 +397,20 @@ fn template_mistakes_are_refused_at_check() {
         "sc/shadow.toml",
         "session = \"user\"\n[vars]\nlogin = { gen = \"int\", min = 1, max = 2 }\n[[step]]\nname = \"find\"\ncall_kw = { model = \"res.partner\", method = \"name_search\" }\nkwargs = { name = \"{{login}}\" }\n",
     );
+    ws.write(
+        "sc/saveuid.toml",
+        "session = \"user\"\n[[step]]\nname = \"me\"\ncall_kw = { model = \"res.users\", method = \"read\" }\nargs = [[2]]\nsave = { uid = \"/0/id\" }\n",
+    );
+    ws.write(
+        "sc/expect.toml",
+        "session = \"user\"\n[[step]]\nname = \"me\"\ncall_kw = { model = \"res.users\", method = \"read\" }\nargs = [[2]]\nexpect = { \"/0/login\" = \"{{login\" }\n",
+    );
+    // Each at its place: a step's mistakes at its `name`, a var's at its value.
     for (scenario, needle) in [
-        ("unclosed", "never closes it"),
-        ("shadow", "`login` is a built-in value"),
+        ("unclosed", "unclosed.toml:3:8: `kwargs`: `{{login` opens a placeholder"),
+        ("shadow", "shadow.toml:3:9: `login` is a built-in value"),
+        ("saveuid", "saveuid.toml:3:8: `uid` is a built-in value"),
+        ("expect", "expect.toml:3:8: `expect.\"/0/login\"`: `{{login` opens"),
     ] {
         let p = ws.write(
             &format!("{scenario}.toml"),
