@@ -407,10 +407,16 @@ fn template_mistakes_are_refused_at_check() {
     );
     // Each at its place: a step's mistakes at its `name`, a var's at its value.
     for (scenario, needle) in [
-        ("unclosed", "unclosed.toml:3:8: `kwargs`: `{{login` opens a placeholder"),
+        (
+            "unclosed",
+            "unclosed.toml:3:8: `kwargs`: `{{login` opens a placeholder",
+        ),
         ("shadow", "shadow.toml:3:9: `login` is a built-in value"),
         ("saveuid", "saveuid.toml:3:8: `uid` is a built-in value"),
-        ("expect", "expect.toml:3:8: `expect.\"/0/login\"`: `{{login` opens"),
+        (
+            "expect",
+            "expect.toml:3:8: `expect.\"/0/login\"`: `{{login` opens",
+        ),
     ] {
         let p = ws.write(
             &format!("{scenario}.toml"),

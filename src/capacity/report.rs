@@ -140,8 +140,12 @@ pub struct Redis {
     /// Growth of `used_memory` per session made in the run (per login, or per visitor journey
     /// when nobody logged in), bytes.
     pub bytes_per_session: Option<f64>,
-    /// Projected growth per hour at the sized peak, bytes.
+    /// Projected growth per hour at the sized peak, bytes (`None` when the sessions are
+    /// logins bounded by a pool: they do not grow with the load).
     pub growth_per_hour_at_peak_bytes: Option<f64>,
+    /// Logged-in sessions bounded by the `[load] logins` pool: at most this many bytes of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounded_sessions_bytes: Option<f64>,
     pub basis: Vec<String>,
 }
 
@@ -679,7 +683,21 @@ fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option
             b
         })
     });
-    let growth = per_session.map(|b| {
+    // Logins are bounded by the run's pool of sessions: their memory is too.
+    let pool = (logins > 0 && r.plan.model == crate::config::profile::ModelKind::Open)
+        .then_some(r.plan.logins)
+        .flatten();
+    let bounded = match (per_session, pool) {
+        (Some(b), Some(pool)) => {
+            let m = b * pool as f64;
+            basis.push(format!(
+                "logged-in sessions are bounded by the [load] logins pool of {pool}: at most {pool} × {b:.0} B = {m:.0} B, not growing with the load"
+            ));
+            Some(m)
+        }
+        _ => None,
+    };
+    let growth = per_session.filter(|_| bounded.is_none()).map(|b| {
         let per_request = sessions as f64 / r.totals.requests.max(1) as f64;
         let g = b * per_request * peak_rate * 3600.0;
         basis.push(format!(
@@ -691,6 +709,7 @@ fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option
         peak_clients_measured: clients,
         bytes_per_session: per_session,
         growth_per_hour_at_peak_bytes: growth,
+        bounded_sessions_bytes: bounded,
         basis,
     })
 }
@@ -922,6 +941,26 @@ mod tests {
         );
         assert!(
             super::super::markdown::render(&c).contains("- logins: logins are bounded by the 4")
+        );
+        // Redis: 4 logged-in sessions grew used_memory by 1 MB; the pool bounds them at 4,
+        // so there is no growth per hour with the load.
+        let mut with_redis = r.clone();
+        with_redis.probes.insert(
+            "redis".into(),
+            serde_json::from_value(serde_json::json!({"kind": "redis", "interval_s": 1.0,
+                "coverage": 1.0, "series": {"used_memory_bytes": [[0, 1.0e6], [1, 2.0e6]]}}))
+            .unwrap(),
+        );
+        let c = build(&[(with_redis, "r".to_string(), None)], None, &options()).unwrap();
+        let redis = c.redis.unwrap();
+        assert_eq!(redis.bytes_per_session, Some(250_000.0));
+        assert_eq!(redis.bounded_sessions_bytes, Some(1.0e6));
+        assert_eq!(redis.growth_per_hour_at_peak_bytes, None);
+        assert!(
+            redis
+                .basis
+                .iter()
+                .any(|b| b.contains("bounded by the [load] logins pool of 4"))
         );
         // A run that does not record its pool scales them (4 per 36 journeys), and says so.
         r.plan.logins = None;
