@@ -283,13 +283,35 @@ pub fn build(
     };
     let factor = o.at_scale / light.plan.rate_scale.max(1e-9);
     let scenarios = light.plan.scenario_order();
+    // A closed model's levels are terminals, not journeys/s: each terminal starts journeys at
+    // the pace the run measured (its journey time and pacing).
+    let per_level = match light.plan.model {
+        crate::config::profile::ModelKind::Open => 1.0,
+        crate::config::profile::ModelKind::Closed => {
+            let terminal_s: f64 = light
+                .plan
+                .stages
+                .iter()
+                .map(|s| {
+                    let run_s = (light.duration_s - s.start_s).clamp(0.0, s.duration_s);
+                    (s.from + s.to) / 2.0 * run_s
+                })
+                .sum();
+            let per = light.totals.journeys as f64 / terminal_s.max(1e-9);
+            notes.push(format!(
+                "closed model: a stage's journeys/s = its terminals × {per:.4} journeys/s per terminal, measured in run {} ({} journeys over {terminal_s:.0} terminal-seconds); a slower server makes terminals start fewer",
+                light.run_id, light.totals.journeys
+            ));
+            per
+        }
+    };
     let levels: Vec<StageLoad> = light
         .plan
         .stages
         .iter()
         .map(|s| StageLoad {
             name: s.name.clone(),
-            journeys_per_s: s.from.max(s.to) * factor,
+            journeys_per_s: s.from.max(s.to) * factor * per_level,
             shares: stage_shares(&light.plan, &scenarios, s.mix.as_deref()),
         })
         .collect();
@@ -967,6 +989,32 @@ mod tests {
         let c = build(&[(r, "r".to_string(), None)], None, &options()).unwrap();
         assert!((c.peak_request_rate_per_s - (10.0 + 10.0 * 4.0 / 36.0)).abs() < 1e-9);
         assert_eq!(c.logins.unwrap().pool, None);
+    }
+
+    #[test]
+    fn capacity_closed_model_sizes_terminals_at_their_measured_pace_not_as_journeys_per_s() {
+        let mut r = stage_mix_run(3);
+        // 4 then 20 terminals for 3 s each (72 terminal-seconds) finished 36 journeys: half a
+        // journey per terminal per second, so `promotion` is 10 journeys/s, not 20.
+        r.plan.model = crate::config::profile::ModelKind::Closed;
+        r.plan.stages[0].from = 4.0;
+        r.plan.stages[0].to = 4.0;
+        r.plan.stages[1].from = 20.0;
+        r.plan.stages[1].to = 20.0;
+        r.duration_s = 6.0;
+        let c = build(&[(r, "r".to_string(), None)], None, &options()).unwrap();
+        let lookup = flow(&c, "lookup");
+        assert!(
+            (lookup.peak_journeys_per_s - 10.0).abs() < 1e-9,
+            "{lookup:?}"
+        );
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("0.5000 journeys/s per terminal")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]
