@@ -329,12 +329,24 @@ fn absurd_rates_and_durations_are_refused() {
         "fast",
         "name = \"fast\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1e300\n[mix]\nproduct_search = 1\n",
     );
-    refused(&fast, &["more than one process can drive"]);
+    refused(
+        &fast,
+        &[
+            "fast.toml:7:8: a level of",
+            "more than one process can drive",
+        ],
+    );
     let long = ws.profile(
         "long",
         "name = \"long\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"400days\"\nrate = 1\n[mix]\nproduct_search = 1\n",
     );
-    refused(&long, &["more than peakgate runs in one go"]);
+    refused(
+        &long,
+        &[
+            "long.toml:6:12: the stage lasts",
+            "more than peakgate runs in one go",
+        ],
+    );
     // A --scale step no process can drive is refused before the first step's load: no step
     // runs, no folder is left.
     let ok = ws.profile(

@@ -136,6 +136,15 @@ pub fn nearest(typed: &str, names: &[&str]) -> String {
     quoted.join(", ")
 }
 
+/// A level as a person reads it: `1e300`, not three hundred digits.
+fn shown_level(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Longest run planned: 7 days.
 const MAX_DURATION_S: f64 = 7.0 * 86_400.0;
 /// Shortest run planned: one timeline second.
@@ -602,6 +611,26 @@ fn build_load(
                 format!("`{wanted}` must be a number ≥ 0, got {from} → {to}"),
             ));
         }
+        // The plan-wide limits below, said at the stage that breaks them.
+        if from.max(to) > MAX_LEVEL {
+            return Err(src.error_at(
+                level,
+                format!(
+                    "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
+                    shown_level(from.max(to))
+                ),
+            ));
+        }
+        if d.as_secs_f64() > MAX_DURATION_S {
+            return Err(src.error_at(
+                &stage.duration,
+                format!(
+                    "the stage lasts {}, more than peakgate runs in one go ({} days)",
+                    humantime::format_duration(d),
+                    MAX_DURATION_S / 86_400.0
+                ),
+            ));
+        }
         let name = stage.name.clone().unwrap_or_else(|| match level.get_ref() {
             Level::Constant(_) => format!("stage {}", i + 1),
             Level::Ramp { .. } => format!("ramp {}", i + 1),
@@ -669,7 +698,7 @@ fn build_load(
             "load.stage",
             format!(
                 "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
-                curve.peak()
+                shown_level(curve.peak())
             ),
         ));
     }
