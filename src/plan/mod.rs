@@ -682,25 +682,31 @@ fn build_load(
     // What one process can plan and run: beyond these, a typo (a rate of 1e300, a duration
     // of years) is refused rather than left to run forever.
     if curve.duration_s() > MAX_DURATION_S {
-        return Err(ConfigError::key(
-            &src.path,
-            "load.stage",
-            format!(
-                "the stages last {}, more than peakgate runs in one go ({} days)",
-                humantime::format_duration(Duration::from_secs_f64(curve.duration_s().min(1e15))),
-                MAX_DURATION_S / 86_400.0
-            ),
-        ));
+        let why = format!(
+            "the stages last {}, more than peakgate runs in one go ({} days)",
+            humantime::format_duration(Duration::from_secs_f64(curve.duration_s().min(1e15))),
+            MAX_DURATION_S / 86_400.0
+        );
+        return Err(match o.duration {
+            Some(_) => ConfigError::Flag {
+                flag: "--duration".into(),
+                message: why,
+            },
+            None => ConfigError::key(&src.path, "load.stage", why),
+        });
     }
     if curve.peak() > MAX_LEVEL {
-        return Err(ConfigError::key(
-            &src.path,
-            "load.stage",
-            format!(
-                "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
-                shown_level(curve.peak())
-            ),
-        ));
+        let why = format!(
+            "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
+            shown_level(curve.peak())
+        );
+        return Err(match o.rate_scale {
+            Some(_) => ConfigError::Flag {
+                flag: "--rate-scale".into(),
+                message: why,
+            },
+            None => ConfigError::key(&src.path, "load.stage", why),
+        });
     }
     if l.model == ModelKind::Closed {
         for s in &mut curve.stages {
