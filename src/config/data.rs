@@ -22,6 +22,9 @@ pub struct DataTable {
     /// Each cell's text as written in the file, row by row; empty for tables not read from a
     /// file (a target's data sets, whose values are already Odoo's own).
     pub text: Vec<Vec<String>>,
+    /// Columns whose header names no type and whose every cell is a plain number (`42`,
+    /// `19.90`, `0012`): sent as text, which `check` says, in case Odoo needs a number.
+    pub numbers_as_text: Vec<String>,
 }
 
 impl DataTable {
@@ -56,6 +59,10 @@ impl DataTable {
             })
             .collect::<Result<_, _>>()?;
         let columns: Vec<String> = header.iter().map(|(n, _)| n.clone()).collect();
+        let headers_raw: Vec<String> = reader
+            .headers()
+            .map(|h| h.iter().map(str::to_string).collect())
+            .unwrap_or_default();
         let mut rows = Vec::new();
         let mut texts = Vec::new();
         for record in reader.records() {
@@ -96,10 +103,22 @@ impl DataTable {
                 "the data file has no rows",
             ));
         }
+        let numbers_as_text = header
+            .iter()
+            .enumerate()
+            .filter(|(i, (name, kind))| {
+                *kind == ColumnKind::Text
+                    && !name.is_empty()
+                    && !untyped_text_is_declared(&headers_raw[*i])
+                    && texts.iter().all(|row: &Vec<String>| plain_number(&row[*i]))
+            })
+            .map(|(_, (name, _))| name.clone())
+            .collect();
         Ok(DataTable {
             columns,
             rows,
             text: texts,
+            numbers_as_text,
         })
     }
 
@@ -194,6 +213,21 @@ fn column_kind(
     Ok((name.to_string(), kind))
 }
 
+/// Whether a header says its column is text (`barcode:text`): no note is due then.
+fn untyped_text_is_declared(header: &str) -> bool {
+    header.contains(':')
+}
+
+/// `-?D+` or `-?D+.D+`: what a person may mean as a number.
+fn plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.chars().all(|c| c.is_ascii_digit())
+        && frac.chars().all(|c| c.is_ascii_digit())
+}
+
 /// A CSV cell as JSON: text as written, or converted as its column says (or an error that
 /// says how to keep it as text).
 fn cell(raw: &str, kind: ColumnKind) -> Result<Value, String> {
@@ -260,6 +294,11 @@ mod tests {
         assert_eq!(t.cell_text(0, 3), Value::from("19.90"));
         assert_eq!(t.cell_text(0, 2), Value::from("007"));
         assert_eq!(t.row_text_object(0)["price_f"], Value::from("19.90"));
+        // Untyped columns of plain numbers are said (`check` notes them); a typed or
+        // declared-text column, or one with a `+`, is not.
+        assert_eq!(t.numbers_as_text, ["barcode", "price", "ref"]);
+        let t = read("code:text,n,m\n0012,+3,x\n").unwrap();
+        assert!(t.numbers_as_text.is_empty(), "{:?}", t.numbers_as_text);
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub fn describe(plan: &Plan) -> String {
     for why in &plan.probes_off {
         let _ = writeln!(out, "          {why}");
     }
+    for note in &plan.data_notes {
+        let _ = writeln!(out, "{note}");
+    }
     let _ = writeln!(
         out,
         "duration  {}",

@@ -297,6 +297,9 @@ pub struct Plan {
     /// Optional probes left off because the variable holding their URL is not set, each
     /// with why.
     pub probes_off: Vec<String>,
+    /// Notes on the data files the scenarios read: columns that hold only numbers but name no
+    /// type, so they are sent as text.
+    pub data_notes: Vec<String>,
 }
 
 /// The version scenarios are compiled for before a target says its own.
@@ -397,7 +400,7 @@ impl Plan {
             .or_else(|| declared_version.clone())
             .unwrap_or_else(|| DEFAULT_ODOO_VERSION.to_string());
         let data = with_csv_overrides(src, data)?;
-        let (scenarios, weights, step_names, any_version) =
+        let (scenarios, weights, step_names, any_version, data_notes) =
             build_scenarios(src, &odoo_version, &data)?;
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
         let (mut load, stage_mixes, events) = build_load(src, o, &names)?;
@@ -467,6 +470,7 @@ impl Plan {
             gate,
             probes,
             probes_off,
+            data_notes,
         })
     }
 
@@ -766,7 +770,13 @@ fn build_load(
 
 /// The compiled scenarios, their weights, the step names of the target's version, and the
 /// step names of every version the scenario files serve (what a gate selector may name).
-type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>, Vec<String>);
+type Scenarios = (
+    Vec<Arc<Scenario>>,
+    Vec<f64>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+);
 
 fn build_scenarios(
     src: &ProfileSource,
@@ -865,7 +875,25 @@ fn build_scenarios(
         scenarios.push(Arc::new(compiled));
         weights.push(w);
     }
-    Ok((scenarios, weights, step_names, any_version))
+    let mut files: Vec<(&String, &Arc<crate::config::data::DataTable>)> = tables.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(b.0));
+    let notes = files
+        .into_iter()
+        .filter(|(_, t)| !t.numbers_as_text.is_empty())
+        .map(|(file, t)| {
+            format!(
+                "note: {}: column(s) {} hold only numbers but their header names no type, so they are sent as text, exactly as written; where Odoo needs a number, type the header (`qty:int`, `price:float`); an identifier such as a barcode keeps its text (`{}:text` says so and silences this note)",
+                data_dir.join(file).display(),
+                t.numbers_as_text
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                t.numbers_as_text[0]
+            )
+        })
+        .collect();
+    Ok((scenarios, weights, step_names, any_version, notes))
 }
 
 fn build_target(
