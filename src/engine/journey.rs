@@ -806,6 +806,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn csv_values_saved_over_are_their_new_value_in_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.csv"), "price:float\n19.90\n").unwrap();
+        let s = scenario_in(
+            concat!(
+                "[vars]\nprice = { gen = \"pick\", data = \"p.csv\", column = \"price\" }\n",
+                "[[step]]\nname = \"a\"\ncall_kw = { model = \"m\", method = \"x\" }\n",
+                "kwargs = { ref = \"p-{{price}}\" }\nsave = { price = \"/price\" }\n",
+                "[[step]]\nname = \"b\"\ncall_kw = { model = \"m\", method = \"y\" }\n",
+                "kwargs = { ref = \"p-{{price}}\" }\n",
+            ),
+            dir.path(),
+        );
+        let t = ScriptedTransport::new(|_, _| {
+            Ok(HttpResponse::json(&wire::result_body(
+                &json!(1),
+                json!({"price": 7.5}),
+            )))
+        });
+        let (_, ok) = journey(&s, t.clone(), &mut None).await;
+        assert!(ok);
+        let refs: Vec<Value> = t
+            .requests()
+            .iter()
+            .map(|r| json_body(r)["params"]["kwargs"]["ref"].clone())
+            .collect();
+        assert_eq!(refs, [json!("p-19.90"), json!("p-7.5")]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_redirect_chain_ending_in_a_500_is_an_error_with_the_whole_chain_s_latency() {
         let s = scenario("[[step]]\nname = \"page\"\nhttp = \"/shop/product-7\"\n");
         let mut t = ScriptedTransport::new(|req, _| {

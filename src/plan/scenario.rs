@@ -198,6 +198,12 @@ pub fn compile(
         }
         let compiled = compile_step(src, step, &names, *next_step_id)?;
         *next_step_id += 1;
+        // A value saved over a var has no other text: later steps read the saved value.
+        for var in step.save.keys().chain(step.extract.keys()) {
+            if let Some(t) = names.iter().position(|n| *n == text_slot_name(var)) {
+                names[t] = format!("\0replaced {var}");
+            }
+        }
         // Saved values become visible to the steps after this one only.
         for var in step.save.keys() {
             if !names.contains(var) {
