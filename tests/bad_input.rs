@@ -329,12 +329,24 @@ fn absurd_rates_and_durations_are_refused() {
         "fast",
         "name = \"fast\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1e300\n[mix]\nproduct_search = 1\n",
     );
-    refused(&fast, &["more than one process can drive"]);
+    refused(
+        &fast,
+        &[
+            "fast.toml:7:8: a level of",
+            "more than one process can drive",
+        ],
+    );
     let long = ws.profile(
         "long",
         "name = \"long\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"400days\"\nrate = 1\n[mix]\nproduct_search = 1\n",
     );
-    refused(&long, &["more than peakgate runs in one go"]);
+    refused(
+        &long,
+        &[
+            "long.toml:6:12: the stage lasts",
+            "more than peakgate runs in one go",
+        ],
+    );
     // A --scale step no process can drive is refused before the first step's load: no step
     // runs, no folder is left.
     let ok = ws.profile(
@@ -397,9 +409,26 @@ fn template_mistakes_are_refused_at_check() {
         "sc/shadow.toml",
         "session = \"user\"\n[vars]\nlogin = { gen = \"int\", min = 1, max = 2 }\n[[step]]\nname = \"find\"\ncall_kw = { model = \"res.partner\", method = \"name_search\" }\nkwargs = { name = \"{{login}}\" }\n",
     );
+    ws.write(
+        "sc/saveuid.toml",
+        "session = \"user\"\n[[step]]\nname = \"me\"\ncall_kw = { model = \"res.users\", method = \"read\" }\nargs = [[2]]\nsave = { uid = \"/0/id\" }\n",
+    );
+    ws.write(
+        "sc/expect.toml",
+        "session = \"user\"\n[[step]]\nname = \"me\"\ncall_kw = { model = \"res.users\", method = \"read\" }\nargs = [[2]]\nexpect = { \"/0/login\" = \"{{login\" }\n",
+    );
+    // Each at its place: a step's mistakes at its `name`, a var's at its value.
     for (scenario, needle) in [
-        ("unclosed", "never closes it"),
-        ("shadow", "`login` is a built-in value"),
+        (
+            "unclosed",
+            "unclosed.toml:3:8: `kwargs`: `{{login` opens a placeholder",
+        ),
+        ("shadow", "shadow.toml:3:9: `login` is a built-in value"),
+        ("saveuid", "saveuid.toml:3:8: `uid` is a built-in value"),
+        (
+            "expect",
+            "expect.toml:3:8: `expect.\"/0/login\"`: `{{login` opens",
+        ),
     ] {
         let p = ws.write(
             &format!("{scenario}.toml"),
@@ -437,13 +466,31 @@ fn step_names_outside_the_name_rule_are_refused_at_their_line() {
 #[test]
 fn a_gate_selector_matching_no_step_is_refused_with_the_nearest_names() {
     let ws = Workspace::new();
-    let p = ws.profile(
-        "typo",
-        &format!("name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_ordre_sync/*\"]\np95 = {{ fail = 500 }}\n"),
+    let text = format!(
+        "name = \"typo\"\nenvironment = \"staging\"\n{GOOD_LOAD}[mix]\npos_order_sync = 1\n[gate.latency.\"pos_ordre_sync/*\"]\np95 = {{ fail = 500 }}\n[gate.errors.\"*\"]\nrate = {{ fail = 0.01 }}\n[gate.errors.\"pos_order_sync/sync\"]\nrate = {{ fail = 0.01 }}\n"
     );
+    let p = ws.profile("typo", &text);
+    // Located at the selector as written: file:line:col, like every other profile error.
+    let line = text.lines().position(|l| l.contains("pos_ordre")).unwrap() + 2;
     refused(
         &p,
-        &["pos_ordre_sync/*", "matches no step", "`pos_order_sync"],
+        &[
+            &format!("typo.toml:{line}:15: gate.latency.\"pos_ordre_sync/*\" matches no step"),
+            "`pos_order_sync",
+        ],
+    );
+    let fixed = text.replace("pos_ordre_sync", "pos_order_sync");
+    let line = fixed
+        .lines()
+        .position(|l| l.contains("sync/sync\""))
+        .unwrap()
+        + 2;
+    let p = ws.profile("typo2", &fixed);
+    refused(
+        &p,
+        &[&format!(
+            "typo2.toml:{line}:14: gate.errors.\"pos_order_sync/sync\" matches no step"
+        )],
     );
     // A step of another Odoo version the scenario serves is no typo: a version-agnostic
     // profile may gate Odoo 18's `sync_from_ui` and 17's `create_from_ui` side by side.

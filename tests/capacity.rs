@@ -689,7 +689,7 @@ mix = { lookup = 1 }"#,
     assert_eq!(customer["peak_stage"], "everyday", "{c}");
     assert!((customer["peak_journeys_per_s"].as_f64().unwrap() - 1.0).abs() < 1e-9);
     assert!((customer["request_rate_per_s"].as_f64().unwrap() - 3.0).abs() < 0.01);
-    // Together at `promotion`: 10 lookups/s plus their logins, nothing of customer.
+    // Together at `promotion`: 10 lookups/s (logins are bounded by the pool), nothing of customer.
     assert_eq!(c["total"]["flow"], "all flows");
     assert_eq!(c["total"]["peak_stage"], "promotion");
     assert!((c["total"]["peak_journeys_per_s"].as_f64().unwrap() - 10.0).abs() < 1e-9);

@@ -187,7 +187,7 @@ fn an_out_that_is_a_file_and_a_gate_file_selecting_nothing_are_input_errors() {
         .assert()
         .code(2)
         .stderr(contains(
-            "gate.latency.\"pos_ordre_sync/*\" matches no step or scenario",
+            "typo.toml:1:15: gate.latency.\"pos_ordre_sync/*\" matches no step or scenario",
         ))
         .stderr(contains("the nearest are `pos_order_sync`"));
 }

@@ -246,6 +246,13 @@ fn a_profile_from_an_access_log_reproduces_its_per_minute_demand() {
             .stdout(contains("10 minutes"))
             .stderr(contains("skipped"));
         let plan = Plan::load(&out, &Overrides::default()).unwrap();
+        // A default gate, so the generated profile's runs can fail: each flow's steps, and
+        // failed requests of every step.
+        for flow in ["pos_order_sync", "shop_browse", "backoffice_sale"] {
+            let p95 = plan.gate.latency[&format!("{flow}/*")][&peakgate::plan::gate::Stat::P95];
+            assert_eq!((p95.warn, p95.fail), (Some(1500.0), Some(3000.0)), "{flow}");
+        }
+        assert_eq!(plan.gate.errors["*/*"].rate.unwrap().fail, Some(0.02));
         let curve = &plan.load.curve;
         assert_eq!(curve.stages.len(), 10);
         for (m, n) in &journeys {

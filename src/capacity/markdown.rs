@@ -114,6 +114,9 @@ pub fn render(r: &CapacityReport) -> String {
     for u in &r.unmeasured {
         let _ = writeln!(out, "- **{} is unmeasured**: {}", u.flow, u.reason);
     }
+    if let Some(l) = &r.logins {
+        let _ = writeln!(out, "- logins: {}", l.basis);
+    }
     let _ = writeln!(
         out,
         "\nOffered load A = request rate × mean service time; workers = the fewest c with 1 − C(c, A)·e^(−(c−A)·t/S) ≥ the service level.\n"

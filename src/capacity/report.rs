@@ -83,10 +83,27 @@ pub struct UnmeasuredFlow {
     pub reason: String,
 }
 
+/// Logins at the sized load: the sessions a run makes are bounded (the `[load] logins` pool,
+/// or one per closed-model terminal), so they are not scaled with the journeys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logins {
+    /// Logins measured in the run the figures come from.
+    pub measured: u64,
+    /// Sessions that bound them (`None`: the run did not record its pool, and logins were
+    /// scaled with the journeys, an upper bound).
+    pub pool: Option<usize>,
+    /// What this means for the sized figures.
+    pub basis: String,
+}
+
+/// Share of a flow's journeys that may fail in a run for its figures per journey to be taken
+/// from it: above it, they would come from error answers (fast failures, cut-short journeys).
+pub const MAX_FAILED_SHARE: f64 = 0.05;
+
 /// No run measured a journey of any flow: there is nothing to size from.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "no journey was measured in run(s) {} (flows {}): there is nothing to size workers from; run the profile with load first",
+    "no journey was measured in run(s) {} that sizing can use (flows {}: none ran, or more than 5% of a flow's journeys failed): there is nothing to size workers from; run the profile with load (and fix what fails) first",
     runs.join(", "),
     flows.join(", ")
 )]
@@ -123,8 +140,12 @@ pub struct Redis {
     /// Growth of `used_memory` per session made in the run (per login, or per visitor journey
     /// when nobody logged in), bytes.
     pub bytes_per_session: Option<f64>,
-    /// Projected growth per hour at the sized peak, bytes.
+    /// Projected growth per hour at the sized peak, bytes (`None` when the sessions are
+    /// logins bounded by a pool: they do not grow with the load).
     pub growth_per_hour_at_peak_bytes: Option<f64>,
+    /// Logged-in sessions bounded by the `[load] logins` pool: at most this many bytes of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounded_sessions_bytes: Option<f64>,
     pub basis: Vec<String>,
 }
 
@@ -150,6 +171,9 @@ pub struct CapacityReport {
     /// The measured flows together (`all flows`, or `all measured flows` when some are
     /// unmeasured), at the stage where they offer the most work.
     pub total: FlowSizing,
+    /// Logins, when the runs logged in: bounded by the sessions, not scaled with journeys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logins: Option<Logins>,
     pub slo: Option<SloSizing>,
     pub connections: Connections,
     pub redis: Option<Redis>,
@@ -259,13 +283,35 @@ pub fn build(
     };
     let factor = o.at_scale / light.plan.rate_scale.max(1e-9);
     let scenarios = light.plan.scenario_order();
+    // A closed model's levels are terminals, not journeys/s: each terminal starts journeys at
+    // the pace the run measured (its journey time and pacing).
+    let per_level = match light.plan.model {
+        crate::config::profile::ModelKind::Open => 1.0,
+        crate::config::profile::ModelKind::Closed => {
+            let terminal_s: f64 = light
+                .plan
+                .stages
+                .iter()
+                .map(|s| {
+                    let run_s = (light.duration_s - s.start_s).clamp(0.0, s.duration_s);
+                    (s.from + s.to) / 2.0 * run_s
+                })
+                .sum();
+            let per = light.totals.journeys as f64 / terminal_s.max(1e-9);
+            notes.push(format!(
+                "closed model: a stage's journeys/s = its terminals × {per:.4} journeys/s per terminal, measured in run {} ({} journeys over {terminal_s:.0} terminal-seconds); a slower server makes terminals start fewer",
+                light.run_id, light.totals.journeys
+            ));
+            per
+        }
+    };
     let levels: Vec<StageLoad> = light
         .plan
         .stages
         .iter()
         .map(|s| StageLoad {
             name: s.name.clone(),
-            journeys_per_s: s.from.max(s.to) * factor,
+            journeys_per_s: s.from.max(s.to) * factor * per_level,
             shares: stage_shares(&light.plan, &scenarios, s.mix.as_deref()),
         })
         .collect();
@@ -285,8 +331,23 @@ pub fn build(
             ));
             continue;
         };
-        match candidates.iter().find_map(|r| per_journey(r, scenario)) {
+        let mut why_not = Vec::new();
+        let found = candidates.iter().find_map(|r| {
+            per_journey(r, scenario)
+                .map_err(|why| why_not.push(why))
+                .ok()
+        });
+        match found {
             Some(pj) => {
+                if pj.failed > 0 {
+                    notes.push(format!(
+                        "flow {scenario}: {} of {} journeys failed in run {} (at most {:.0}% may): sized from all of them",
+                        pj.failed,
+                        pj.journeys,
+                        pj.run_id,
+                        MAX_FAILED_SHARE * 100.0
+                    ));
+                }
                 if pj.run_id != light.run_id {
                     notes.push(format!(
                         "flow {scenario}: no journeys in the lightest run; its figures per journey come from run {}",
@@ -307,14 +368,21 @@ pub fn build(
                 flow: scenario.clone(),
                 peak_stage: peak.0.name.clone(),
                 peak_journeys_per_s: peak.1,
-                reason: format!(
-                    "no journey of {scenario} was measured in {}: its requests per journey and service times are unknown",
-                    if candidates.len() == 1 {
-                        format!("run {}", candidates[0].run_id)
-                    } else {
-                        format!("any of the {} runs", candidates.len())
-                    }
-                ),
+                reason: if why_not.iter().all(|w| w.starts_with("no journey")) {
+                    format!(
+                        "no journey of {scenario} was measured in {}: its requests per journey and service times are unknown",
+                        if candidates.len() == 1 {
+                            format!("run {}", candidates[0].run_id)
+                        } else {
+                            format!("any of the {} runs", candidates.len())
+                        }
+                    )
+                } else {
+                    format!(
+                        "not sized from failures: {}",
+                        why_not.join("; ")
+                    )
+                },
             }),
         }
     }
@@ -324,13 +392,59 @@ pub fn build(
             flows: unmeasured.iter().map(|u| u.flow.clone()).collect(),
         });
     }
-    // Logins are shared by the flows that log in; they scale with the journeys.
-    let logins_per_journey = light.transactions.get(crate::plan::AUTH_STEP).map(|auth| {
-        (
-            auth.count as f64 / light.totals.journeys.max(1) as f64,
-            auth.service_ms.mean / 1000.0,
-        )
-    });
+    // Logins: a run makes at most one per session (again when one expires), and its sessions
+    // are bounded (the open model's `[load] logins` pool, a closed-model terminal each): they
+    // do not grow with the journeys. Only a run that does not record its pool scales them.
+    let (logins, logins_per_journey) = match light.transactions.get(crate::plan::AUTH_STEP) {
+        None => (None, None),
+        Some(auth) => {
+            let pool = match light.plan.model {
+                crate::config::profile::ModelKind::Closed => Some(
+                    light
+                        .plan
+                        .stages
+                        .iter()
+                        .map(|s| s.from.max(s.to).ceil() as usize)
+                        .max()
+                        .unwrap_or(0),
+                ),
+                crate::config::profile::ModelKind::Open => light.plan.logins,
+            };
+            let what = match light.plan.model {
+                crate::config::profile::ModelKind::Closed => {
+                    "closed-model terminals (one session each)"
+                }
+                crate::config::profile::ModelKind::Open => "sessions of the [load] logins pool",
+            };
+            match pool {
+                Some(pool) => (
+                    Some(Logins {
+                        measured: auth.count,
+                        pool: Some(pool),
+                        basis: format!(
+                            "logins are bounded by the {pool} {what}: {} measured in run {}; at the sized load they stay at most {pool} (plus one per session that expires), so they are not scaled with the journeys and not in the peak request rate",
+                            auth.count, light.run_id
+                        ),
+                    }),
+                    None,
+                ),
+                None => (
+                    Some(Logins {
+                        measured: auth.count,
+                        pool: None,
+                        basis: format!(
+                            "run {} does not record its [load] logins pool: its {} logins are scaled with the journeys, an upper bound",
+                            light.run_id, auth.count
+                        ),
+                    }),
+                    Some((
+                        auth.count as f64 / light.totals.journeys.max(1) as f64,
+                        auth.service_ms.mean / 1000.0,
+                    )),
+                ),
+            }
+        }
+    };
     // All flows together: the stage whose measured flows offer the most work.
     let mut all: Option<(&StageLoad, f64, f64, f64)> = None;
     for l in &levels {
@@ -369,7 +483,7 @@ pub fn build(
     if !unmeasured.is_empty() {
         let names: Vec<&str> = unmeasured.iter().map(|u| u.flow.as_str()).collect();
         recommendation.push_str(&format!(
-            "; NOT SIZED: {} (no journeys measured), left out of these figures: run them measured before trusting the total",
+            "; NOT SIZED: {} (no journeys measured, or too many of them failed), left out of these figures: run them measured before trusting the total",
             names.join(", ")
         ));
     }
@@ -385,6 +499,7 @@ pub fn build(
         flows,
         unmeasured,
         total,
+        logins,
         slo: None,
         connections,
         redis,
@@ -430,13 +545,31 @@ struct PerJourney {
     requests: f64,
     /// Worker-seconds of service per journey (Σ requests × mean service time).
     busy_s: f64,
+    /// Journeys of the flow that failed, of `journeys`.
+    failed: u64,
+    journeys: u64,
 }
 
 /// The flow's requests and service per journey in `run`, when the run finished journeys of it.
-fn per_journey(run: &RunResult, scenario: &str) -> Option<PerJourney> {
+/// A flow's figures per journey in `run`; `Err` with why when the run cannot give them (no
+/// journey, or more than [`MAX_FAILED_SHARE`] of them failed).
+fn per_journey(run: &RunResult, scenario: &str) -> Result<PerJourney, String> {
     let journeys = run.transactions.get(scenario).map_or(0, |t| t.count);
     if journeys == 0 {
-        return None;
+        return Err(format!("no journey of {scenario} in run {}", run.run_id));
+    }
+    let failed: u64 = run
+        .transactions
+        .get(scenario)
+        .map_or(0, |t| t.errors.values().sum());
+    let failed_share = failed as f64 / journeys as f64;
+    if failed_share > MAX_FAILED_SHARE {
+        return Err(format!(
+            "{failed} of {journeys} journeys of {scenario} failed in run {} ({:.0}% > {:.0}%): its figures would come from error answers",
+            run.run_id,
+            failed_share * 100.0,
+            MAX_FAILED_SHARE * 100.0
+        ));
     }
     let (mut requests, mut busy_s) = (0.0, 0.0);
     for (name, tx) in &run.transactions {
@@ -447,10 +580,12 @@ fn per_journey(run: &RunResult, scenario: &str) -> Option<PerJourney> {
         requests += per;
         busy_s += per * tx.service_ms.mean / 1000.0;
     }
-    Some(PerJourney {
+    Ok(PerJourney {
         run_id: run.run_id.clone(),
         requests,
         busy_s,
+        failed,
+        journeys,
     })
 }
 
@@ -570,7 +705,21 @@ fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option
             b
         })
     });
-    let growth = per_session.map(|b| {
+    // Logins are bounded by the run's pool of sessions: their memory is too.
+    let pool = (logins > 0 && r.plan.model == crate::config::profile::ModelKind::Open)
+        .then_some(r.plan.logins)
+        .flatten();
+    let bounded = match (per_session, pool) {
+        (Some(b), Some(pool)) => {
+            let m = b * pool as f64;
+            basis.push(format!(
+                "logged-in sessions are bounded by the [load] logins pool of {pool}: at most {pool} × {b:.0} B = {m:.0} B, not growing with the load"
+            ));
+            Some(m)
+        }
+        _ => None,
+    };
+    let growth = per_session.filter(|_| bounded.is_none()).map(|b| {
         let per_request = sessions as f64 / r.totals.requests.max(1) as f64;
         let g = b * per_request * peak_rate * 3600.0;
         basis.push(format!(
@@ -582,6 +731,7 @@ fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option
         peak_clients_measured: clients,
         bytes_per_session: per_session,
         growth_per_hour_at_peak_bytes: growth,
+        bounded_sessions_bytes: bounded,
         basis,
     })
 }
@@ -747,6 +897,124 @@ mod tests {
             c.total
         );
         assert!((c.peak_request_rate_per_s - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn capacity_failed_flow_is_marked_and_not_sized_from_its_error_answers() {
+        let mut r = stage_mix_run(10);
+        // 4 of 10 customer journeys failed (fast error answers): not a basis for sizing.
+        let customer = r.transactions.get_mut("customer").unwrap();
+        customer.errors = [("http_500".to_string(), 4)].into();
+        let c = build(&[(r.clone(), "r".to_string(), None)], None, &options()).unwrap();
+        assert!(
+            c.flows.iter().all(|f| f.flow != "customer"),
+            "{:?}",
+            c.flows
+        );
+        assert_eq!(c.unmeasured.len(), 1);
+        assert_eq!(c.unmeasured[0].flow, "customer");
+        assert!(
+            c.unmeasured[0]
+                .reason
+                .contains("4 of 10 journeys of customer failed in run"),
+            "{}",
+            c.unmeasured[0].reason
+        );
+        assert_eq!(c.total.flow, "all measured flows");
+        assert!(c.recommendation.contains("NOT SIZED: customer"));
+        // A few failures (at most 5%) are sized, and said.
+        r.transactions.get_mut("customer").unwrap().errors = [("timeout".to_string(), 0)].into();
+        r.transactions.get_mut("lookup").unwrap().errors = [("timeout".to_string(), 1)].into();
+        let c = build(&[(r.clone(), "r".to_string(), None)], None, &options()).unwrap();
+        assert!(c.unmeasured.is_empty());
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("flow lookup: 1 of 33 journeys failed")),
+            "{:?}",
+            c.notes
+        );
+        // Every flow failing is no basis at all.
+        for t in ["customer", "lookup"] {
+            let n = r.transactions[t].count;
+            r.transactions.get_mut(t).unwrap().errors = [("http_500".to_string(), n)].into();
+        }
+        let err = build(&[(r, "r".to_string(), None)], None, &options()).unwrap_err();
+        assert_eq!(err.flows, ["customer", "lookup"]);
+    }
+
+    #[test]
+    fn capacity_logins_are_bounded_by_the_pool_not_scaled_with_journeys() {
+        let mut r = stage_mix_run(3);
+        // 36 journeys logged in 4 times (a pool of 4 sessions), 200 ms each.
+        r.transactions
+            .insert(crate::plan::AUTH_STEP.to_string(), tx(4, 200.0));
+        r.totals.requests += 4;
+        r.plan.logins = Some(4);
+        let c = build(&[(r.clone(), "r".to_string(), None)], None, &options()).unwrap();
+        // The peak (promotion, 10 lookups/s of 50 ms) has no login load added.
+        assert!((c.peak_request_rate_per_s - 10.0).abs() < 1e-9, "{c:?}");
+        assert!((c.total.offered_erlangs - 0.5).abs() < 1e-9);
+        let l = c.logins.as_ref().unwrap();
+        assert_eq!((l.measured, l.pool), (4, Some(4)));
+        assert!(
+            l.basis
+                .contains("bounded by the 4 sessions of the [load] logins pool")
+        );
+        assert!(
+            super::super::markdown::render(&c).contains("- logins: logins are bounded by the 4")
+        );
+        // Redis: 4 logged-in sessions grew used_memory by 1 MB; the pool bounds them at 4,
+        // so there is no growth per hour with the load.
+        let mut with_redis = r.clone();
+        with_redis.probes.insert(
+            "redis".into(),
+            serde_json::from_value(serde_json::json!({"kind": "redis", "interval_s": 1.0,
+                "coverage": 1.0, "series": {"used_memory_bytes": [[0, 1.0e6], [1, 2.0e6]]}}))
+            .unwrap(),
+        );
+        let c = build(&[(with_redis, "r".to_string(), None)], None, &options()).unwrap();
+        let redis = c.redis.unwrap();
+        assert_eq!(redis.bytes_per_session, Some(250_000.0));
+        assert_eq!(redis.bounded_sessions_bytes, Some(1.0e6));
+        assert_eq!(redis.growth_per_hour_at_peak_bytes, None);
+        assert!(
+            redis
+                .basis
+                .iter()
+                .any(|b| b.contains("bounded by the [load] logins pool of 4"))
+        );
+        // A run that does not record its pool scales them (4 per 36 journeys), and says so.
+        r.plan.logins = None;
+        let c = build(&[(r, "r".to_string(), None)], None, &options()).unwrap();
+        assert!((c.peak_request_rate_per_s - (10.0 + 10.0 * 4.0 / 36.0)).abs() < 1e-9);
+        assert_eq!(c.logins.unwrap().pool, None);
+    }
+
+    #[test]
+    fn capacity_closed_model_sizes_terminals_at_their_measured_pace_not_as_journeys_per_s() {
+        let mut r = stage_mix_run(3);
+        // 4 then 20 terminals for 3 s each (72 terminal-seconds) finished 36 journeys: half a
+        // journey per terminal per second, so `promotion` is 10 journeys/s, not 20.
+        r.plan.model = crate::config::profile::ModelKind::Closed;
+        r.plan.stages[0].from = 4.0;
+        r.plan.stages[0].to = 4.0;
+        r.plan.stages[1].from = 20.0;
+        r.plan.stages[1].to = 20.0;
+        r.duration_s = 6.0;
+        let c = build(&[(r, "r".to_string(), None)], None, &options()).unwrap();
+        let lookup = flow(&c, "lookup");
+        assert!(
+            (lookup.peak_journeys_per_s - 10.0).abs() < 1e-9,
+            "{lookup:?}"
+        );
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("0.5000 journeys/s per terminal")),
+            "{:?}",
+            c.notes
+        );
     }
 
     #[test]

@@ -31,9 +31,18 @@ pub fn run(
     for &m in &scales {
         let mut overrides = args.plan.overrides(args.release.clone());
         overrides.rate_scale = Some(base * m);
-        Plan::load(&args.profile, &overrides).map_err(|e| super::exit::InputError {
-            flag: "--scale",
-            source: anyhow::Error::new(e).context(format!("step ×{}", fmt_num(m))),
+        Plan::load(&args.profile, &overrides).map_err(|e| {
+            // The step's multiplier reaches the plan as a rate scale: say it as the step.
+            let e = match e {
+                crate::config::ConfigError::Flag { flag, message } if flag == "--rate-scale" => {
+                    anyhow::anyhow!(message)
+                }
+                other => anyhow::Error::new(other),
+            };
+            super::exit::InputError {
+                flag: "--scale",
+                source: e.context(format!("step ×{}", fmt_num(m))),
+            }
         })?;
     }
     let gate = plan.gate.clone();

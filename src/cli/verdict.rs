@@ -142,6 +142,7 @@ fn verdict_scale(args: &VerdictArgs, steps: Vec<(f64, String, PathBuf)>) -> anyh
 /// A `--gate` file, whose latency and errors selectors must each match a step or scenario the
 /// run planned: a typo must not quietly switch an objective off (exit 2, nearest names said).
 fn gate_file_for(path: &std::path::Path, run: &crate::result::RunResult) -> anyhow::Result<Gate> {
+    let source = crate::config::gate::GateSource::read(path)?;
     let gate = load_gate_file(path)?;
     let names: Vec<&str> = run
         .plan
@@ -150,10 +151,14 @@ fn gate_file_for(path: &std::path::Path, run: &crate::result::RunResult) -> anyh
         .chain(run.plan.mix.keys())
         .map(String::as_str)
         .collect();
-    if let Some((key, why)) = crate::plan::unmatched_selector(&gate, &names) {
+    if let Some(u) = crate::plan::unmatched_selector(&gate, &names) {
+        let located = u.located(path, &source.text, &source.file).map_or_else(
+            || format!("{}: {} {}", path.display(), u.key(), u.why),
+            |e| e.to_string(),
+        );
         return Err(InputError {
             flag: "--gate",
-            source: anyhow::anyhow!("{}: {key} {why}", path.display()),
+            source: anyhow::anyhow!(located),
         }
         .into());
     }

@@ -24,10 +24,10 @@ pub struct LimitsFile {
 pub struct GateFile {
     /// Selector (a step `scenario/step`, a scenario, or a glob of them) → percentiles in ms.
     #[serde(default)]
-    pub latency: BTreeMap<String, Spanned<LatencyFile>>,
+    pub latency: BTreeMap<Spanned<String>, Spanned<LatencyFile>>,
     /// Selector (`*` for every step) → error-rate limits.
     #[serde(default)]
-    pub errors: BTreeMap<String, ErrorsFile>,
+    pub errors: BTreeMap<Spanned<String>, ErrorsFile>,
     /// Achieved and dropped journeys.
     #[serde(default)]
     pub journeys: JourneysFile,
@@ -45,6 +45,20 @@ pub struct GateFile {
     /// The load generator's own health: past these limits the run is inconclusive.
     #[serde(default)]
     pub generator: GeneratorFile,
+}
+
+impl GateFile {
+    /// Where selector `sel` of `table` (`latency` or `errors`) is written, if it is.
+    pub fn selector_span(&self, table: &str, sel: &str) -> Option<std::ops::Range<usize>> {
+        let keys: Box<dyn Iterator<Item = &Spanned<String>>> = match table {
+            "latency" => Box::new(self.latency.keys()),
+            "errors" => Box::new(self.errors.keys()),
+            _ => return None,
+        };
+        keys.into_iter()
+            .find(|k| k.get_ref() == sel)
+            .map(|k| k.span())
+    }
 }
 
 /// `[gate.generator]`: when the load generator counts as unable to keep its plan.

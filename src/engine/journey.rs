@@ -159,7 +159,11 @@ pub async fn run(
         run_nonce: ctx.run_nonce,
     };
     for (i, (_, generator)) in scenario.vars.iter().enumerate() {
-        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = generator.draw(&mut draw);
+        let (value, text) = generator.draw_with_text(&mut draw);
+        slots[crate::plan::scenario::FIRST_VAR_SLOT + i] = value;
+        if let (Some(slot), Some(text)) = (scenario.text_slots[i], text) {
+            slots[slot] = text;
+        }
     }
     let mut vu = VirtualUser {
         ctx,
@@ -604,7 +608,7 @@ fn failure_of(outcome: Outcome) -> Failure {
 fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Failure> {
     for (pointer, wanted) in &step.expect {
         let got = result.pointer(pointer).unwrap_or(&Value::Null);
-        if !wanted.contains(got) {
+        if !wanted.iter().any(|w| same_value(w, got)) {
             let wanted: Vec<String> = wanted.iter().map(Value::to_string).collect();
             return Err(Failure::new(
                 ErrorKind::Check,
@@ -628,6 +632,26 @@ fn check_json(step: &Step, result: &Value, slots: &mut [Value]) -> Result<(), Fa
         }
     }
     Ok(())
+}
+
+/// JSON equality where a number is its value: `1` expected matches Odoo's `1.0` (a float
+/// field's JSON), as a person reading the profile means. A string is never a number.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// Checks a page's body for the step's `expect_text` and keeps what `extract` finds.
@@ -675,11 +699,16 @@ mod tests {
 
     /// A scenario compiled from `text`, its steps numbered from 1 (0 is the login).
     fn scenario(text: &str) -> Scenario {
+        scenario_in(text, std::path::Path::new("."))
+    }
+
+    /// The same, with its data files in `data_dir`.
+    fn scenario_in(text: &str, data_dir: &std::path::Path) -> Scenario {
         let src = ScenarioSource::parse("s", "s.toml".into(), text.to_string()).unwrap();
         let mut next = 1;
         crate::plan::scenario::compile(
             &src,
-            std::path::Path::new("."),
+            data_dir,
             &mut HashMap::new(),
             &mut next,
             "17",
@@ -725,6 +754,85 @@ mod tests {
 
     fn json_body(req: &HttpRequest) -> Value {
         serde_json::from_slice(&req.body.as_ref().unwrap().1).unwrap()
+    }
+
+    #[test]
+    fn expect_numbers_compare_by_value_never_by_text() {
+        assert!(same_value(&json!(1), &json!(1.0)));
+        assert!(same_value(
+            &json!({"qty": [2, 3]}),
+            &json!({"qty": [2.0, 3.0]})
+        ));
+        assert!(!same_value(&json!(1), &json!(1.5)));
+        assert!(!same_value(&json!("1"), &json!(1)));
+        assert!(!same_value(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        assert!(same_value(&json!(u64::MAX), &json!(u64::MAX)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn csv_values_keep_their_text_on_the_wire() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codes.csv"),
+            "barcode,qty:int,price:float,product_id\n\"4006381333931\",007,19.90,42\n",
+        )
+        .unwrap();
+        let s = scenario_in(
+            concat!(
+                "[vars]\nrow = { gen = \"pick\", data = \"codes.csv\" }\n",
+                "code = { gen = \"pick\", data = \"codes.csv\", column = \"price\" }\n",
+                "[[step]]\nname = \"scan\"\n",
+                "call_kw = { model = \"product.product\", method = \"search_read\" }\n",
+                "args = [[[\"barcode\", \"=\", \"{{row.barcode}}\"], [\"id\", \"=\", \"{{row.product_id}}\"]]]\n",
+                "kwargs = { qty = \"{{row.qty}}\", price = \"{{code}}\", ref = \"p-{{row.price}}/{{code}}x{{row.qty}}\" }\n",
+            ),
+            dir.path(),
+        );
+        let t = ScriptedTransport::new(|_, _| {
+            Ok(HttpResponse::json(&wire::result_body(&json!(1), json!([]))))
+        });
+        let (_, ok) = journey(&s, t.clone(), &mut None).await;
+        assert!(ok);
+        let params = &json_body(&t.requests()[0])["params"];
+        // An identifier stays text; a record id and a typed column are numbers.
+        assert_eq!(
+            params["args"],
+            json!([[["barcode", "=", "4006381333931"], ["id", "=", 42]]])
+        );
+        assert_eq!(params["kwargs"]["qty"], json!(7));
+        assert_eq!(params["kwargs"]["price"], json!(19.9));
+        // Inside longer text, every value is its text as written.
+        assert_eq!(params["kwargs"]["ref"], json!("p-19.90/19.90x007"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn csv_values_saved_over_are_their_new_value_in_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.csv"), "price:float\n19.90\n").unwrap();
+        let s = scenario_in(
+            concat!(
+                "[vars]\nprice = { gen = \"pick\", data = \"p.csv\", column = \"price\" }\n",
+                "[[step]]\nname = \"a\"\ncall_kw = { model = \"m\", method = \"x\" }\n",
+                "kwargs = { ref = \"p-{{price}}\" }\nsave = { price = \"/price\" }\n",
+                "[[step]]\nname = \"b\"\ncall_kw = { model = \"m\", method = \"y\" }\n",
+                "kwargs = { ref = \"p-{{price}}\" }\n",
+            ),
+            dir.path(),
+        );
+        let t = ScriptedTransport::new(|_, _| {
+            Ok(HttpResponse::json(&wire::result_body(
+                &json!(1),
+                json!({"price": 7.5}),
+            )))
+        });
+        let (_, ok) = journey(&s, t.clone(), &mut None).await;
+        assert!(ok);
+        let refs: Vec<Value> = t
+            .requests()
+            .iter()
+            .map(|r| json_body(r)["params"]["kwargs"]["ref"].clone())
+            .collect();
+        assert_eq!(refs, [json!("p-19.90"), json!("p-7.5")]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -94,6 +94,9 @@ pub fn describe(plan: &Plan) -> String {
             let _ = writeln!(out, "annotate  off (no [annotations.grafana])");
         }
     }
+    for note in &plan.data_notes {
+        let _ = writeln!(out, "{note}");
+    }
     let _ = writeln!(
         out,
         "duration  {}",

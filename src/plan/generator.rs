@@ -102,6 +102,42 @@ pub struct PosOrderGen {
 }
 
 impl Generator {
+    /// Whether its values have a text as written apart from their JSON value: a number read
+    /// from a CSV file (`19.90`), or a float drawn to a number of decimals (`4.50`).
+    pub fn has_text(&self) -> bool {
+        match self {
+            Generator::Pick { table, .. } => table.has_text(),
+            Generator::Float { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Draws one value and, when [`Generator::has_text`], its text as written (for a whole
+    /// row: an object of each cell's text).
+    pub fn draw_with_text(&self, d: &mut Draw<'_>) -> (Value, Option<Value>) {
+        match self {
+            Generator::Pick {
+                table,
+                column,
+                rows,
+            } if table.has_text() => match (rows.pick(d.rng), column) {
+                (Some(r), Some(c)) => (table.rows[r][*c].clone(), Some(table.cell_text(r, *c))),
+                (Some(r), None) => (table.row_object(r), Some(table.row_text_object(r))),
+                (None, _) => (Value::Null, Some(Value::Null)),
+            },
+            Generator::Float { min, max, scale } => {
+                let x: f64 = d.rng.random_range(*min..*max);
+                let x = (x * scale).round() / scale;
+                let decimals = scale.log10().round() as usize;
+                (
+                    Value::from(x),
+                    Some(Value::String(format!("{x:.decimals$}"))),
+                )
+            }
+            _ => (self.draw(d), None),
+        }
+    }
+
     /// Draws one value.
     pub fn draw(&self, d: &mut Draw<'_>) -> Value {
         match self {
@@ -377,6 +413,7 @@ mod tests {
         Arc::new(DataTable {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             rows,
+            ..DataTable::default()
         })
     }
 

@@ -38,6 +38,7 @@ use crate::target::data::DataSets;
 /// an SLO off. The error names the nearest existing names.
 fn check_selectors(
     src: &ProfileSource,
+    o: &Overrides,
     gate: &Gate,
     step_names: &[String],
     scenarios: &[Arc<Scenario>],
@@ -47,15 +48,60 @@ fn check_selectors(
         .map(String::as_str)
         .chain(scenarios.iter().map(|s| s.name.as_str()))
         .collect();
-    match unmatched_selector(gate, &names) {
-        Some((key, why)) => Err(ConfigError::key(&src.path, key, why)),
-        None => Ok(()),
+    let Some(u) = unmatched_selector(gate, &names) else {
+        return Ok(());
+    };
+    // A `--gate FILE` replaces the profile's checks of the same selector: look there first.
+    if let Some(path) = &o.gate
+        && let Ok(g) = GateSource::read(path)
+        && let Some(err) = u.located(&g.path, &g.text, &g.file)
+    {
+        return Err(err);
+    }
+    if let Some(f) = &src.file.gate
+        && let Some(err) = u.located(&src.path, &src.text, f)
+    {
+        return Err(err);
+    }
+    Err(ConfigError::key(&src.path, u.key(), u.why))
+}
+
+/// A gate selector that matches no step or scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmatched {
+    /// `latency` or `errors`.
+    pub table: &'static str,
+    pub selector: String,
+    /// Why, with the nearest names.
+    pub why: String,
+}
+
+impl Unmatched {
+    /// Its key, `gate.latency."<selector>"`.
+    pub fn key(&self) -> String {
+        format!("gate.{}.\"{}\"", self.table, self.selector)
+    }
+
+    /// The error at the selector as written in `file` (the text of `path`), if it is there.
+    pub fn located(
+        &self,
+        path: &Path,
+        text: &str,
+        file: &crate::config::gate::GateFile,
+    ) -> Option<ConfigError> {
+        let span = file.selector_span(self.table, &self.selector)?;
+        Some(ConfigError::at(
+            path,
+            text,
+            span.start,
+            format!("{} {}", self.key(), self.why),
+        ))
     }
 }
 
 /// The first latency or errors selector of `gate` that matches none of `names` (steps and
-/// scenarios): its key (`gate.latency."<selector>"`) and why, with the nearest names.
-pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<(String, String)> {
+/// scenarios), with the nearest names.
+pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<Unmatched> {
     let selectors = gate
         .latency
         .keys()
@@ -68,13 +114,14 @@ pub fn unmatched_selector(gate: &Gate, names: &[&str]) -> Option<(String, String
         if names.iter().any(|n| matcher.matches(n)) {
             continue;
         }
-        return Some((
-            format!("gate.{table}.\"{sel}\""),
-            format!(
+        return Some(Unmatched {
+            table,
+            selector: sel.clone(),
+            why: format!(
                 "matches no step or scenario of this profile; the nearest are {}",
                 nearest(sel, names)
             ),
-        ));
+        });
     }
     None
 }
@@ -89,6 +136,15 @@ pub fn nearest(typed: &str, names: &[&str]) -> String {
     near.dedup_by(|a, b| a.1 == b.1);
     let quoted: Vec<String> = near.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
     quoted.join(", ")
+}
+
+/// A level as a person reads it: `1e300`, not three hundred digits.
+fn shown_level(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Longest run planned: 7 days.
@@ -254,6 +310,9 @@ pub struct Plan {
     pub noisy_neighbour: Option<tenants::NoisyNeighbour>,
     /// The tenant this plan drives (`Overrides::tenant`).
     pub tenant: Option<tenants::TenantSpec>,
+    /// Notes on the data files the scenarios read: columns that hold only numbers but name no
+    /// type, so they are sent as text.
+    pub data_notes: Vec<String>,
 }
 
 /// The version scenarios are compiled for before a target says its own.
@@ -279,7 +338,10 @@ fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, 
                 ),
             ));
         };
-        let table = crate::config::data::DataTable::read(&base.join(file.get_ref()))?;
+        let table = crate::config::data::DataTable::read_typed(
+            &base.join(file.get_ref()),
+            crate::target::data::csv_kind,
+        )?;
         if let Some(missing) = schema.columns.iter().find(|c| table.column(c).is_none()) {
             return Err(src.error_at(
                 file,
@@ -355,7 +417,7 @@ impl Plan {
             .or_else(|| declared_version.clone())
             .unwrap_or_else(|| DEFAULT_ODOO_VERSION.to_string());
         let data = with_csv_overrides(src, data)?;
-        let (scenarios, weights, step_names, any_version) =
+        let (scenarios, weights, step_names, any_version, data_notes) =
             build_scenarios(src, &odoo_version, &data)?;
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
         let (mut load, mut stage_mixes, events) = build_load(src, o, &names)?;
@@ -422,7 +484,7 @@ impl Plan {
         // A selector may name a step of another Odoo version the scenarios serve (the profile
         // runs on either): at run time it then matches nothing and warns.
         let selectable: Vec<String> = step_names.iter().chain(&any_version).cloned().collect();
-        check_selectors(src, &gate, &selectable, &scenarios)?;
+        check_selectors(src, o, &gate, &selectable, &scenarios)?;
         let (probes, probes_off) = probes::build(src)?;
         let annotations = annotations::build(src)?;
         Ok(Plan {
@@ -464,6 +526,7 @@ impl Plan {
             tenants: tenant_specs,
             noisy_neighbour,
             tenant,
+            data_notes,
         })
     }
 
@@ -608,6 +671,26 @@ fn build_load(
                 format!("`{wanted}` must be a number ≥ 0, got {from} → {to}"),
             ));
         }
+        // The plan-wide limits below, said at the stage that breaks them.
+        if from.max(to) > MAX_LEVEL {
+            return Err(src.error_at(
+                level,
+                format!(
+                    "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
+                    shown_level(from.max(to))
+                ),
+            ));
+        }
+        if d.as_secs_f64() > MAX_DURATION_S {
+            return Err(src.error_at(
+                &stage.duration,
+                format!(
+                    "the stage lasts {}, more than peakgate runs in one go ({} days)",
+                    humantime::format_duration(d),
+                    MAX_DURATION_S / 86_400.0
+                ),
+            ));
+        }
         let name = stage.name.clone().unwrap_or_else(|| match level.get_ref() {
             Level::Constant(_) => format!("stage {}", i + 1),
             Level::Ramp { .. } => format!("ramp {}", i + 1),
@@ -659,25 +742,31 @@ fn build_load(
     // What one process can plan and run: beyond these, a typo (a rate of 1e300, a duration
     // of years) is refused rather than left to run forever.
     if curve.duration_s() > MAX_DURATION_S {
-        return Err(ConfigError::key(
-            &src.path,
-            "load.stage",
-            format!(
-                "the stages last {}, more than peakgate runs in one go ({} days)",
-                humantime::format_duration(Duration::from_secs_f64(curve.duration_s().min(1e15))),
-                MAX_DURATION_S / 86_400.0
-            ),
-        ));
+        let why = format!(
+            "the stages last {}, more than peakgate runs in one go ({} days)",
+            humantime::format_duration(Duration::from_secs_f64(curve.duration_s().min(1e15))),
+            MAX_DURATION_S / 86_400.0
+        );
+        return Err(match o.duration {
+            Some(_) => ConfigError::Flag {
+                flag: "--duration".into(),
+                message: why,
+            },
+            None => ConfigError::key(&src.path, "load.stage", why),
+        });
     }
     if curve.peak() > MAX_LEVEL {
-        return Err(ConfigError::key(
-            &src.path,
-            "load.stage",
-            format!(
-                "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
-                curve.peak()
-            ),
-        ));
+        let why = format!(
+            "a level of {} is more than one process can drive (at most {MAX_LEVEL} journeys/s or terminals); shard the load",
+            shown_level(curve.peak())
+        );
+        return Err(match o.rate_scale {
+            Some(_) => ConfigError::Flag {
+                flag: "--rate-scale".into(),
+                message: why,
+            },
+            None => ConfigError::key(&src.path, "load.stage", why),
+        });
     }
     if l.model == ModelKind::Closed {
         for s in &mut curve.stages {
@@ -737,7 +826,13 @@ fn build_load(
 
 /// The compiled scenarios, their weights, the step names of the target's version, and the
 /// step names of every version the scenario files serve (what a gate selector may name).
-type Scenarios = (Vec<Arc<Scenario>>, Vec<f64>, Vec<String>, Vec<String>);
+type Scenarios = (
+    Vec<Arc<Scenario>>,
+    Vec<f64>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+);
 
 fn build_scenarios(
     src: &ProfileSource,
@@ -836,7 +931,25 @@ fn build_scenarios(
         scenarios.push(Arc::new(compiled));
         weights.push(w);
     }
-    Ok((scenarios, weights, step_names, any_version))
+    let mut files: Vec<(&String, &Arc<crate::config::data::DataTable>)> = tables.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(b.0));
+    let notes = files
+        .into_iter()
+        .filter(|(_, t)| !t.numbers_as_text.is_empty())
+        .map(|(file, t)| {
+            format!(
+                "note: {}: column(s) {} hold only numbers but their header names no type, so they are sent as text, exactly as written; where Odoo needs a number, type the header (`qty:int`, `price:float`); an identifier such as a barcode keeps its text (`{}:text` says so and silences this note)",
+                data_dir.join(file).display(),
+                t.numbers_as_text
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                t.numbers_as_text[0]
+            )
+        })
+        .collect();
+    Ok((scenarios, weights, step_names, any_version, notes))
 }
 
 fn build_target(

@@ -23,6 +23,14 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
+    /// Every kind, in profile order.
+    pub const ALL: [ProbeKind; 4] = [
+        ProbeKind::Postgres,
+        ProbeKind::Redis,
+        ProbeKind::Canary,
+        ProbeKind::Prometheus,
+    ];
+
     /// The probe's name: its profile table and its key under `probes` in `run.json`.
     pub fn name(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@ use rand::distr::weighted::WeightedIndex;
 use serde_json::Value;
 
 use super::generator::{Generator, PosOrderGen, RowPick};
-use super::template::{Template, TemplateError};
+use super::template::{Resolve, Template, TemplateError, check_literal};
 use crate::config::ConfigError;
 use crate::config::data::DataTable;
 use crate::config::scenario::{GeneratorFile, ScenarioSource, SessionKind, StepFile};
@@ -32,6 +32,9 @@ pub struct Scenario {
     pub session: SessionKind,
     /// Generators, filling slots `BUILTINS.len()..` in order.
     pub vars: Vec<(String, Generator)>,
+    /// For each var, the slot its text as written goes to, when it keeps one apart
+    /// ([`Generator::has_text`]): placeholders inside longer text read it.
+    pub text_slots: Vec<Option<usize>>,
     pub steps: Vec<Step>,
     /// Total number of value slots a journey needs.
     pub slots: usize,
@@ -142,9 +145,8 @@ pub fn compile(
     let major: u32 = odoo_major.parse().unwrap_or(17);
     for (name, gen_file) in &src.file.vars {
         if BUILTINS.contains(&name.as_str()) {
-            return Err(ConfigError::key(
-                &src.path,
-                format!("vars.{name}"),
+            return Err(src.error_at(
+                gen_file,
                 format!(
                     "`{name}` is a built-in value ({}); a var of that name would be ignored: rename it",
                     BUILTINS.join(", ")
@@ -156,6 +158,16 @@ pub fn compile(
         names.push(name.clone());
         vars.push((name.clone(), generator));
     }
+    // Text slots follow the vars; their names cannot be written in a placeholder.
+    let text_slots: Vec<Option<usize>> = vars
+        .iter()
+        .map(|(name, g)| {
+            g.has_text().then(|| {
+                names.push(text_slot_name(name));
+                names.len() - 1
+            })
+        })
+        .collect();
     if src.file.steps.is_empty() {
         return Err(ConfigError::key(
             &src.path,
@@ -186,6 +198,12 @@ pub fn compile(
         }
         let compiled = compile_step(src, step, &names, *next_step_id)?;
         *next_step_id += 1;
+        // A value saved over a var has no other text: later steps read the saved value.
+        for var in step.save.keys().chain(step.extract.keys()) {
+            if let Some(t) = names.iter().position(|n| *n == text_slot_name(var)) {
+                names[t] = format!("\0replaced {var}");
+            }
+        }
         // Saved values become visible to the steps after this one only.
         for var in step.save.keys() {
             if !names.contains(var) {
@@ -231,9 +249,28 @@ pub fn compile(
         description: src.file.description.clone(),
         session: src.file.session,
         vars,
+        text_slots,
         steps,
         slots: names.len(),
     })
+}
+
+/// The hidden name of var `name`'s text slot.
+fn text_slot_name(name: &str) -> String {
+    format!("\0text {name}")
+}
+
+/// The names a step's placeholders can use, in slot order.
+struct Names<'a>(&'a [String]);
+
+impl Resolve for Names<'_> {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|x| x == name)
+    }
+
+    fn text_slot(&self, name: &str) -> Option<usize> {
+        self.slot(&text_slot_name(name))
+    }
 }
 
 fn compile_step(
@@ -243,7 +280,7 @@ fn compile_step(
     id: usize,
 ) -> Result<Step, ConfigError> {
     let here = |message: String| src.error_at(&step.name, message);
-    let resolve = |n: &str| names.iter().position(|x| x == n);
+    let resolve = Names(names);
     let template = |key: &str,
                     v: &Option<toml::Value>,
                     default: Value|
@@ -261,6 +298,67 @@ fn compile_step(
     };
     let text =
         |key: &str, s: &str| template(key, &Some(toml::Value::String(s.to_string())), Value::Null);
+    // Fields used as written: a placeholder in them is never filled, so a `{{` left open or
+    // naming a known value is a mistake.
+    let literal = |key: &str, v: Value| {
+        check_literal(&v, &resolve).map_err(|e| match e {
+            TemplateError::NotFilled(name) => here(format!(
+                "`{key}` is used as written: `{{{{{name}}}}}` would never be filled in"
+            )),
+            other => here(format!("`{key}`: {other}")),
+        })
+    };
+    for (key, mm) in [
+        ("call_kw", &step.call_kw),
+        ("call_button", &step.call_button),
+        ("execute_kw", &step.execute_kw),
+    ] {
+        if let Some(mm) = mm {
+            literal(&format!("{key}.model"), Value::from(mm.model.as_str()))?;
+            literal(&format!("{key}.method"), Value::from(mm.method.as_str()))?;
+        }
+    }
+    if let Some(t) = &step.expect_text {
+        literal("expect_text", Value::from(t.as_str()))?;
+    }
+    for (p, v) in &step.expect {
+        literal("expect", Value::from(p.as_str()))?;
+        literal(
+            &format!("expect.\"{p}\""),
+            serde_json::to_value(v).unwrap_or_default(),
+        )?;
+    }
+    for (p, vs) in &step.expect_any {
+        literal("expect_any", Value::from(p.as_str()))?;
+        literal(
+            &format!("expect_any.\"{p}\""),
+            serde_json::to_value(vs).unwrap_or_default(),
+        )?;
+    }
+    for (var, pointer) in &step.save {
+        literal(&format!("save.{var}"), Value::from(pointer.as_str()))?;
+    }
+    for (model, answer) in &step.on_wizard {
+        literal("on_wizard", Value::from(model.as_str()))?;
+        literal(
+            &format!("on_wizard.\"{model}\""),
+            Value::from(answer.as_str()),
+        )?;
+    }
+    for v in step.odoo.iter().flatten() {
+        literal("odoo", Value::from(v.as_str()))?;
+    }
+    for k in step.form.iter().flat_map(|f| f.keys()) {
+        literal("form", Value::from(k.as_str()))?;
+    }
+    for var in step.save.keys().chain(step.extract.keys()) {
+        if BUILTINS.contains(&var.as_str()) {
+            return Err(here(format!(
+                "`{var}` is a built-in value ({}): saving over it would change what every later step sends as `{{{{{var}}}}}` (and what re-logins use); save it under another name",
+                BUILTINS.join(", ")
+            )));
+        }
+    }
     for pointer in step
         .save
         .values()
@@ -483,6 +581,17 @@ fn compile_generator(
                 .iter()
                 .map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
                 .collect();
+            // A choice is sent as drawn: a placeholder in it is never filled.
+            let known =
+                |n: &str| (BUILTINS.contains(&n) || src.file.vars.contains_key(n)).then_some(0);
+            for v in &values {
+                check_literal(v, &known).map_err(|e| match e {
+                    TemplateError::NotFilled(name) => err(format!(
+                        "`values` are sent as drawn: `{{{{{name}}}}}` would never be filled in"
+                    )),
+                    other => err(format!("`values`: {other}")),
+                })?;
+            }
             let weights = match weights {
                 Some(w) if w.len() != values.len() => {
                     return Err(err(format!(
@@ -542,4 +651,95 @@ fn compile_generator(
             }))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_err(text: &str) -> String {
+        let src = ScenarioSource::parse("s", "s.toml".into(), text.to_string()).unwrap();
+        compile(
+            &src,
+            Path::new("."),
+            &mut HashMap::new(),
+            &mut 1,
+            "17",
+            &DataSets::offline(),
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    const STEP: &str = "[[step]]\nname = \"a\"\n";
+
+    #[test]
+    fn template_mistakes_are_located_errors_in_every_string_field() {
+        let call = "call_kw = { model = \"res.partner\", method = \"read\" }\n";
+        for (text, wanted) in [
+            (
+                format!("{STEP}call_kw = {{ model = \"res.{{{{x\", method = \"read\" }}\n"),
+                "s.toml:2:8: `call_kw.model`: `res.{{x` opens a placeholder",
+            ),
+            (
+                format!("{STEP}{call}expect = {{ \"/state\" = \"{{{{done\" }}\n"),
+                "s.toml:2:8: `expect.\"/state\"`: `{{done` opens a placeholder",
+            ),
+            (
+                format!("{STEP}{call}expect_any = {{ \"/state\" = [\"a\", \"{{{{b\"] }}\n"),
+                "`expect_any.\"/state\"`: `{{b` opens",
+            ),
+            (
+                format!("{STEP}{call}expect = {{ \"/login\" = \"{{{{login}}}}\" }}\n"),
+                "`expect.\"/login\"` is used as written: `{{login}}` would never be filled in",
+            ),
+            (
+                format!("{STEP}http = \"/shop\"\nexpect_text = \"Hello {{{{uid\"\n"),
+                "`expect_text`: `Hello {{uid` opens",
+            ),
+            (
+                format!("{STEP}{call}kwargs = {{ context = {{ \"{{{{lang\" = 1 }} }}\n"),
+                "`kwargs`: `{{lang` opens",
+            ),
+            (
+                format!("{STEP}http = \"/web/login\"\nform = {{ \"{{{{login}}}}\" = \"x\" }}\n"),
+                "`form` is used as written: `{{login}}` would never be filled in",
+            ),
+            (
+                format!(
+                    "[vars]\nc = {{ gen = \"choice\", values = [\"a\", \"{{{{b\"] }}\n{STEP}{call}"
+                ),
+                "s.toml:2:5: `values`: `{{b` opens",
+            ),
+        ] {
+            let err = compile_err(&text);
+            assert!(err.contains(wanted), "{text}\n→ {err}");
+        }
+    }
+
+    #[test]
+    fn save_over_a_built_in_is_a_located_error() {
+        let err = compile_err(&format!(
+            "{STEP}call_kw = {{ model = \"res.users\", method = \"read\" }}\nsave = {{ uid = \"/0/id\" }}\n"
+        ));
+        assert!(
+            err.starts_with("s.toml:2:8: `uid` is a built-in value (db, login, uid)"),
+            "{err}"
+        );
+        let err = compile_err(&format!(
+            "{STEP}http = \"/web/login\"\nextract = {{ login = \"name=\\\"login\\\" value=\\\"([^\\\"]*)\" }}\n"
+        ));
+        assert!(err.contains("`login` is a built-in value"), "{err}");
+    }
+
+    #[test]
+    fn vars_errors_carry_their_line_and_column() {
+        let err = compile_err(&format!(
+            "description = \"x\"\n[vars]\nlogin = {{ gen = \"uuid\" }}\n{STEP}http = \"/\"\n"
+        ));
+        assert!(
+            err.starts_with("s.toml:3:9: `login` is a built-in value"),
+            "{err}"
+        );
+    }
 }

@@ -5,6 +5,10 @@
 //! an object stays an object); placeholders inside longer text are formatted into it.
 //! `{{name.field}}` reaches into an object value (a data row: `{{product.product_id}}`), and
 //! `{{name.0}}` into a list.
+//!
+//! Text always takes a value's text as written: a placeholder inside longer text, or one
+//! rendered as text (a URL path, a form field), reads the value's text slot when it has one
+//! (a CSV cell `19.90` typed `:float` is the number 19.9 as a whole value, `p-19.90` in text).
 
 use serde_json::{Map, Value};
 
@@ -32,13 +36,40 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ref {
     pub slot: usize,
+    /// The slot holding the same value's text as written (the slot itself when the value
+    /// has no other text).
+    pub text: usize,
     pub path: Vec<String>,
+}
+
+/// How placeholder names become slots.
+pub trait Resolve {
+    /// The slot of a value.
+    fn slot(&self, name: &str) -> Option<usize>;
+    /// The slot of that value's text as written, when it is kept apart (CSV cells).
+    fn text_slot(&self, _name: &str) -> Option<usize> {
+        None
+    }
+}
+
+impl<F: Fn(&str) -> Option<usize>> Resolve for F {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self(name)
+    }
 }
 
 impl Ref {
     /// The value it points at (`null` when a field is missing).
     fn get<'a>(&self, slots: &'a [Value]) -> &'a Value {
-        let mut v = &slots[self.slot];
+        self.follow(&slots[self.slot])
+    }
+
+    /// The value's text as written.
+    fn get_text<'a>(&self, slots: &'a [Value]) -> &'a Value {
+        self.follow(&slots[self.text])
+    }
+
+    fn follow<'a>(&self, mut v: &'a Value) -> &'a Value {
         for key in &self.path {
             v = match v {
                 Value::Object(m) => m.get(key).unwrap_or(&Value::Null),
@@ -63,15 +94,45 @@ pub enum TemplateError {
     /// A `{{` with no `}}` after it: it would be sent as written.
     #[error("`{0}` opens a placeholder with `{{{{` and never closes it with `}}}}`")]
     Unclosed(String),
+    /// A placeholder naming a known value in a field that is used as written (a model name,
+    /// an expected value, an object key): it would never be filled.
+    #[error("`{{{{{0}}}}}` is not filled here: this field is used as written")]
+    NotFilled(String),
+}
+
+/// Checks a value used as written (no placeholder is filled in it): every string in it, and
+/// every object key, must not hold a `{{` left open, nor a placeholder naming a known value.
+pub fn check_literal(value: &Value, resolve: &impl Resolve) -> Result<(), TemplateError> {
+    match value {
+        Value::String(s) => check_literal_text(s, resolve),
+        Value::Array(items) => items.iter().try_for_each(|v| check_literal(v, resolve)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            check_literal_text(k, resolve)?;
+            check_literal(v, resolve)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn check_literal_text(s: &str, resolve: &impl Resolve) -> Result<(), TemplateError> {
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            return Err(TemplateError::Unclosed(s.to_string()));
+        };
+        let name = rest[open + 2..open + close].trim();
+        if resolve.slot(name.split('.').next().unwrap_or("")).is_some() {
+            return Err(TemplateError::NotFilled(name.to_string()));
+        }
+        rest = &rest[open + close + 2..];
+    }
+    Ok(())
 }
 
 impl Template {
     /// Compiles `value`, resolving each placeholder with `resolve` (name → slot); the error
     /// is the first unknown name or unclosed placeholder.
-    pub fn compile(
-        value: &Value,
-        resolve: &impl Fn(&str) -> Option<usize>,
-    ) -> Result<Template, TemplateError> {
+    pub fn compile(value: &Value, resolve: &impl Resolve) -> Result<Template, TemplateError> {
         let t = match value {
             Value::String(s) => compile_text(s, resolve)?,
             Value::Array(items) => Template::Array(
@@ -82,7 +143,10 @@ impl Template {
             ),
             Value::Object(map) => Template::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), Template::compile(v, resolve)?)))
+                    .map(|(k, v)| {
+                        check_literal_text(k, resolve)?;
+                        Ok((k.clone(), Template::compile(v, resolve)?))
+                    })
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => Template::Literal(other.clone()),
@@ -133,19 +197,21 @@ impl Template {
         }
     }
 
-    /// The rendered value as text (for URL paths).
+    /// The rendered value as text (for URL paths and form fields): a whole placeholder gives
+    /// the value's text as written.
     pub fn render_string(&self, slots: &[Value]) -> String {
-        match self.render(slots) {
+        let v = match self {
+            Template::Slot(r) => r.get_text(slots).clone(),
+            other => other.render(slots),
+        };
+        match v {
             Value::String(s) => s,
             other => other.to_string(),
         }
     }
 }
 
-fn compile_text(
-    s: &str,
-    resolve: &impl Fn(&str) -> Option<usize>,
-) -> Result<Template, TemplateError> {
+fn compile_text(s: &str, resolve: &impl Resolve) -> Result<Template, TemplateError> {
     let mut parts = Vec::new();
     let mut rest = s;
     while let Some(open) = rest.find("{{") {
@@ -158,9 +224,12 @@ fn compile_text(
         let name = rest[open + 2..open + close].trim();
         let mut keys = name.split('.');
         let base = keys.next().unwrap_or("");
-        let slot = resolve(base).ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
+        let slot = resolve
+            .slot(base)
+            .ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
         parts.push(Part::Slot(Ref {
             slot,
+            text: resolve.text_slot(base).unwrap_or(slot),
             path: keys.map(str::to_string).collect(),
         }));
         rest = &rest[open + close + 2..];
@@ -181,7 +250,7 @@ fn render_text(parts: &[Part], slots: &[Value]) -> String {
     for p in parts {
         match p {
             Part::Lit(s) => out.push_str(s),
-            Part::Slot(r) => match r.get(slots) {
+            Part::Slot(r) => match r.get_text(slots) {
                 Value::String(s) => out.push_str(s),
                 other => out.push_str(&other.to_string()),
             },
@@ -251,6 +320,47 @@ mod tests {
     fn an_unclosed_placeholder_is_an_error_not_a_literal() {
         let err = Template::compile(&json!({"q": "{{product"}), &names).unwrap_err();
         assert_eq!(err, TemplateError::Unclosed("{{product".into()));
+    }
+
+    #[test]
+    fn template_mistakes_in_fields_used_as_written_are_errors() {
+        let ok = |v: Value| check_literal(&v, &names);
+        assert_eq!(
+            ok(json!({"/state": ["done", "{{product"]})),
+            Err(TemplateError::Unclosed("{{product".into()))
+        );
+        assert_eq!(
+            ok(json!("res.{{ qty }}")),
+            Err(TemplateError::NotFilled("qty".into()))
+        );
+        assert_eq!(
+            ok(json!({"{{product.id}}": 1})),
+            Err(TemplateError::NotFilled("product.id".into()))
+        );
+        // Braces that name nothing known are text (a page's own `{{ }}` markup).
+        assert_eq!(ok(json!(["{{ t-esc }}", "a}}b", 3])), Ok(()));
+        // An object key in a template is used as written too.
+        let err = Template::compile(&json!({"{{qty": "{{product}}"}), &names).unwrap_err();
+        assert_eq!(err, TemplateError::Unclosed("{{qty".into()));
+    }
+
+    #[test]
+    fn text_placeholders_read_the_value_as_written() {
+        struct WithText;
+        impl Resolve for WithText {
+            fn slot(&self, n: &str) -> Option<usize> {
+                (n == "price").then_some(0)
+            }
+            fn text_slot(&self, n: &str) -> Option<usize> {
+                (n == "price").then_some(1)
+            }
+        }
+        let slots = [json!(19.9), json!("19.90")];
+        let whole = Template::compile(&json!("{{price}}"), &WithText).unwrap();
+        assert_eq!(whole.render(&slots), json!(19.9));
+        assert_eq!(whole.render_string(&slots), "19.90");
+        let text = Template::compile(&json!("p-{{price}}"), &WithText).unwrap();
+        assert_eq!(text.render(&slots), json!("p-19.90"));
     }
 
     #[test]

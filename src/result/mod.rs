@@ -223,6 +223,10 @@ pub struct PlanInfo {
     /// single-tenant run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<crate::plan::tenants::TenantSpec>,
+    /// Open model: the `[load] logins` pool of sessions the journeys share (absent in runs
+    /// made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logins: Option<usize>,
 }
 
 impl PlanInfo {
@@ -248,6 +252,7 @@ impl PlanInfo {
             odoo_version: plan.odoo_version.clone(),
             events: plan.events.clone(),
             tenant: plan.tenant.clone(),
+            logins: Some(plan.load.logins),
         }
     }
 }

@@ -307,6 +307,9 @@ async fn execute(
     for why in &plan.probes_off {
         eprintln!("peakgate: {why}");
     }
+    for note in &plan.data_notes {
+        eprintln!("peakgate: {note}");
+    }
     let in_flight = Arc::new(AtomicUsize::new(0));
     let mut probes = if plan.probes.is_empty() {
         None

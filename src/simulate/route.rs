@@ -167,6 +167,7 @@ mod tests {
         let slot = || {
             Part::Slot(Ref {
                 slot: 3,
+                text: 3,
                 path: vec!["slug".into()],
             })
         };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::data::DataTable;
+use crate::config::data::{ColumnKind, DataTable};
 
 /// A data set's name, its columns, and what its rows are.
 pub struct Schema {
@@ -73,6 +73,16 @@ pub const SCHEMAS: &[Schema] = &[
     },
 ];
 
+/// How a `[data]` CSV file replacing a data set reads a column whose header names no type:
+/// amounts and flags as Odoo holds them (ids follow the `*_id`/`*_ids` rule, the rest is text).
+pub fn csv_kind(column: &str) -> Option<ColumnKind> {
+    match column {
+        "list_price" | "free_qty" | "amount" | "currency_rounding" => Some(ColumnKind::Float),
+        "price_include" | "cash_control" => Some(ColumnKind::Bool),
+        _ => None,
+    }
+}
+
 /// The schema of data set `name`.
 pub fn schema(name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().find(|s| s.name == name)
@@ -99,6 +109,7 @@ impl DataSets {
                         Arc::new(DataTable {
                             columns: s.columns.iter().map(|c| c.to_string()).collect(),
                             rows: Vec::new(),
+                            ..DataTable::default()
                         }),
                     )
                 })
@@ -135,5 +146,29 @@ impl From<&DataTable> for crate::result::StoredTable {
             columns: t.columns.clone(),
             rows: t.rows.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn csv_data_set_replacements_read_amounts_flags_and_ids_as_odoo_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.csv");
+        std::fs::write(
+            &path,
+            "product_id,name,list_price,tax_ids,price_include,default_code\n7,\"0042\",41.90,1 2,true,0042\n",
+        )
+        .unwrap();
+        let t = DataTable::read_typed(&path, csv_kind).unwrap();
+        assert_eq!(
+            t.row_object(0),
+            json!({"product_id": 7, "name": "0042", "list_price": 41.9, "tax_ids": [1, 2],
+                   "price_include": true, "default_code": "0042"})
+        );
+        assert_eq!(t.row_text_object(0)["list_price"], json!("41.90"));
     }
 }

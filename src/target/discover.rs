@@ -104,7 +104,11 @@ fn table(name: &str, rows: Vec<Vec<Value>>) -> DataTable {
     let columns = schema(name)
         .map(|s| s.columns.iter().map(|c| c.to_string()).collect())
         .unwrap_or_default();
-    DataTable { columns, rows }
+    DataTable {
+        columns,
+        rows,
+        ..DataTable::default()
+    }
 }
 
 /// Reads the data sets in `wanted` (names of [`crate::target::data::SCHEMAS`]) from the target.

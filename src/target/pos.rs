@@ -150,6 +150,7 @@ pub async fn open(
     let table = DataTable {
         columns: configs.columns.clone(),
         rows,
+        ..DataTable::default()
     };
     Ok((table, sessions, actions))
 }

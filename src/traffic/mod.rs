@@ -154,8 +154,37 @@ impl Demand {
         for (k, v) in &totals {
             let _ = writeln!(out, "{k} = {v}");
         }
+        out.push('\n');
+        out.push_str(&default_gate(
+            totals.iter().filter(|(_, v)| **v > 0).map(|(k, _)| *k),
+        ));
         out
     }
+}
+
+/// The gate a generated profile starts with, so its runs can fail: the shipped profiles'
+/// objectives (every flow's steps, p95 and p99 in ms; failed requests of every step, a share;
+/// journeys started and dropped). The log holds no service levels to derive them from.
+fn default_gate<'a>(flows: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# The release gate: defaults (the shipped profiles' objectives), not measured from the log.\n\
+         # Tune them to this shop's service levels (README, \"Gate\")."
+    );
+    for flow in flows {
+        let _ = writeln!(
+            out,
+            "[gate.latency.{}]\np95 = {{ warn = 1500, fail = 3000 }}\np99 = {{ warn = 3000, fail = 6000 }}\n",
+            toml_string(&format!("{flow}/*"))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "[gate.errors.\"*/*\"]\nrate = {{ warn = 0.005, fail = 0.02 }}\n\n\
+         [gate.journeys]\nstarted_ratio = {{ warn = 0.99, fail = 0.95 }}\ndropped = {{ warn = 0, fail = 50 }}"
+    );
+    out
 }
 
 /// `s` as a TOML basic string, quoted and escaped.
@@ -193,6 +222,36 @@ mod tests {
         assert_eq!(v["name"].as_str(), Some("shop \\ \"day\""));
         assert_eq!(v["scenarios_dir"].as_str(), Some("..\\scenarios"));
         assert!(v["description"].as_str().unwrap().contains(source));
+    }
+
+    #[test]
+    fn from_log_writes_a_default_gate_for_its_flows() {
+        let at = |path: &str| Request {
+            unix_s: 1_795_000_000,
+            offset_s: 0,
+            method: "GET".into(),
+            path: path.into(),
+        };
+        let text = Demand::from_requests(&[at("/shop"), at("/shop/cart")])
+            .to_profile("x", "x.log", 1.0, None);
+        let v: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let gate = &v["gate"];
+        let mix = v["mix"].as_table().unwrap();
+        assert!(!mix.is_empty());
+        // One latency objective per flow of the mix, and nothing else.
+        let latency = gate["latency"].as_table().unwrap();
+        let flows: Vec<String> = mix.keys().map(|k| format!("{k}/*")).collect();
+        assert_eq!(latency.keys().cloned().collect::<Vec<_>>(), flows);
+        for l in latency.values() {
+            assert_eq!(l["p95"]["fail"].as_integer(), Some(3000));
+            assert_eq!(l["p99"]["warn"].as_integer(), Some(3000));
+        }
+        assert_eq!(gate["errors"]["*/*"]["rate"]["fail"].as_float(), Some(0.02));
+        assert_eq!(
+            gate["journeys"]["started_ratio"]["fail"].as_float(),
+            Some(0.95)
+        );
+        assert!(text.contains("not measured from the log"));
     }
 
     #[test]

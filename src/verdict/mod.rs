@@ -323,6 +323,7 @@ pub(crate) mod fixture {
                 odoo_version: "17.0".into(),
                 events: Vec::new(),
                 tenant: None,
+                logins: None,
             },
             totals: Totals {
                 planned: 1000,

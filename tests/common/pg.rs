@@ -225,8 +225,8 @@ impl Drop for PrivateRedis {
 
 /// A scenario (`hot_sync`) whose every order sells the one hottest product (product 1 of the
 /// stand-in's catalog), for contention. Returns the `[data]` table a profile ends with so the
-/// POS products the orders draw from are that product alone (untaxed: a CSV cell holds no
-/// list of taxes, so the taxes data set is given too).
+/// POS products the orders draw from are that product alone (untaxed: an empty `tax_ids`
+/// cell; the taxes data set is given too).
 pub fn hot_product_scenario(ws: &super::Workspace) -> &'static str {
     ws.write(
         "scenarios/data/hot.csv",

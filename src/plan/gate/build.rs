@@ -21,7 +21,7 @@ impl Gate {
         let at = |s: &Spanned<LimitsFile>, m: String| locate(s.span(), m);
         let mut gate = Gate::default();
         for (sel, lat) in &f.latency {
-            let (span, lat) = (lat.span(), lat.get_ref());
+            let (span, lat, sel) = (lat.span(), lat.get_ref(), sel.get_ref());
             let first = [
                 &lat.p50, &lat.p90, &lat.p95, &lat.p99, &lat.p999, &lat.max, &lat.mean,
             ];
@@ -52,6 +52,7 @@ impl Gate {
             gate.latency.insert(sel.clone(), stats);
         }
         for (sel, e) in &f.errors {
+            let sel = sel.get_ref();
             let mut limits = ErrorLimits::default();
             if let Some(r) = &e.rate {
                 check_selector(sel).map_err(|m| at(r, m))?;
@@ -113,6 +114,29 @@ impl Gate {
                     ));
                 }
             };
+            // Probes are named by their kind: a name that is not the check's own kind would
+            // leave the check unmeasured in every run, quietly.
+            if let Some(probe) = &p.probe {
+                let fits: Vec<&str> = match metric.probe_kind() {
+                    Some(k) => vec![k.name()],
+                    None => crate::plan::ProbeKind::ALL
+                        .iter()
+                        .map(|k| k.name())
+                        .collect(),
+                };
+                if !fits.contains(&probe.as_str()) {
+                    return Err(locate(
+                        span,
+                        format!(
+                            "gate.probes.{name}: `probe = \"{probe}\"` names no probe this check reads (probes are named by their table: {})",
+                            fits.iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
             let spanned = Spanned::new(
                 span,
                 LimitsFile {
@@ -472,7 +496,7 @@ mod tests {
             [errors."*/*"]
             kinds."timeout" = { fail = 0.001 }
             [probes]
-            pg_connections_share = { warn = 0.7, fail = 0.9, probe = "pg" }
+            pg_connections_share = { warn = 0.7, fail = 0.9, probe = "postgres" }
             canary_latency_ms = { fail = 2000, percentile = "p99" }
             [compare]
             shift_ms = { warn = 5, fail = 10 }
@@ -542,6 +566,19 @@ locks = { fail = 1 }
         );
         let e = build("x = 1\n[latency.\"a/*\"]\nlatency = 2\n").unwrap_err();
         assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_probe_check_naming_no_probe_it_reads_is_located() {
+        let e = build("[probes.pg_connections_share]\nfail = 0.9\nprobe = \"pgx\"\n").unwrap_err();
+        assert!(
+            e.starts_with("g.toml:1:1: gate.probes.pg_connections_share: `probe = \"pgx\"` names no probe this check reads (probes are named by their table: `postgres`)"),
+            "{e}"
+        );
+        let e = build("[probes.redis_evicted_keys]\nfail = 1\nprobe = \"postgres\"\n").unwrap_err();
+        assert!(e.contains("`redis`"), "{e}");
+        build("[probes.probe_coverage]\nfail = 0.9\nprobe = \"canary\"\n").unwrap();
+        build("[probes.pg_deadlocks]\nfail = 1\nprobe = \"postgres\"\n").unwrap();
     }
 
     #[test]

@@ -151,6 +151,21 @@ impl ProbeMetric {
         }
     }
 
+    /// The kind of probe whose series it reads (`None`: any probe, for `probe_coverage`).
+    pub fn probe_kind(self) -> Option<ProbeKind> {
+        use ProbeMetric::*;
+        match self {
+            PgConnectionsShare | PgIdleInTransaction | PgLockWaits | PgRollbacksPerS
+            | PgRollbacksPerCommit | PgDeadlocks | PgOldestXactAgeS | PgCronLagS
+            | PgQueueJobBacklog => Some(ProbeKind::Postgres),
+            RedisMemoryShare | RedisEvictedKeys | RedisRejectedConnections => {
+                Some(ProbeKind::Redis)
+            }
+            CanaryLatencyMs => Some(ProbeKind::Canary),
+            ProbeCoverage => None,
+        }
+    }
+
     pub fn worse(self) -> Worse {
         match self {
             ProbeMetric::ProbeCoverage => Worse::Lower,
