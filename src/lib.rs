@@ -7,13 +7,15 @@
 //! layer of flags and terminal output over it, and `standin` is the built-in Odoo-compatible
 //! target. `traffic` sits before it all: it turns access logs into profiles. `change` comes
 //! after: it judges a change to production (its policy, the retail calendar's freezes) on
-//! stored runs' verdicts and writes the change record.
+//! stored runs' verdicts and writes the change record. `result::merge` makes one run of the
+//! shards of a sharded run; `k8s` writes the manifests that run the shards on a cluster.
 
 pub mod capacity;
 pub mod change;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod k8s;
 pub mod metrics;
 pub mod odoo;
 pub mod plan;

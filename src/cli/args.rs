@@ -42,6 +42,12 @@ pub enum Command {
     /// Judge a change to production: its policy's evidence (runs, headroom, baseline,
     /// rollback plan) and the retail calendar's freezes; write change-record.md and .json.
     Gate(GateArgs),
+    /// Merge the shards of one sharded run (`run --shard I/N`) into one run folder, and judge
+    /// it by their gate.
+    Merge(super::merge::MergeArgs),
+    /// Kubernetes manifests for a sharded run.
+    #[command(subcommand)]
+    K8s(super::k8s::K8sCommand),
 }
 
 #[derive(Debug, Args)]
@@ -390,6 +396,14 @@ pub struct RunArgs {
     /// object a line: what the differential tests compare.
     #[arg(long, value_name = "FILE", hide = true)]
     pub wire_log: Option<PathBuf>,
+    /// Run shard I of N (0-based): the plan's journeys I, I+N, I+2N... (closed model: its
+    /// terminals), drawn as in the single run, for `peakgate merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// Start the load at this wall-clock instant (RFC 3339, e.g. 2026-12-01T17:00:00Z), or at
+    /// the next whole multiple of a period (`every:1m`): the shards of a run start together.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<crate::plan::shard::StartAt>,
 }
 
 #[derive(Debug, Args)]
@@ -509,6 +523,7 @@ impl PlanArgs {
             gate: self.gate.clone(),
             database: self.database.clone(),
             server_version: None,
+            secrets_elsewhere: false,
         }
     }
 }

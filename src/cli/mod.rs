@@ -8,6 +8,8 @@ mod check;
 mod exit;
 mod gate;
 mod judge;
+mod k8s;
+mod merge;
 mod profile;
 mod report;
 mod run;
@@ -73,6 +75,8 @@ pub fn main() -> ExitCode {
         Command::Capacity(args) => capacity::capacity(args),
         Command::Simulate(args) => simulate::simulate(args),
         Command::Gate(args) => gate::gate(args),
+        Command::Merge(args) => merge::merge(args),
+        Command::K8s(command) => k8s::k8s(command),
     };
     match outcome {
         Ok(exit) => exit.into(),

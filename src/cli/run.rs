@@ -17,6 +17,12 @@ pub fn run(
     let overrides = args.plan.overrides(args.release.clone());
     let plan = Plan::load(&args.profile, &overrides)?;
     if !args.scale.is_empty() {
+        if args.shard.is_some() {
+            return Err(UsageError(
+                "--scale and --shard do not combine: shard one run, not a stepped one".into(),
+            )
+            .into());
+        }
         if args.baseline.is_some() {
             return Err(UsageError(
                 "--scale and --baseline do not combine: compare single runs of the same load"
@@ -33,7 +39,19 @@ pub fn run(
         })?),
         None => None,
     };
-    let started_at = SystemTime::now();
+    let start_at = args.start_at.map(|s| s.resolve(SystemTime::now()));
+    if let Some(at) = start_at
+        && let Ok(late) = SystemTime::now().duration_since(at)
+        && late > std::time::Duration::from_secs(1)
+    {
+        return Err(UsageError(format!(
+            "--start-at {} passed {} ago: give a time still ahead (the shards wait for it after their preflight)",
+            humantime::format_rfc3339_seconds(at),
+            humantime::format_duration(std::time::Duration::from_secs(late.as_secs()))
+        ))
+        .into());
+    }
+    let started_at = start_at.unwrap_or_else(SystemTime::now);
     let run_id = new_run_id(&plan.name, started_at);
     let dir = super::create_run_dir(&args.out, &run_id)?;
     let gate = plan.gate.clone();
@@ -44,7 +62,13 @@ pub fn run(
         run_id,
         started_at,
     };
-    runtime.block_on(session::run(made, &options(&args), shutdown))?;
+    let options = Options {
+        shard: args.shard.unwrap_or_default(),
+        sharded: args.shard.is_some(),
+        start_at,
+        ..options(&args)
+    };
+    runtime.block_on(session::run(made, &options, shutdown))?;
     let (result, verdict) = super::judge::judge_and_write(&dir.path, &gate, baseline.as_ref())?;
     if args.quiet {
         println!("{}", dir.path.display());
@@ -70,6 +94,9 @@ pub(super) fn options(args: &RunArgs) -> Options {
         grace: args.grace,
         quiet: args.quiet,
         wire_log: args.wire_log.clone(),
+        shard: Default::default(),
+        sharded: false,
+        start_at: None,
     }
 }
 

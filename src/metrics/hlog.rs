@@ -80,10 +80,35 @@ pub enum HlogError {
     Entry { line: usize, message: String },
 }
 
+/// One interval of a log: its tag, its start offset from the log's start, and its histogram.
+pub struct Interval {
+    pub tag: String,
+    pub start: Duration,
+    pub histogram: Histogram<u64>,
+}
+
 /// Reads an interval log and merges every interval of a tag into one histogram: exact,
 /// because HDR histograms add without loss.
 pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for interval in read_intervals(log)? {
+        let into = merged.entry(interval.tag).or_insert_with(|| {
+            let mut h = Histogram::new(3).expect("3 significant digits is valid");
+            h.auto(true);
+            h
+        });
+        into.add(&interval.histogram)
+            .map_err(|e| HlogError::Entry {
+                line: 0,
+                message: format!("{e:?}"),
+            })?;
+    }
+    Ok(merged)
+}
+
+/// Reads every interval of a log, in order.
+pub fn read_intervals(log: &[u8]) -> Result<Vec<Interval>, HlogError> {
+    let mut out = Vec::new();
     let mut deserializer = Deserializer::new();
     for (i, entry) in IntervalLogIterator::new(log).enumerate() {
         let err = |message: String| HlogError::Entry {
@@ -102,14 +127,13 @@ pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogE
         let tag = interval
             .tag()
             .map_or_else(String::new, |t| t.as_str().to_string());
-        let into = merged.entry(tag).or_insert_with(|| {
-            let mut h = Histogram::new(3).expect("3 significant digits is valid");
-            h.auto(true);
-            h
+        out.push(Interval {
+            tag,
+            start: interval.start_timestamp(),
+            histogram: h,
         });
-        into.add(&h).map_err(|e| err(format!("{e:?}")))?;
     }
-    Ok(merged)
+    Ok(out)
 }
 
 #[cfg(test)]

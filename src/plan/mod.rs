@@ -9,6 +9,7 @@ pub mod generator;
 pub mod guard;
 pub mod probes;
 pub mod scenario;
+pub mod shard;
 pub mod template;
 
 use std::collections::HashMap;
@@ -120,6 +121,9 @@ pub struct Overrides {
     /// The target's version as the preflight read it (`17.0`): the version-specific steps
     /// are chosen for it. `None` before the target is asked (`check`).
     pub server_version: Option<String>,
+    /// The plan runs elsewhere (a Kubernetes pod) and reads its secrets there: a password
+    /// variable not set here is not an error (`peakgate k8s job`).
+    pub secrets_elsewhere: bool,
 }
 
 /// A secret value read from the environment; it prints and serializes as `***`.
@@ -843,7 +847,7 @@ fn build_target(
     let password = match password_env {
         Some(var) => match std::env::var(var.get_ref()) {
             Ok(v) => Some(Secret::new(v)),
-            Err(_) if needs_password => {
+            Err(_) if needs_password && !o.secrets_elsewhere => {
                 return Err(src.error_at(
                     var,
                     format!(
@@ -856,7 +860,7 @@ fn build_target(
         },
         None => match std::env::var("ODOO_PASSWORD") {
             Ok(v) => Some(Secret::new(v)),
-            Err(_) if needs_password => {
+            Err(_) if needs_password && !o.secrets_elsewhere => {
                 return Err(ConfigError::key(
                     &src.path,
                     "target.password_env",

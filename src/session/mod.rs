@@ -35,10 +35,11 @@ use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder};
 use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
+use crate::plan::shard::Shard;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
-    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA,
+    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SHARD_LOG,
     TargetInfo, TimelineEntry, write_atomic,
 };
 use crate::standin::{self, RunningStandin, StandinConfig};
@@ -55,6 +56,13 @@ pub struct Options {
     pub quiet: bool,
     /// Appends every request and answer to this file (`--wire-log`).
     pub wire_log: Option<PathBuf>,
+    /// The share of the plan to run (`--shard`; the whole plan: 0/1).
+    pub shard: Shard,
+    /// Whether the run is one shard of several (`--shard` given): it records its share in
+    /// run.json and writes `shard.hlog` for `peakgate merge`.
+    pub sharded: bool,
+    /// The wall-clock start the load waits for after the preflight (`--start-at`).
+    pub start_at: Option<SystemTime>,
 }
 
 /// One run to make: where it is written and what it is called.
@@ -98,7 +106,7 @@ pub async fn run(
     let data_written = write_json(&run.dir.file("target-data.json"), &prepared.target_data);
     let base = reached.client.base().clone();
     let stopped = reached.stop().await;
-    let result = assemble(&plan, &base, &run, executed?)?;
+    let result = assemble(&plan, &base, &run, options, executed?)?;
     data_written?;
     stopped?;
     Ok(result)
@@ -282,6 +290,8 @@ async fn preflight(
 /// What the load left: how it ended (completed, interrupted by a signal, aborted by the gate), the recorder's figures and the probes' reports.
 struct Executed {
     status: RunStatus,
+    /// Wall clock at t0: the `--start-at` instant, or when the run was made.
+    started_at: SystemTime,
     /// Seconds from t0 to the end of the load.
     duration_s: f64,
     figures: Figures,
@@ -332,9 +342,14 @@ async fn execute(
             }
         }
     };
+    // Every shard of a run waits for the one wall-clock start, so their timelines align.
+    let started_at = match options.start_at {
+        Some(at) => wait_for_start(at, shutdown, options.quiet).await,
+        None => run.started_at,
+    };
     let hlog_path = run.dir.file("latency.hlog");
     let hlog = File::create(&hlog_path)
-        .map(|f| HlogWriter::new(BufWriter::new(f), run.started_at))
+        .map(|f| HlogWriter::new(BufWriter::new(f), started_at))
         .map_err(|source| SessionError::Write {
             path: hlog_path,
             source,
@@ -394,6 +409,7 @@ async fn execute(
         t0,
         grace: options.grace,
         abandon: shutdown.abandoning().clone(),
+        shard: options.shard,
     };
     let ending = engine::run(plan.clone(), conn, wiring).await;
     let duration_s = t0.elapsed().as_secs_f64();
@@ -428,6 +444,7 @@ async fn execute(
     };
     Ok(Executed {
         status,
+        started_at,
         duration_s,
         figures,
         probed,
@@ -439,10 +456,12 @@ fn assemble(
     plan: &Plan,
     target: &url::Url,
     run: &Run<'_>,
+    options: &Options,
     executed: Executed,
 ) -> Result<RunResult, SessionError> {
     let Executed {
         status,
+        started_at,
         duration_s,
         figures,
         probed,
@@ -455,7 +474,7 @@ fn assemble(
         profile: ProfileInfo::from_plan(plan),
         release: plan.release.clone(),
         target: TargetInfo::from_plan(plan, target.as_str().trim_end_matches('/')),
-        started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         duration_s: (duration_s * 1000.0).round() / 1000.0,
         plan: PlanInfo::from_plan(plan),
         totals: figures.totals,
@@ -467,12 +486,65 @@ fn assemble(
             .map(|f| f.reports.clone())
             .unwrap_or_default(),
         simulation: None,
+        shard: options.sharded.then_some(options.shard),
+        merge: None,
     };
+    if options.sharded {
+        write_shard_log(&run.dir.file(SHARD_LOG), started_at, &figures.whole_run)?;
+    }
     if let Some(f) = &probed {
         eprint!("{}", probe_summary(f));
     }
     write_json(&run.dir.file("run.json"), &result)?;
     Ok(result)
+}
+
+/// Sleeps until `at` (or a stop); returns the wall clock the load starts at. A start already
+/// past is taken at once and said: the merge measures how far its shards' starts spread.
+async fn wait_for_start(at: SystemTime, shutdown: &Shutdown, quiet: bool) -> SystemTime {
+    let now = SystemTime::now();
+    match at.duration_since(now) {
+        Ok(wait) => {
+            if !quiet {
+                eprintln!(
+                    "peakgate: waiting {:.1}s for --start-at {}",
+                    wait.as_secs_f64(),
+                    humantime::format_rfc3339_millis(at)
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.stopping().cancelled() => {}
+            }
+            at
+        }
+        Err(late) => {
+            eprintln!(
+                "peakgate: --start-at {} had passed {:.3}s before the preflight ended: starting now",
+                humantime::format_rfc3339_millis(at),
+                late.duration().as_secs_f64()
+            );
+            now
+        }
+    }
+}
+
+/// Writes `shard.hlog`: the whole-run histograms a merge needs beside latency.hlog.
+fn write_shard_log(
+    path: &Path,
+    started_at: SystemTime,
+    whole_run: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+) -> Result<(), SessionError> {
+    let mut bytes = Vec::new();
+    let mut log = HlogWriter::new(&mut bytes, started_at);
+    for (tag, h) in whole_run {
+        log.interval(tag, h, Duration::ZERO, Duration::ZERO)
+            .map_err(|source| SessionError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
+    write_file(path, &bytes)
 }
 
 /// A client for the run: its timeout, and idle connections for the in-flight cap.

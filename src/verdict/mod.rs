@@ -10,6 +10,7 @@ pub mod generator;
 pub mod headroom;
 mod probes;
 pub mod server;
+pub mod shards;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -112,6 +113,10 @@ pub fn judge(
     // generator was measured (no core count) have nothing to judge here.
     if run.simulation.is_none() && run.generator.cores > 0 {
         list.insert(1.min(list.len()), generator::evaluate(run, gate));
+    }
+    // A merged run that lacks a shard is not the plan's load: said next to the generator.
+    if let Some(c) = shards::evaluate(run) {
+        list.insert(1.min(list.len()), c);
     }
     list.extend(probes::evaluate(run, gate));
     let mut comparisons = None;
@@ -335,6 +340,8 @@ pub(crate) mod fixture {
             generator: Default::default(),
             probes: BTreeMap::new(),
             simulation: None,
+            shard: None,
+            merge: None,
         }
     }
 }
