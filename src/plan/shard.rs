@@ -92,7 +92,7 @@ pub enum StartAt {
 
 impl StartAt {
     /// The least time `every:` leaves for the shards' preflights.
-    pub const MIN_LEAD: Duration = Duration::from_secs(5);
+    pub const MIN_LEAD: Duration = Duration::from_secs(15);
 
     /// The instant to start at, seen from `now`.
     pub fn resolve(&self, now: SystemTime) -> SystemTime {
@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(at.resolve(SystemTime::now()), expected);
         let every: StartAt = "every:1m".parse().unwrap();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(600 + 57);
-        // 657 s + 5 s lead → the next whole minute is 720 s.
+        // 657 s + 15 s lead → the next whole minute is 720 s.
         assert_eq!(
             every.resolve(now),
             SystemTime::UNIX_EPOCH + Duration::from_secs(720)
