@@ -546,3 +546,7 @@ fn round3(x: f64) -> f64 {
 
 /// How far apart shard starts may be and still count as one load: the timeline's resolution.
 pub const START_SPREAD_LIMIT: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;
