@@ -2,7 +2,6 @@
 //! merged by `peakgate merge`, give the single run of the same seed.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
@@ -48,15 +47,36 @@ fn json(path: PathBuf) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn merge(dirs: &[&Path], out: &Path) -> Output {
-    peakgate()
+/// `peakgate merge --quiet DIRS --out OUT`, which must exit `code`: the folder it printed, and
+/// what it said on stderr.
+fn merge(dirs: &[&Path], out: &Path, code: i32) -> (PathBuf, String) {
+    let o = peakgate()
         .arg("merge")
         .args(dirs)
         .arg("--out")
         .arg(out)
         .arg("--quiet")
         .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    // Bad input is not judged: no run folder is left.
+    assert_eq!(out.exists(), code != 2, "{err}");
+    let dir = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+    (dir, err)
+}
+
+/// The verdict of a merged folder, and its `all shards merged` check.
+fn shards_check(merged: &Path) -> (Value, Value) {
+    let v = json(merged.join("verdict.json"));
+    let check = v["checks"]
+        .as_array()
         .unwrap()
+        .iter()
+        .find(|c| c["name"] == "all shards merged")
+        .unwrap()
+        .clone();
+    (v["verdict"].clone(), check)
 }
 
 /// Each step's latency from the shards' latency.hlog files added by an independent
@@ -132,14 +152,7 @@ fn shards_merge_into_the_single_run_of_the_same_seed() {
     let other_seed = folder(other_seed, 0);
     let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
 
-    let o = merge(&dirs, &ws.dir.path().join("merged"));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let merged = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+    let (merged, _) = merge(&dirs, &ws.dir.path().join("merged"), 0);
     let (s, m) = (json(single.join("run.json")), json(merged.join("run.json")));
 
     // Counts exactly: the plan's journeys, each step's requests and errors. Logins are each
@@ -221,45 +234,18 @@ fn shards_merge_into_the_single_run_of_the_same_seed() {
     }
     assert_eq!(m["merge"]["count"], SHARDS);
     assert_eq!(m["merge"]["missing"], serde_json::json!([]));
-    let v = json(merged.join("verdict.json"));
-    let check = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "all shards merged")
-        .unwrap();
+    let (_, check) = shards_check(&merged);
     assert_eq!(check["status"], "pass", "{check}");
 
     // A missing shard is said, and the verdict is inconclusive (exit 4), never a pass.
-    let o = merge(&[dirs[0], dirs[2]], &ws.dir.path().join("partial"));
-    assert_eq!(
-        o.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let partial = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
-    let v = json(partial.join("verdict.json"));
-    assert_eq!(v["verdict"], "inconclusive");
-    let check = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "all shards merged")
-        .unwrap();
-    assert!(
-        check["message"]
-            .as_str()
-            .unwrap()
-            .contains("shard(s) 1 of 3 missing"),
-        "{check}"
-    );
+    let (partial, _) = merge(&[dirs[0], dirs[2]], &ws.dir.path().join("partial"), 4);
+    let (verdict, check) = shards_check(&partial);
+    assert_eq!(verdict, "inconclusive");
+    let message = check["message"].as_str().unwrap();
+    assert!(message.contains("shard(s) 1 of 3 missing"), "{check}");
 
     // A shard of another seed is not of this run: bad input (exit 2), nothing merged.
-    let o = merge(&[dirs[1], &other_seed], &ws.dir.path().join("mixed"));
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (_, err) = merge(&[dirs[1], &other_seed], &ws.dir.path().join("mixed"), 2);
     assert!(err.contains("the seed differs"), "{err}");
-    assert!(!ws.dir.path().join("mixed").exists());
     drop(server);
 }

@@ -47,6 +47,21 @@ pub fn judge_into(
     Ok(v)
 }
 
+/// The `--baseline` run folder, opened: a folder that cannot be used is the user's to mend
+/// (exit 2), whatever is wrong with it.
+pub fn open_baseline(dir: Option<&Path>) -> anyhow::Result<Option<StoredRun>> {
+    dir.map(|d| {
+        StoredRun::open(d).map_err(|e| {
+            super::InputError {
+                flag: "--baseline",
+                source: e.into(),
+            }
+            .into()
+        })
+    })
+    .transpose()
+}
+
 /// The exit code of a judged run: an interrupted run is 3 whatever its verdict; a run the
 /// gate's abort rule stopped failed the gate (1); otherwise the verdict decides (warn fails
 /// only with `--fail-on-warn`).

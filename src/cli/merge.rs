@@ -12,7 +12,7 @@ use clap::Args;
 use super::{Exit, InputError};
 use crate::metrics::hlog::HlogWriter;
 use crate::result::merge::{MergeError, ShardRun, merge as merge_shards};
-use crate::result::{PROFILE_COPY, RunDir, StoredRun, new_run_id, write_atomic};
+use crate::result::{PROFILE_COPY, RunDir, new_run_id, write_atomic};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -48,13 +48,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|d| ShardRun::open(d))
         .collect::<Result<Vec<_>, MergeError>>()?;
-    let baseline = match &args.baseline {
-        Some(dir) => Some(StoredRun::open(dir).map_err(|e| InputError {
-            flag: "--baseline",
-            source: e.into(),
-        })?),
-        None => None,
-    };
+    let baseline = super::judge::open_baseline(args.baseline.as_deref())?;
     let name = shards[0].result.profile.name.clone();
     let first_start = shards
         .iter()

@@ -3,9 +3,9 @@
 
 use std::time::SystemTime;
 
-use super::{Exit, InputError, RunArgs, UsageError};
+use super::{Exit, RunArgs, UsageError};
 use crate::plan::Plan;
-use crate::result::{RunDir, RunResult, StoredRun, new_run_id};
+use crate::result::{RunDir, RunResult, new_run_id};
 use crate::session::{self, Options, Shutdown};
 
 /// Runs `peakgate run`.
@@ -32,13 +32,7 @@ pub fn run(
         }
         return super::scale::run(&args, plan, runtime, shutdown);
     }
-    let baseline = match &args.baseline {
-        Some(dir) => Some(StoredRun::open(dir).map_err(|e| InputError {
-            flag: "--baseline",
-            source: e.into(),
-        })?),
-        None => None,
-    };
+    let baseline = super::judge::open_baseline(args.baseline.as_deref())?;
     let start_at = args.start_at.map(|s| s.resolve(SystemTime::now()));
     if let Some(at) = start_at
         && let Ok(late) = SystemTime::now().duration_since(at)
