@@ -249,3 +249,31 @@ fn shards_merge_into_the_single_run_of_the_same_seed() {
     assert!(err.contains("the seed differs"), "{err}");
     drop(server);
 }
+
+#[test]
+fn shard_flags_that_cannot_work_are_refused_before_any_load() {
+    let ws = Workspace::new();
+    let profile = ws.profile("sharded", PROFILE);
+    for (flags, said) in [
+        (&["--shard", "2/2"][..], "shard indexes run from 0 to 1"),
+        (
+            &["--shard", "0/2", "--scale", "1,2"][..],
+            "--scale does not combine",
+        ),
+        (&["--start-at", "2020-01-01T00:00:00Z"][..], "passed"),
+        (&["--start-at", "at noon"][..], "not an RFC 3339 instant"),
+    ] {
+        let o = peakgate()
+            .args(["run", "--quiet", "--profile"])
+            .arg(&profile)
+            .arg("--out")
+            .arg(ws.out())
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(said), "{flags:?}: {err}");
+        assert!(!ws.out().exists(), "{flags:?}: a run folder was made");
+    }
+}

@@ -17,9 +17,9 @@ pub fn run(
     let overrides = args.plan.overrides(args.release.clone());
     let plan = Plan::load(&args.profile, &overrides)?;
     if !args.scale.is_empty() {
-        if args.shard.is_some() {
+        if args.shard.is_some() || args.start_at.is_some() {
             return Err(UsageError(
-                "--scale and --shard do not combine: shard one run, not a stepped one".into(),
+                "--scale does not combine with --shard or --start-at: shard one run, not a stepped one".into(),
             )
             .into());
         }
