@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use crate::common::{StandinProcess, Workspace, peakgate};
 
-/// Three seconds of open-model load; journeys without POS sessions (shards open and close the
-/// POS sessions each on its own: see README "Sharded runs"). Four processes share the test
+/// Three seconds of open-model load, POS orders among them (the shards sell into POS sessions
+/// they leave open for one another). Four processes share the test
 /// machine's cores, so the generator's lateness limit is wide: this test judges the merge,
 /// not the machine.
 const PROFILE: &str = "name = \"sharded\"\nenvironment = \"staging\"\n[load]\narrivals = \"poisson\"\n\
     [[load.stage]]\nduration = \"3s\"\nrate = 12\n\
-    [mix]\nbackoffice_sale = 2\necommerce_cart = 1\nproduct_search = 2\n\
+    [mix]\nbackoffice_sale = 2\necommerce_cart = 1\nproduct_search = 2\npos_order_sync = 2\n\
     [gate.generator]\nlateness_p99_ms = 1000\n";
 const SHARDS: u32 = 3;
 const LOGIN: &str = "session/authenticate";
@@ -154,6 +154,24 @@ fn shards_merge_into_the_single_run_of_the_same_seed() {
     let shards: Vec<PathBuf> = children.into_iter().map(|c| folder(c, 0)).collect();
     let other_seed = folder(other_seed, 0);
     let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    // No shard closed a POS session under another shard's orders: they are left open.
+    let actions: Vec<String> = dirs
+        .iter()
+        .flat_map(|d| {
+            let t = json(d.join("target-data.json"));
+            let p = t["preparation"].as_array().unwrap().clone();
+            p.into_iter()
+                .map(|a| a["action"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(
+        !actions.iter().any(|a| a.starts_with("close pos.session")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a.starts_with("leave pos.session")),
+        "{actions:?}"
+    );
 
     let (merged, _) = merge(&dirs, &ws.dir.path().join("merged"), 0);
     let (s, m) = (json(single.join("run.json")), json(merged.join("run.json")));

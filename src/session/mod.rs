@@ -95,7 +95,16 @@ pub async fn run(
     };
     let executed = execute(plan.clone(), &reached, &prepared, &run, options, shutdown).await;
     // The POS sessions are closed whatever happened to the load: their orders get posted.
-    for a in prepared.clean_up(&reached.client).await {
+    // Not by a shard of several: the other shards may still be selling into them.
+    let cleaned = if options.shard.count > 1 {
+        prepared.leave_open(&format!(
+            "shard {} leaves the sessions it opened open: the other shards may still sell into them (close them in Odoo, or let the next runs use them)",
+            options.shard
+        ))
+    } else {
+        prepared.clean_up(&reached.client).await
+    };
+    for a in cleaned {
         eprintln!(
             "peakgate: {}: {}{}",
             a.action,
