@@ -13,6 +13,7 @@
 
 mod error;
 pub mod progress;
+mod shard;
 mod shutdown;
 
 use std::fs::File;
@@ -353,7 +354,7 @@ async fn execute(
     };
     // Every shard of a run waits for the one wall-clock start, so their timelines align.
     let started_at = match options.start_at {
-        Some(at) => wait_for_start(at, shutdown, options.quiet).await,
+        Some(at) => shard::wait_for_start(at, shutdown, options.quiet).await,
         None => run.started_at,
     };
     let hlog_path = run.dir.file("latency.hlog");
@@ -499,61 +500,13 @@ fn assemble(
         merge: None,
     };
     if options.sharded {
-        write_shard_log(&run.dir.file(SHARD_LOG), started_at, &figures.whole_run)?;
+        shard::write_log(&run.dir.file(SHARD_LOG), started_at, &figures.whole_run)?;
     }
     if let Some(f) = &probed {
         eprint!("{}", probe_summary(f));
     }
     write_json(&run.dir.file("run.json"), &result)?;
     Ok(result)
-}
-
-/// Sleeps until `at` (or a stop); returns the wall clock the load starts at. A start already
-/// past is taken at once and said: the merge measures how far its shards' starts spread.
-async fn wait_for_start(at: SystemTime, shutdown: &Shutdown, quiet: bool) -> SystemTime {
-    let now = SystemTime::now();
-    match at.duration_since(now) {
-        Ok(wait) => {
-            if !quiet {
-                eprintln!(
-                    "peakgate: waiting {:.1}s for --start-at {}",
-                    wait.as_secs_f64(),
-                    humantime::format_rfc3339_millis(at)
-                );
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.stopping().cancelled() => {}
-            }
-            at
-        }
-        Err(late) => {
-            eprintln!(
-                "peakgate: --start-at {} had passed {:.3}s before the preflight ended: starting now",
-                humantime::format_rfc3339_millis(at),
-                late.duration().as_secs_f64()
-            );
-            now
-        }
-    }
-}
-
-/// Writes `shard.hlog`: the whole-run histograms a merge needs beside latency.hlog.
-fn write_shard_log(
-    path: &Path,
-    started_at: SystemTime,
-    whole_run: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
-) -> Result<(), SessionError> {
-    let mut bytes = Vec::new();
-    let mut log = HlogWriter::new(&mut bytes, started_at);
-    for (tag, h) in whole_run {
-        log.interval(tag, h, Duration::ZERO, Duration::ZERO)
-            .map_err(|source| SessionError::Write {
-                path: path.to_path_buf(),
-                source,
-            })?;
-    }
-    write_file(path, &bytes)
 }
 
 /// A client for the run: its timeout, and idle connections for the in-flight cap.
