@@ -79,7 +79,28 @@ pub fn run(
             "peakgate: note: the profile has no [gate]: only `run completed` and the load generator were checked, so any completed run passes"
         );
     }
+    // A shard of several is one part of the load: `peakgate merge` judges the whole, so the
+    // shard's exit says how its part ran (a Kubernetes Job of shards succeeds when they all
+    // ran), and its own verdict.json stays for reading.
+    if let Some(shard) = args.shard.filter(|s| s.count > 1) {
+        return Ok(shard_exit(shard, result.status));
+    }
     Ok(super::judge::exit_for(&result, &verdict, args.fail_on_warn))
+}
+
+/// The exit of one shard of several: 0 when its part ran to the end, 3 interrupted, 1 when the
+/// gate's abort rule stopped it (the release failed, whatever the other shards show).
+fn shard_exit(shard: crate::plan::shard::Shard, status: crate::result::RunStatus) -> Exit {
+    use crate::result::RunStatus;
+    let exit = match status {
+        RunStatus::Completed => Exit::Pass,
+        RunStatus::Interrupted => Exit::Stopped,
+        RunStatus::Aborted => Exit::GateFailed,
+    };
+    eprintln!(
+        "peakgate: shard {shard} {status}: the run is judged when its shards are merged (peakgate merge)"
+    );
+    exit
 }
 
 /// The session options of `peakgate run`.
@@ -185,6 +206,15 @@ fn figure(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shard_exits_by_how_its_part_ran_not_by_its_share_s_verdict() {
+        use crate::result::RunStatus;
+        let s = crate::plan::shard::Shard { index: 1, count: 3 };
+        assert_eq!(shard_exit(s, RunStatus::Completed), Exit::Pass);
+        assert_eq!(shard_exit(s, RunStatus::Interrupted), Exit::Stopped);
+        assert_eq!(shard_exit(s, RunStatus::Aborted), Exit::GateFailed);
+    }
 
     #[test]
     fn terminal_final_table_fits_80_columns_and_marks_journeys_apart() {
