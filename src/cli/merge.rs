@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{Exit, InputError};
 use crate::metrics::hlog::HlogWriter;
-use crate::result::merge::{MergeError, ShardRun, merge as merge_shards};
+use crate::result::merge::{MergeError, Merged, ShardRun, merge as merge_shards};
 use crate::result::{PROFILE_COPY, RunDir, new_run_id, write_atomic};
 
 #[derive(Debug, Args)]
@@ -56,8 +56,19 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         .min()
         .unwrap_or_else(std::time::SystemTime::now);
     let run_id = new_run_id(&name, first_start);
-    let merged = merge_shards(shards, run_id.clone())?;
+    let out_was_there = args.out.exists();
     let dir = super::create_run_dir(&args.out, &run_id)?;
+    let merged = match merge_into(&dir, shards, run_id, first_start) {
+        Ok(m) => m,
+        Err(e) => {
+            // Shards that do not make one run are judged nowhere: no folder is left.
+            let _ = std::fs::remove_dir_all(&dir.path);
+            if !out_was_there {
+                let _ = std::fs::remove_dir(&args.out);
+            }
+            return Err(e);
+        }
+    };
     write_merged(&dir, &merged)?;
     let (result, verdict) =
         super::judge::judge_and_write(&dir.path, &merged.gate, baseline.as_ref())?;
@@ -145,17 +156,26 @@ fn wait_for_shards(args: &MergeArgs) -> anyhow::Result<Vec<PathBuf>> {
     }
 }
 
-/// The merged run's own artifacts before it is judged: run.json, latency.hlog, gate.json, and
-/// the first shard's profile copy and target data.
-fn write_merged(dir: &RunDir, m: &crate::result::merge::Merged) -> anyhow::Result<()> {
+/// Merges the shards, writing the merged `latency.hlog` into `dir` second by second.
+fn merge_into(
+    dir: &RunDir,
+    shards: Vec<ShardRun>,
+    run_id: String,
+    start: std::time::SystemTime,
+) -> anyhow::Result<Merged> {
     let hlog_path = dir.file("latency.hlog");
     let file = File::create(&hlog_path)
         .with_context(|| format!("cannot write {}", hlog_path.display()))?;
-    let mut log = HlogWriter::new(BufWriter::new(file), m.started);
-    for (tag, second, h) in &m.latency {
-        log.interval(tag, h, Duration::from_secs(*second), Duration::from_secs(1))
-            .with_context(|| format!("cannot write {}", hlog_path.display()))?;
-    }
+    let mut log = HlogWriter::new(BufWriter::new(file), start);
+    let mut emit = |tag: &str, second: u64, h: &hdrhistogram::Histogram<u64>| {
+        log.interval(tag, h, Duration::from_secs(second), Duration::from_secs(1))
+    };
+    Ok(merge_shards(shards, run_id, &mut emit)?)
+}
+
+/// The merged run's own artifacts before it is judged: run.json, gate.json, and the first
+/// shard's profile copy and target data.
+fn write_merged(dir: &RunDir, m: &Merged) -> anyhow::Result<()> {
     write_json(&dir.file("gate.json"), &m.gate)?;
     write_json(&dir.file("run.json"), &m.result)?;
     for name in [PROFILE_COPY, "target-data.json"] {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
 
 use super::figures::{
     ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, MESSAGES_PER_KIND, Quantiles,
@@ -65,6 +66,8 @@ pub enum MergeError {
     Damaged { path: PathBuf, why: String },
     #[error("no shard folder given")]
     Empty,
+    #[error("cannot write the merged latency.hlog: {0}")]
+    Write(std::io::Error),
 }
 
 impl MergeError {
@@ -72,7 +75,7 @@ impl MergeError {
     pub fn is_input(&self) -> bool {
         match self {
             MergeError::Open(e) => e.is_input(),
-            MergeError::Damaged { .. } => false,
+            MergeError::Damaged { .. } | MergeError::Write(_) => false,
             _ => true,
         }
     }
@@ -125,22 +128,28 @@ impl ShardRun {
     }
 }
 
-/// The merged run: its `run.json` and the intervals of its `latency.hlog` (tag, second from
-/// the merged start, histogram), in time order.
+/// The merged run's `run.json` and gate (its `latency.hlog` intervals went to `emit`).
 pub struct Merged {
     pub result: RunResult,
     pub gate: Gate,
-    pub latency: Vec<(String, u64, Histogram<u64>)>,
     /// Wall clock at the merged t0 (the earliest shard's).
     pub started: SystemTime,
     /// The folder of the shard whose probes, profile copy and target data the merge keeps.
     pub first_dir: PathBuf,
 }
 
+/// Where the merged `latency.hlog` intervals go, in time order: (step, second from the merged
+/// start, histogram µs). One at a time, so a long run's merge holds one second's histograms.
+pub type Emit<'a> = &'a mut dyn FnMut(&str, u64, &Histogram<u64>) -> std::io::Result<()>;
+
 /// Merges the shards of one run. `run_id` names the merged run. Shards of another plan, seed,
 /// release or shard count, a shard given twice, and a run that is no shard are errors; a
 /// missing index is recorded in [`MergeInfo::missing`], for the verdict to judge.
-pub fn merge(mut shards: Vec<ShardRun>, run_id: String) -> Result<Merged, MergeError> {
+pub fn merge(
+    mut shards: Vec<ShardRun>,
+    run_id: String,
+    emit: Emit<'_>,
+) -> Result<Merged, MergeError> {
     shards.sort_by_key(|s| s.shard().index);
     let first = shards.first().ok_or(MergeError::Empty)?;
     for s in &shards[1..] {
@@ -169,10 +178,10 @@ pub fn merge(mut shards: Vec<ShardRun>, run_id: String) -> Result<Merged, MergeE
         })
         .collect();
 
-    let latency = merge_intervals(&shards, &offsets);
     let scenarios = &first.result.plan.scenario_order();
-    let timeline = merge_timelines(&shards, &offsets, &latency, scenarios);
-    let transactions = merge_transactions(&shards, &offsets, &latency)?;
+    let added = add_intervals(&shards, &offsets, scenarios, emit)?;
+    let timeline = merge_timelines(&shards, &offsets, &added);
+    let transactions = merge_transactions(&shards, &offsets, added.steps)?;
     let lateness = add_all(
         shards
             .iter()
@@ -239,7 +248,6 @@ pub fn merge(mut shards: Vec<ShardRun>, run_id: String) -> Result<Merged, MergeE
     Ok(Merged {
         result,
         gate: first.gate.clone(),
-        latency,
         started: start,
         first_dir: first.dir.clone(),
     })
@@ -291,29 +299,94 @@ fn same_run(first: &ShardRun, s: &ShardRun) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// The shards' latency.hlog intervals added per (step, second of the merged clock).
-fn merge_intervals(shards: &[ShardRun], offsets: &[u64]) -> Vec<(String, u64, Histogram<u64>)> {
-    let mut by: BTreeMap<(u64, String), Histogram<u64>> = BTreeMap::new();
+/// What the shards' latency.hlog intervals add up to: each step's whole-run histogram, and
+/// each second's quantiles (all requests, and per scenario).
+struct Added {
+    steps: BTreeMap<String, Histogram<u64>>,
+    seconds: BTreeMap<u64, Quantiles>,
+    scenario_seconds: BTreeMap<(u64, String), Quantiles>,
+}
+
+/// The second being added: its number, all its requests' histogram, and each scenario's.
+struct Second<'a> {
+    t: u64,
+    all: Histogram<u64>,
+    per: BTreeMap<&'a str, Histogram<u64>>,
+}
+
+/// Adds the shards' intervals per (second of the merged clock, step), in time order, hands
+/// each sum to `emit`, and keeps the step totals and each second's quantiles. A step
+/// `scenario/step` counts in its scenario; the shared login step in none.
+fn add_intervals(
+    shards: &[ShardRun],
+    offsets: &[u64],
+    scenarios: &[String],
+    emit: Emit<'_>,
+) -> Result<Added, MergeError> {
+    let mut groups: BTreeMap<(u64, &str), Vec<(&Path, &Interval)>> = BTreeMap::new();
     for (s, o) in shards.iter().zip(offsets) {
         for i in &s.intervals {
-            let second = i.start.as_secs() + o;
-            add_into(
-                by.entry((second, i.tag.clone())).or_insert_with(histogram),
-                &i.histogram,
-            );
+            let key = (i.start.as_secs() + o, i.tag.as_str());
+            groups.entry(key).or_default().push((&s.dir, i));
         }
     }
-    by.into_iter().map(|((t, tag), h)| (tag, t, h)).collect()
+    let mut added = Added {
+        steps: BTreeMap::new(),
+        seconds: BTreeMap::new(),
+        scenario_seconds: BTreeMap::new(),
+    };
+    let mut deserializer = Deserializer::new();
+    let mut second: Option<Second> = None;
+    for ((t, tag), parts) in groups {
+        if second.as_ref().is_some_and(|s| s.t != t) {
+            close_second(&mut added, second.take());
+        }
+        let Second { all, per, .. } = second.get_or_insert_with(|| Second {
+            t,
+            all: histogram(),
+            per: BTreeMap::new(),
+        });
+        let mut h = histogram();
+        for (dir, i) in parts {
+            let part = i
+                .histogram(&mut deserializer)
+                .map_err(|e| MergeError::Damaged {
+                    path: dir.join("latency.hlog"),
+                    why: e.to_string(),
+                })?;
+            add_into(&mut h, &part);
+        }
+        emit(tag, t, &h).map_err(MergeError::Write)?;
+        add_into(
+            added.steps.entry(tag.to_string()).or_insert_with(histogram),
+            &h,
+        );
+        add_into(all, &h);
+        if let Some((scenario, _)) = tag.split_once('/')
+            && let Some(name) = scenarios.iter().find(|s| s.as_str() == scenario)
+        {
+            add_into(per.entry(name.as_str()).or_insert_with(histogram), &h);
+        }
+    }
+    close_second(&mut added, second);
+    Ok(added)
+}
+
+/// Keeps a finished second's quantiles.
+fn close_second(added: &mut Added, second: Option<Second>) {
+    if let Some(Second { t, all, per }) = second {
+        added.seconds.insert(t, Quantiles::from_micros(&all));
+        for (name, h) in per {
+            added
+                .scenario_seconds
+                .insert((t, name.to_string()), Quantiles::from_micros(&h));
+        }
+    }
 }
 
 /// The shards' timelines on the merged clock: counts summed, quantiles from the added
 /// histograms of each second, the generator's worst.
-fn merge_timelines(
-    shards: &[ShardRun],
-    offsets: &[u64],
-    latency: &[(String, u64, Histogram<u64>)],
-    scenarios: &[String],
-) -> Vec<TimelineEntry> {
+fn merge_timelines(shards: &[ShardRun], offsets: &[u64], added: &Added) -> Vec<TimelineEntry> {
     let len = shards
         .iter()
         .zip(offsets)
@@ -351,29 +424,17 @@ fn merge_timelines(
             m.generator = worst_window(&m.generator, &e.generator);
         }
     }
-    // Each second's quantiles: all its requests, and each scenario's (a step `scenario/step`
-    // belongs to its scenario; the shared login step to none).
-    let mut all: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
-    let mut per: BTreeMap<(u64, &str), Histogram<u64>> = BTreeMap::new();
-    for (tag, t, h) in latency {
-        add_into(all.entry(*t).or_insert_with(histogram), h);
-        if let Some((scenario, _)) = tag.split_once('/')
-            && let Some(name) = scenarios.iter().find(|s| s.as_str() == scenario)
-        {
-            add_into(per.entry((*t, name.as_str())).or_insert_with(histogram), h);
-        }
-    }
-    for (t, h) in &all {
+    for (t, q) in &added.seconds {
         if let Some(m) = out.get_mut(*t as usize) {
-            m.latency_ms = Quantiles::from_micros(h);
+            m.latency_ms = q.clone();
         }
     }
-    for ((t, name), h) in &per {
+    for ((t, name), q) in &added.scenario_seconds {
         if let Some(w) = out
             .get_mut(*t as usize)
-            .and_then(|m| m.scenarios.get_mut(*name))
+            .and_then(|m| m.scenarios.get_mut(name))
         {
-            w.latency_ms = Quantiles::from_micros(h);
+            w.latency_ms = q.clone();
         }
     }
     out
@@ -383,12 +444,8 @@ fn merge_timelines(
 fn merge_transactions(
     shards: &[ShardRun],
     offsets: &[u64],
-    latency: &[(String, u64, Histogram<u64>)],
+    mut step_latency: BTreeMap<String, Histogram<u64>>,
 ) -> Result<BTreeMap<String, Transaction>, MergeError> {
-    let mut step_latency: BTreeMap<&str, Histogram<u64>> = BTreeMap::new();
-    for (tag, _, h) in latency {
-        add_into(step_latency.entry(tag).or_insert_with(histogram), h);
-    }
     let mut out: BTreeMap<String, Transaction> = BTreeMap::new();
     for (s, o) in shards.iter().zip(offsets) {
         for (name, tx) in &s.result.transactions {
@@ -412,7 +469,7 @@ fn merge_transactions(
             )
         } else {
             (
-                step_latency.remove(name.as_str()).unwrap_or_else(histogram),
+                step_latency.remove(name).unwrap_or_else(histogram),
                 whole(whole_run::service(name)),
             )
         };

@@ -5,9 +5,20 @@ use super::*;
 use crate::plan::shard::Shard;
 use crate::result::ErrorMessage;
 
+/// Merges, keeping the merged latency.hlog's intervals as (step, second, histogram).
+fn merged(shards: Vec<ShardRun>) -> (Merged, Vec<(String, u64, Histogram<u64>)>) {
+    let mut log = Vec::new();
+    let mut emit = |tag: &str, t: u64, h: &Histogram<u64>| {
+        log.push((tag.to_string(), t, h.clone()));
+        Ok(())
+    };
+    let m = merge(shards, "merged".into(), &mut emit).unwrap_or_else(|e| panic!("{e}"));
+    (m, log)
+}
+
 /// The error of a merge that must fail.
 fn refused(shards: Vec<ShardRun>) -> MergeError {
-    match merge(shards, "m".into()) {
+    match merge(shards, "m".into(), &mut |_, _, _| Ok(())) {
         Ok(_) => panic!("merged"),
         Err(e) => e,
     }
@@ -62,11 +73,7 @@ fn shard(index: u32, count: u32, late_s: u64, values: &[u64]) -> ShardRun {
     let intervals = values
         .iter()
         .enumerate()
-        .map(|(t, v)| Interval {
-            tag: STEP.into(),
-            start: Duration::from_secs(t as u64),
-            histogram: h(&[*v]),
-        })
+        .map(|(t, v)| Interval::new(STEP, Duration::from_secs(t as u64), &h(&[*v])).unwrap())
         .collect();
     let whole_run = BTreeMap::from([
         (whole_run::service(STEP), h(values)),
@@ -93,11 +100,8 @@ fn distributions_are_those_of_every_shards_values_together() {
         [1_000, 2_000, 3_000, 40_000],
         [5_000, 6_000, 900_000, 7_000],
     );
-    let m = merge(
-        vec![shard(1, 2, 0, &b), shard(0, 2, 0, &a)],
-        "merged".into(),
-    )
-    .unwrap();
+    let (m, log) = merged(vec![shard(1, 2, 0, &b), shard(0, 2, 0, &a)]);
+    assert_eq!(log.len(), 4, "one interval a second, both shards' added");
     let all: Vec<u64> = a.iter().chain(&b).copied().collect();
     let tx = &m.result.transactions[STEP];
     assert_eq!(tx.count, 8);
@@ -120,11 +124,10 @@ fn distributions_are_those_of_every_shards_values_together() {
 
 #[test]
 fn timelines_align_on_the_shards_wall_clock_starts() {
-    let m = merge(
-        vec![shard(0, 2, 0, &[1_000; 3]), shard(1, 2, 2, &[9_000; 3])],
-        "merged".into(),
-    )
-    .unwrap();
+    let (m, log) = merged(vec![
+        shard(0, 2, 0, &[1_000; 3]),
+        shard(1, 2, 2, &[9_000; 3]),
+    ]);
     let planned: Vec<u64> = m.result.timeline.iter().map(|e| e.planned).collect();
     // Shard 1 started 2 s later: its seconds 0..3 are the merged run's 2..5.
     assert_eq!(planned, [1, 1, 2, 1, 1]);
@@ -138,8 +141,10 @@ fn timelines_align_on_the_shards_wall_clock_starts() {
         Quantiles::from_micros(&h(&[1_000]))
     );
     assert_eq!(m.result.timeline[2].in_flight, 2);
-    let seconds: Vec<u64> = m.latency.iter().map(|(_, t, _)| *t).collect();
+    let seconds: Vec<u64> = log.iter().map(|(_, t, _)| *t).collect();
     assert_eq!(seconds, [0, 1, 2, 3, 4]);
+    // The merged interval log adds the shards' second by second.
+    assert_eq!(log[2].2.len(), 2);
     let info = m.result.merge.unwrap();
     assert_eq!(info.start_spread_s, 2.0);
     // The later shard's messages move with its clock.
@@ -149,11 +154,7 @@ fn timelines_align_on_the_shards_wall_clock_starts() {
 
 #[test]
 fn a_missing_shard_is_recorded_for_the_verdict_to_judge() {
-    let m = merge(
-        vec![shard(0, 3, 0, &[1_000]), shard(2, 3, 0, &[2_000])],
-        "merged".into(),
-    )
-    .unwrap();
+    let (m, _) = merged(vec![shard(0, 3, 0, &[1_000]), shard(2, 3, 0, &[2_000])]);
     assert_eq!(m.result.merge.unwrap().missing, vec![1]);
 }
 
