@@ -132,8 +132,6 @@ impl ShardRun {
 pub struct Merged {
     pub result: RunResult,
     pub gate: Gate,
-    /// Wall clock at the merged t0 (the earliest shard's).
-    pub started: SystemTime,
     /// The folder of the shard whose probes, profile copy and target data the merge keeps.
     pub first_dir: PathBuf,
 }
@@ -248,7 +246,6 @@ pub fn merge(
     Ok(Merged {
         result,
         gate: first.gate.clone(),
-        started: start,
         first_dir: first.dir.clone(),
     })
 }
