@@ -11,6 +11,8 @@
 //! from the plan at its start, with the verdict at its end. `store` keeps judged run folders
 //! (a local directory or S3-compatible object storage), finds the last accepted run to compare
 //! with, and draws the trend across releases.
+//! `result::merge` makes one run of the
+//! shards of a sharded run; `k8s` writes the manifests that run the shards on a cluster.
 
 pub mod annotate;
 pub mod capacity;
@@ -18,6 +20,7 @@ pub mod change;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod k8s;
 pub mod metrics;
 pub mod odoo;
 pub mod plan;

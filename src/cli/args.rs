@@ -51,6 +51,12 @@ pub enum Command {
     /// Answer Flagger's pre-rollout webhook: a POST naming a profile runs it, one run at a
     /// time; 200 on pass, an error status otherwise.
     Serve(super::serve::ServeArgs),
+    /// Merge the shards of one sharded run (`run --shard I/N`) into one run folder, and judge
+    /// it by their gate.
+    Merge(super::merge::MergeArgs),
+    /// Kubernetes manifests for a sharded run.
+    #[command(subcommand)]
+    K8s(super::k8s::K8sCommand),
 }
 
 #[derive(Debug, Args)]
@@ -427,6 +433,14 @@ pub struct RunArgs {
     /// object a line: what the differential tests compare.
     #[arg(long, value_name = "FILE", hide = true)]
     pub wire_log: Option<PathBuf>,
+    /// Run shard I of N (0-based): the plan's journeys I, I+N, I+2N... (closed model: its
+    /// terminals), drawn as in the single run, for `peakgate merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// Start the load at this wall-clock instant (RFC 3339, e.g. 2026-12-01T17:00:00Z), or at
+    /// the next whole multiple of a period (`every:1m`): the shards of a run start together.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<crate::plan::shard::StartAt>,
 }
 
 #[derive(Debug, Args)]
@@ -554,6 +568,7 @@ impl PlanArgs {
             database: self.database.clone(),
             server_version: None,
             tenant: None,
+            secrets_elsewhere: false,
         }
     }
 }

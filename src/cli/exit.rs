@@ -74,6 +74,13 @@ pub fn for_error(e: &anyhow::Error) -> Exit {
                 Exit::Internal
             };
         }
+        if let Some(m) = cause.downcast_ref::<crate::result::merge::MergeError>() {
+            return if m.is_input() {
+                Exit::BadInput
+            } else {
+                Exit::Internal
+            };
+        }
         if let Some(r) = cause.downcast_ref::<crate::result::ResultError>() {
             return if r.is_input() {
                 Exit::BadInput

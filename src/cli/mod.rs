@@ -10,6 +10,8 @@ mod exit;
 mod gate;
 mod history;
 mod judge;
+mod k8s;
+mod merge;
 mod profile;
 mod report;
 mod run;
@@ -81,6 +83,8 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::history(args),
         Command::Store(command) => store::store(command),
         Command::Serve(args) => runtime(None).and_then(|(rt, stop)| serve::serve(args, &rt, &stop)),
+        Command::Merge(args) => merge::merge(args),
+        Command::K8s(command) => k8s::k8s(command),
     };
     match outcome {
         Ok(exit) => exit.into(),

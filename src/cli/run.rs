@@ -22,6 +22,12 @@ pub fn run(
         return super::tenants::run(&args, plan, runtime, shutdown);
     }
     if !args.scale.is_empty() {
+        if args.shard.is_some() || args.start_at.is_some() {
+            return Err(UsageError(
+                "--scale does not combine with --shard or --start-at: shard one run, not a stepped one".into(),
+            )
+            .into());
+        }
         if args.baseline.is_some() {
             return Err(UsageError(
                 "--scale and --baseline do not combine: compare single runs of the same load"
@@ -45,7 +51,19 @@ pub fn run(
         .as_deref()
         .map(|flag| super::store::open_baseline(flag, &args.store, &candidate))
         .transpose()?;
-    let started_at = SystemTime::now();
+    let start_at = args.start_at.map(|s| s.resolve(SystemTime::now()));
+    if let Some(at) = start_at
+        && let Ok(late) = SystemTime::now().duration_since(at)
+        && late > std::time::Duration::from_secs(1)
+    {
+        return Err(UsageError(format!(
+            "--start-at {} passed {} ago: give a time still ahead (the shards wait for it after their preflight)",
+            humantime::format_rfc3339_seconds(at),
+            humantime::format_duration(std::time::Duration::from_secs(late.as_secs()))
+        ))
+        .into());
+    }
+    let started_at = start_at.unwrap_or_else(SystemTime::now);
     let run_id = new_run_id(&plan.name, started_at);
     let dir = super::create_run_dir(&args.out, &run_id)?;
     let gate = plan.gate.clone();
@@ -56,8 +74,20 @@ pub fn run(
         run_id,
         started_at,
     };
-    let region = super::annotate::begin(&plan, &made.run_id, runtime, args.quiet);
-    if let Err(e) = runtime.block_on(session::run(made, &options(&args), shutdown)) {
+    // One of several shards is not the run: it posts no Grafana region of its own.
+    let several = args.shard.is_some_and(|s| s.count > 1);
+    let region = if several {
+        None
+    } else {
+        super::annotate::begin(&plan, &made.run_id, runtime, args.quiet)
+    };
+    let options = Options {
+        shard: args.shard.unwrap_or_default(),
+        sharded: args.shard.is_some(),
+        start_at,
+        ..options(&args)
+    };
+    if let Err(e) = runtime.block_on(session::run(made, &options, shutdown)) {
         let e = anyhow::Error::from(e);
         super::annotate::abandon(region, &plan, &e, runtime);
         return Err(e);
@@ -77,7 +107,15 @@ pub fn run(
         print!("{}", summary(&result, &dir));
         println!("{}", super::judge::verdict_line(&verdict));
     }
-    args.store.put_if_named(&dir.path, runtime)?;
+    // A shard of several is a part of the load, never a run of the history: the merged run is
+    // what `peakgate merge --store` stores.
+    if !several {
+        args.store.put_if_named(&dir.path, runtime)?;
+    } else if args.store.url.is_some() {
+        eprintln!(
+            "peakgate: note: a shard is not stored; `peakgate merge --store` stores the merged run"
+        );
+    }
     let judged_by_gate = verdict.checks.iter().any(|c| {
         c.name != "run completed"
             && c.name != crate::verdict::generator::NAME
@@ -88,7 +126,28 @@ pub fn run(
             "peakgate: note: the profile has no [gate]: only `run completed` and the load generator were checked, so any completed run passes"
         );
     }
+    // A shard of several is one part of the load: `peakgate merge` judges the whole, so the
+    // shard's exit says how its part ran (a Kubernetes Job of shards succeeds when they all
+    // ran), and its own verdict.json stays for reading.
+    if let Some(shard) = args.shard.filter(|s| s.count > 1) {
+        return Ok(shard_exit(shard, result.status));
+    }
     Ok(super::judge::exit_for(&result, &verdict, args.fail_on_warn))
+}
+
+/// The exit of one shard of several: 0 when its part ran to the end, 3 interrupted, 1 when the
+/// gate's abort rule stopped it (the release failed, whatever the other shards show).
+fn shard_exit(shard: crate::plan::shard::Shard, status: crate::result::RunStatus) -> Exit {
+    use crate::result::RunStatus;
+    let exit = match status {
+        RunStatus::Completed => Exit::Pass,
+        RunStatus::Interrupted => Exit::Stopped,
+        RunStatus::Aborted => Exit::GateFailed,
+    };
+    eprintln!(
+        "peakgate: shard {shard} {status}: the run is judged when its shards are merged (peakgate merge)"
+    );
+    exit
 }
 
 /// The session options of `peakgate run`.
@@ -97,6 +156,9 @@ pub(super) fn options(args: &RunArgs) -> Options {
         grace: args.grace,
         quiet: args.quiet,
         wire_log: args.wire_log.clone(),
+        shard: Default::default(),
+        sharded: false,
+        start_at: None,
     }
 }
 
@@ -191,6 +253,15 @@ fn figure(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shard_exits_by_how_its_part_ran_not_by_its_share_s_verdict() {
+        use crate::result::RunStatus;
+        let s = crate::plan::shard::Shard { index: 1, count: 3 };
+        assert_eq!(shard_exit(s, RunStatus::Completed), Exit::Pass);
+        assert_eq!(shard_exit(s, RunStatus::Interrupted), Exit::Stopped);
+        assert_eq!(shard_exit(s, RunStatus::Aborted), Exit::GateFailed);
+    }
 
     #[test]
     fn terminal_final_table_fits_80_columns_and_marks_journeys_apart() {

@@ -372,6 +372,8 @@ fn result_of(
             warnings: notes.warnings.clone(),
             queueing: sim.queueing.clone(),
         }),
+        shard: None,
+        merge: None,
     }
 }
 

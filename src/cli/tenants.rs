@@ -22,9 +22,9 @@ pub fn run(
     runtime: &tokio::runtime::Runtime,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Exit> {
-    if !args.scale.is_empty() || args.baseline.is_some() {
+    if !args.scale.is_empty() || args.baseline.is_some() || args.shard.is_some() {
         return Err(UsageError(
-            "--scale and --baseline do not take a profile with [[tenant]] yet: run each tenant's load on its own to step it or compare it".into(),
+            "--scale, --baseline and --shard do not take a profile with [[tenant]] yet: run each tenant's load on its own to step, compare or shard it".into(),
         )
         .into());
     }

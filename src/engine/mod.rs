@@ -22,6 +22,7 @@ pub use sample::{ErrorKind, Event, Failure, Sample};
 use crate::config::profile::ModelKind;
 use crate::odoo::OdooClient;
 use crate::plan::generator::JourneyRng;
+use crate::plan::shard::Shard;
 use crate::plan::{Credentials, Plan};
 use journey::{JourneyContext, SessionSlot};
 use scheduler::{Arrival, Arrivals};
@@ -52,6 +53,8 @@ pub struct Wiring {
     pub abandon: CancellationToken,
     /// Differs on every run: mixed into ids the target must never see twice.
     pub run_nonce: u64,
+    /// The share of the plan this process runs (the whole plan: 0/1).
+    pub shard: Shard,
 }
 
 /// How the load ended.
@@ -65,7 +68,10 @@ pub enum Ending {
 
 /// Runs the plan's load against `conn` until it is done or `wiring.stop` is cancelled.
 pub async fn run(plan: Arc<Plan>, conn: Connection, wiring: Wiring) -> Ending {
-    let sessions = journey::SessionPool::new(plan.load.logins, conn.sessions);
+    // The plan's logins are shared out like its journeys: all shards together log in about
+    // as many sessions as the single run.
+    let logins = wiring.shard.share_of(plan.load.logins);
+    let sessions = journey::SessionPool::new(logins, conn.sessions);
     let ctx = Arc::new(JourneyContext {
         client: conn.client,
         credentials: conn.credentials,
@@ -133,8 +139,10 @@ async fn open(
         plan.load.arrivals,
         plan.stage_mix.clone(),
         plan.seed,
-    );
-    let max = plan.load.max_in_flight;
+    )
+    // Arrivals keep their single-run numbers: a shard's journeys draw what they would alone.
+    .filter(|a| w.shard.owns(a.seq));
+    let max = w.shard.share_of(plan.load.max_in_flight);
     let planned = pace(arrivals, w.t0, &w.stop, |a, at| {
         let started = w.in_flight.load(Ordering::Relaxed) < max;
         ctx.emit(Event::Arrival {
@@ -180,7 +188,7 @@ async fn closed(
 ) -> bool {
     let terminals = plan.load.curve.peak().ceil() as usize;
     let seq = Arc::new(AtomicU64::new(0));
-    for i in 0..terminals {
+    for i in (0..terminals).filter(|i| w.shard.owns(*i as u64)) {
         let (plan, ctx, w, seq, abandon) = (
             plan.clone(),
             ctx.clone(),
@@ -215,7 +223,7 @@ impl Terminal<'_> {
             started: true,
         });
         self.w.in_flight.fetch_add(1, Ordering::Relaxed);
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let n = (self.w.shard).journey_number(self.seq.fetch_add(1, Ordering::Relaxed));
         let s = &self.plan.scenarios[scenario];
         journey::run(
             self.ctx,

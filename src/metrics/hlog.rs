@@ -80,6 +80,52 @@ pub enum HlogError {
     Entry { line: usize, message: String },
 }
 
+/// One interval of a log as stored: its line, tag, start offset from the log's start, and its
+/// compressed histogram (a few hundred bytes; decoded when asked, so a long log held whole
+/// costs what its file does, not a full histogram per interval).
+pub struct Interval {
+    pub line: usize,
+    pub tag: String,
+    pub start: Duration,
+    /// How long the interval lasts (1 s as peakgate writes them).
+    pub length: Duration,
+    encoded: Vec<u8>,
+}
+
+impl Interval {
+    /// An interval of `histogram` (µs) tagged `tag`, starting `start` after the log's start.
+    pub fn new(tag: &str, start: Duration, histogram: &Histogram<u64>) -> std::io::Result<Self> {
+        let mut encoded = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(histogram, &mut encoded)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        Ok(Interval {
+            line: 0,
+            tag: tag.to_string(),
+            start,
+            length: Duration::from_secs(1),
+            encoded,
+        })
+    }
+
+    /// The interval's histogram (µs).
+    pub fn histogram(&self, deserializer: &mut Deserializer) -> Result<Histogram<u64>, HlogError> {
+        deserializer
+            .deserialize(&mut &self.encoded[..])
+            .map_err(|e| HlogError::Entry {
+                line: self.line,
+                message: format!("{e:?}"),
+            })
+    }
+}
+
+/// A histogram that grows to any value, with the precision peakgate records at.
+fn empty() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
+}
+
 /// Reads an interval log and merges every interval of a tag into one histogram: exact,
 /// because HDR histograms add without loss.
 pub fn read_merged(log: &[u8]) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
@@ -108,6 +154,23 @@ fn read_kept(
 ) -> Result<BTreeMap<String, Histogram<u64>>, HlogError> {
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut deserializer = Deserializer::new();
+    for interval in read_intervals(log)? {
+        if !keep(interval.start.as_secs_f64(), interval.length.as_secs_f64()) {
+            continue;
+        }
+        let h = interval.histogram(&mut deserializer)?;
+        let into = merged.entry(interval.tag).or_insert_with(empty);
+        into.add(&h).map_err(|e| HlogError::Entry {
+            line: interval.line,
+            message: format!("{e:?}"),
+        })?;
+    }
+    Ok(merged)
+}
+
+/// Reads every interval of a log, in order, its histograms still compressed.
+pub fn read_intervals(log: &[u8]) -> Result<Vec<Interval>, HlogError> {
+    let mut out = Vec::new();
     for (i, entry) in IntervalLogIterator::new(log).enumerate() {
         let err = |message: String| HlogError::Entry {
             line: i + 1,
@@ -116,29 +179,21 @@ fn read_kept(
         let LogEntry::Interval(interval) = entry.map_err(|e| err(format!("{e:?}")))? else {
             continue;
         };
-        if !keep(
-            interval.start_timestamp().as_secs_f64(),
-            interval.duration().as_secs_f64(),
-        ) {
-            continue;
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
+        let encoded = base64::engine::general_purpose::STANDARD
             .decode(interval.encoded_histogram())
             .map_err(|e| err(e.to_string()))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut &bytes[..])
-            .map_err(|e| err(format!("{e:?}")))?;
         let tag = interval
             .tag()
             .map_or_else(String::new, |t| t.as_str().to_string());
-        let into = merged.entry(tag).or_insert_with(|| {
-            let mut h = Histogram::new(3).expect("3 significant digits is valid");
-            h.auto(true);
-            h
+        out.push(Interval {
+            line: i + 1,
+            tag,
+            start: interval.start_timestamp(),
+            length: interval.duration(),
+            encoded,
         });
-        into.add(&h).map_err(|e| err(format!("{e:?}")))?;
     }
-    Ok(merged)
+    Ok(out)
 }
 
 #[cfg(test)]

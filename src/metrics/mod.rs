@@ -5,4 +5,4 @@ pub mod hlog;
 pub mod host;
 pub mod recorder;
 
-pub use recorder::{Figures, Live, Recorder};
+pub use recorder::{Figures, Live, Recorder, whole_run};

@@ -48,6 +48,24 @@ pub struct Figures {
     pub timeline: Vec<TimelineEntry>,
     /// The load generator's health over the run.
     pub generator: GeneratorSummary,
+    /// The whole run's histograms (µs) that latency.hlog does not hold, by [`whole_run`]
+    /// tag: what `shard.hlog` stores so that a merge of shards is exact.
+    pub whole_run: BTreeMap<String, Histogram<u64>>,
+}
+
+/// Tags of [`Figures::whole_run`]: each step's service time, each scenario's journey latency
+/// and service time, and the generator's scheduling lateness.
+pub mod whole_run {
+    pub const LATENESS: &str = "lateness";
+    pub fn service(step: &str) -> String {
+        format!("service:{step}")
+    }
+    pub fn journey(scenario: &str) -> String {
+        format!("journey:{scenario}")
+    }
+    pub fn journey_service(scenario: &str) -> String {
+        format!("journey-service:{scenario}")
+    }
 }
 
 /// How long after a second ends its window stays open for late events.
@@ -439,6 +457,23 @@ impl<W: Write> Recorder<W> {
         {
             transactions.insert(self.scenario_names[i].clone(), acc.transaction());
         }
+        let mut whole_run = BTreeMap::new();
+        for (i, acc) in self.steps.iter().enumerate().filter(|(_, a)| a.count > 0) {
+            whole_run.insert(whole_run::service(&self.step_names[i]), acc.service.clone());
+        }
+        for (i, acc) in self
+            .journeys
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.count > 0)
+        {
+            let name = &self.scenario_names[i];
+            whole_run.insert(whole_run::journey(name), acc.latency.clone());
+            whole_run.insert(whole_run::journey_service(name), acc.service.clone());
+        }
+        if !self.lateness.is_empty() {
+            whole_run.insert(whole_run::LATENESS.to_string(), self.lateness.clone());
+        }
         let generator = GeneratorSummary::new(
             &self.lateness,
             self.lag_max_us as f64 / 1000.0,
@@ -449,6 +484,7 @@ impl<W: Write> Recorder<W> {
             transactions,
             timeline: self.timeline,
             generator,
+            whole_run,
         }
     }
 }

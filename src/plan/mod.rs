@@ -10,6 +10,7 @@ pub mod generator;
 pub mod guard;
 pub mod probes;
 pub mod scenario;
+pub mod shard;
 pub mod template;
 pub mod tenants;
 
@@ -181,6 +182,9 @@ pub struct Overrides {
     /// The `[[tenant]]` this plan drives, in a multi-tenant run: its database, target and
     /// level replace the profile's.
     pub tenant: Option<String>,
+    /// The plan runs elsewhere (a Kubernetes pod) and reads its secrets there: a password
+    /// variable not set here is not an error (`peakgate k8s job`).
+    pub secrets_elsewhere: bool,
 }
 
 /// A secret value read from the environment; it prints and serializes as `***`.
@@ -1020,7 +1024,7 @@ fn build_target(
     let password = match password_env {
         Some(var) => match std::env::var(var.get_ref()) {
             Ok(v) => Some(Secret::new(v)),
-            Err(_) if needs_password => {
+            Err(_) if needs_password && !o.secrets_elsewhere => {
                 return Err(src.error_at(
                     var,
                     format!(
@@ -1033,7 +1037,7 @@ fn build_target(
         },
         None => match std::env::var("ODOO_PASSWORD") {
             Ok(v) => Some(Secret::new(v)),
-            Err(_) if needs_password => {
+            Err(_) if needs_password && !o.secrets_elsewhere => {
                 return Err(ConfigError::key(
                     &src.path,
                     "target.password_env",

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use annotations::{ANNOTATIONS, Annotations, GrafanaAnnotation, Outcome, OutcomeStatus};
 pub use artifacts::{RunDir, new_run_id, write_atomic};
+pub mod merge;
 pub use figures::{
     ErrorMessage, GeneratorSummary, GeneratorWindow, LatencySummary, Quantiles, ScenarioWindow,
     TimelineEntry, Totals, Transaction,
@@ -53,6 +54,9 @@ pub const PROFILE_COPY: &str = "profile.toml";
 /// The built-in stand-in's request log in a run folder, in Odoo's own format
 /// (`standin::access_log`): what the simulator calibrates from.
 pub const ODOO_LOG: &str = "odoo.log";
+/// A shard's whole-run histograms beside `latency.hlog` (service times, journeys, lateness):
+/// what `peakgate merge` needs to merge shards exactly. Written only by `run --shard`.
+pub const SHARD_LOG: &str = "shard.hlog";
 
 /// Whether a `transactions` key is a scenario's whole journeys (think time included) rather
 /// than one step's requests (`scenario/step`, `session/authenticate`): a scenario's name is
@@ -116,6 +120,39 @@ pub struct RunResult {
     /// Present only when `peakgate simulate` made this run: nothing here was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationInfo>,
+    /// Present when the run is one shard of a sharded run (`run --shard I/N`): it ran every
+    /// N-th journey of the plan, starting with journey I.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// Present when `peakgate merge` made this run from shards: which were merged and which
+    /// were missing or did not complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
+}
+
+/// How a merged run was made from its shards.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// Shards the run was split into (the N of `--shard I/N`).
+    pub count: u32,
+    /// The shard folders merged, by index.
+    pub shards: Vec<MergedShard>,
+    /// Indexes of shards with no run folder among those given.
+    pub missing: Vec<u32>,
+    /// Latest start minus earliest start of the merged shards, seconds.
+    pub start_spread_s: f64,
+    /// The shard whose probe series the merged run carries.
+    pub probes_from: Option<u32>,
+}
+
+/// One shard in a merged run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub index: u32,
+    pub run_id: String,
+    pub dir: String,
+    pub status: RunStatus,
+    pub started_at: String,
 }
 
 /// How a simulated run was made, so every figure in it can be traced to its calibration.

@@ -13,6 +13,7 @@
 
 mod error;
 pub mod progress;
+mod shard;
 mod shutdown;
 pub mod tenants;
 
@@ -36,10 +37,11 @@ use crate::metrics::hlog::HlogWriter;
 use crate::metrics::{Figures, Recorder};
 use crate::odoo::{OdooClient, parse_target};
 use crate::plan::gate::Abort;
+use crate::plan::shard::Shard;
 use crate::plan::{Overrides, Plan, Secret, Target};
 use crate::probes::{Finished, ProbeSet, Shared, StartError};
 use crate::result::{
-    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA,
+    ODOO_LOG, PROFILE_COPY, PlanInfo, ProfileInfo, RunDir, RunResult, RunStatus, SCHEMA, SHARD_LOG,
     TargetInfo, TimelineEntry, write_atomic,
 };
 use crate::standin::{self, RunningStandin, StandinConfig};
@@ -56,6 +58,13 @@ pub struct Options {
     pub quiet: bool,
     /// Appends every request and answer to this file (`--wire-log`).
     pub wire_log: Option<PathBuf>,
+    /// The share of the plan to run (`--shard`; the whole plan: 0/1).
+    pub shard: Shard,
+    /// Whether the run is one shard of several (`--shard` given): it records its share in
+    /// run.json and writes `shard.hlog` for `peakgate merge`.
+    pub sharded: bool,
+    /// The wall-clock start the load waits for after the preflight (`--start-at`).
+    pub start_at: Option<SystemTime>,
 }
 
 /// One run to make: where it is written and what it is called.
@@ -88,7 +97,16 @@ pub async fn run(
     };
     let executed = execute(plan.clone(), &reached, &prepared, &run, options, shutdown).await;
     // The POS sessions are closed whatever happened to the load: their orders get posted.
-    for a in prepared.clean_up(&reached.client).await {
+    // Not by a shard of several: the other shards may still be selling into them.
+    let cleaned = if options.shard.count > 1 {
+        prepared.leave_open(&format!(
+            "shard {} leaves the sessions it opened open: the other shards may still sell into them (close them in Odoo, or let the next runs use them)",
+            options.shard
+        ))
+    } else {
+        prepared.clean_up(&reached.client).await
+    };
+    for a in cleaned {
         eprintln!(
             "peakgate: {}: {}{}",
             a.action,
@@ -99,7 +117,7 @@ pub async fn run(
     let data_written = write_json(&run.dir.file("target-data.json"), &prepared.target_data);
     let base = reached.client.base().clone();
     let stopped = reached.stop().await;
-    let result = assemble(&plan, &base, &run, executed?)?;
+    let result = assemble(&plan, &base, &run, options, executed?)?;
     data_written?;
     stopped?;
     Ok(result)
@@ -283,6 +301,8 @@ async fn preflight(
 /// What the load left: how it ended (completed, interrupted by a signal, aborted by the gate), the recorder's figures and the probes' reports.
 struct Executed {
     status: RunStatus,
+    /// Wall clock at t0: the `--start-at` instant, or when the run was made.
+    started_at: SystemTime,
     /// Seconds from t0 to the end of the load.
     duration_s: f64,
     figures: Figures,
@@ -336,9 +356,14 @@ async fn execute(
             }
         }
     };
+    // Every shard of a run waits for the one wall-clock start, so their timelines align.
+    let started_at = match options.start_at {
+        Some(at) => shard::wait_for_start(at, shutdown, options.quiet).await,
+        None => run.started_at,
+    };
     let hlog_path = run.dir.file("latency.hlog");
     let hlog = File::create(&hlog_path)
-        .map(|f| HlogWriter::new(BufWriter::new(f), run.started_at))
+        .map(|f| HlogWriter::new(BufWriter::new(f), started_at))
         .map_err(|source| SessionError::Write {
             path: hlog_path,
             source,
@@ -398,6 +423,7 @@ async fn execute(
         t0,
         grace: options.grace,
         abandon: shutdown.abandoning().clone(),
+        shard: options.shard,
     };
     let ending = engine::run(plan.clone(), conn, wiring).await;
     let duration_s = t0.elapsed().as_secs_f64();
@@ -432,6 +458,7 @@ async fn execute(
     };
     Ok(Executed {
         status,
+        started_at,
         duration_s,
         figures,
         probed,
@@ -443,10 +470,12 @@ fn assemble(
     plan: &Plan,
     target: &url::Url,
     run: &Run<'_>,
+    options: &Options,
     executed: Executed,
 ) -> Result<RunResult, SessionError> {
     let Executed {
         status,
+        started_at,
         duration_s,
         figures,
         probed,
@@ -459,7 +488,7 @@ fn assemble(
         profile: ProfileInfo::from_plan(plan),
         release: plan.release.clone(),
         target: TargetInfo::from_plan(plan, target.as_str().trim_end_matches('/')),
-        started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         duration_s: (duration_s * 1000.0).round() / 1000.0,
         plan: PlanInfo::from_plan(plan),
         totals: figures.totals,
@@ -471,7 +500,12 @@ fn assemble(
             .map(|f| f.reports.clone())
             .unwrap_or_default(),
         simulation: None,
+        shard: options.sharded.then_some(options.shard),
+        merge: None,
     };
+    if options.sharded {
+        shard::write_log(&run.dir.file(SHARD_LOG), started_at, &figures.whole_run)?;
+    }
     if let Some(f) = &probed {
         eprint!("{}", probe_summary(f));
     }

@@ -146,7 +146,7 @@ pub async fn run(
         let written = write_json(&t.dir.file("target-data.json"), &prepared.target_data);
         let plan = t.plan.as_ref().expect("prepared above");
         let assembled = ex
-            .and_then(|ex| assemble(plan, t.reached.client.base(), r, ex))
+            .and_then(|ex| assemble(plan, t.reached.client.base(), r, options, ex))
             .and_then(|result| written.map(|_| result));
         match assembled {
             Ok(result) => out.push((t.spec.clone(), result)),

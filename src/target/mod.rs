@@ -163,6 +163,29 @@ impl Prepared {
         self.preflight.session.clone()
     }
 
+    /// Leaves the POS sessions the run opened open, saying `why`; the actions are added to the
+    /// record. A shard's sessions are other shards' too: closing them when this shard's load
+    /// ends would fail the orders other shards still post.
+    pub fn leave_open(&mut self, why: &str) -> Vec<PreparedAction> {
+        let done: Vec<PreparedAction> = self
+            .pos_sessions
+            .iter()
+            .filter(|s| s.opened_by_run)
+            .map(|s| PreparedAction {
+                action: format!(
+                    "leave pos.session {} on config {:?} open",
+                    s.session_id, s.config_name
+                ),
+                ok: true,
+                detail: why.to_string(),
+                duration_ms: 0,
+            })
+            .collect();
+        self.target_data.preparation.extend(done.iter().cloned());
+        self.pos_sessions.clear();
+        done
+    }
+
     /// Closes the POS sessions the run sold into; the actions are added to the record.
     pub async fn clean_up(&mut self, client: &OdooClient) -> Vec<PreparedAction> {
         let Some(session) = &self.preflight.session else {

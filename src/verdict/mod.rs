@@ -12,6 +12,7 @@ pub mod headroom;
 pub mod neighbour;
 mod probes;
 pub mod server;
+pub mod shards;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -115,6 +116,10 @@ pub fn judge(
     // generator was measured (no core count) have nothing to judge here.
     if run.simulation.is_none() && run.generator.cores > 0 {
         list.insert(1.min(list.len()), generator::evaluate(run, gate));
+    }
+    // A merged run that lacks a shard is not the plan's load: said next to the generator.
+    if let Some(c) = shards::evaluate(run) {
+        list.insert(1.min(list.len()), c);
     }
     list.extend(probes::evaluate(run, gate));
     let mut comparisons = None;
@@ -340,6 +345,8 @@ pub(crate) mod fixture {
             generator: Default::default(),
             probes: BTreeMap::new(),
             simulation: None,
+            shard: None,
+            merge: None,
         }
     }
 }
