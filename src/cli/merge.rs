@@ -88,11 +88,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
     write_merged(&dir, &merged)?;
     let (result, mut verdict) =
         super::judge::judge_and_write(&dir.path, &merged.gate, baseline.as_ref().map(|b| &b.run))?;
-    if let Some(choice) = baseline.and_then(|b| b.choice) {
-        verdict.baseline_choice = Some(choice);
-        crate::report::write_verdict(&dir.path, &result, &verdict)
-            .with_context(|| format!("writing the verdict into {}", dir.path.display()))?;
-    }
+    super::store::record_choice(baseline, &dir.path, &result, &mut verdict)?;
     if args.store.url.is_some() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

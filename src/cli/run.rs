@@ -3,8 +3,6 @@
 
 use std::time::SystemTime;
 
-use anyhow::Context;
-
 use super::{Exit, RunArgs, UsageError};
 use crate::plan::{Plan, Target};
 use crate::result::{RunDir, RunResult, new_run_id};
@@ -96,11 +94,7 @@ pub fn run(
     let accepted = baseline.as_ref().map(|b| &b.run);
     super::annotate::end(region, &plan, &dir.path, &gate, accepted, ended, runtime)?;
     let (result, mut verdict) = super::judge::judge_and_write(&dir.path, &gate, accepted)?;
-    if let Some(choice) = baseline.and_then(|b| b.choice) {
-        verdict.baseline_choice = Some(choice);
-        crate::report::write_verdict(&dir.path, &result, &verdict)
-            .with_context(|| format!("writing the verdict into {}", dir.path.display()))?;
-    }
+    super::store::record_choice(baseline, &dir.path, &result, &mut verdict)?;
     if args.quiet {
         println!("{}", dir.path.display());
     } else {

@@ -92,6 +92,23 @@ pub struct Baseline {
     _scratch: Option<tempfile::TempDir>,
 }
 
+/// Records in the verdict which run `last-accepted` chose, rewriting verdict.json in `out`;
+/// nothing for a baseline given as a folder, or none.
+pub fn record_choice(
+    baseline: Option<Baseline>,
+    out: &Path,
+    run: &crate::result::RunResult,
+    verdict: &mut crate::result::Verdict,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(choice) = baseline.and_then(|b| b.choice) {
+        verdict.baseline_choice = Some(choice);
+        crate::report::write_verdict(out, run, verdict)
+            .with_context(|| format!("writing the verdict into {}", out.display()))?;
+    }
+    Ok(())
+}
+
 /// The run a candidate is matched on for `last-accepted`.
 pub struct Candidate<'a> {
     pub profile: &'a str,

@@ -53,11 +53,7 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
         &gate,
         baseline.as_ref().map(|b| &b.run),
     )?;
-    if let Some(choice) = baseline.and_then(|b| b.choice) {
-        v.baseline_choice = Some(choice);
-        report::write_verdict(&out, &stored.result, &v)
-            .with_context(|| format!("writing the verdict into {}", out.display()))?;
-    }
+    super::store::record_choice(baseline, &out, &stored.result, &mut v)?;
     println!("{}", verdict_line(&v));
     Ok(exit_for(&stored.result, &v, args.fail_on_warn))
 }

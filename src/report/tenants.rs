@@ -6,10 +6,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{Report, TestSuite};
+
+use super::junit::case;
 
 use crate::result::tenants::{TENANTS_FILE, TenantsIndex};
-use crate::result::{Check, Status, Verdict, write_atomic};
+use crate::result::{Verdict, write_atomic};
 use crate::verdict::fmt_num;
 use crate::verdict::neighbour;
 
@@ -36,29 +38,6 @@ fn pretty(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
     let mut out = serde_json::to_vec_pretty(value)?;
     out.push(b'\n');
     Ok(out)
-}
-
-fn case(c: &Check, classname: &str) -> TestCase {
-    let status = match c.status {
-        Status::Fail => {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(c.message.clone());
-            s.set_type("gate");
-            s
-        }
-        Status::Inconclusive => {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(c.message.clone());
-            s.set_type("inconclusive");
-            s
-        }
-        Status::Pass | Status::Warn => TestCaseStatus::success(),
-    };
-    let mut case = TestCase::new(c.name.clone(), status);
-    case.set_classname(classname.to_string());
-    let observed = c.observed.map_or("not measured".into(), fmt_num);
-    case.set_system_out(format!("{}: observed {observed}: {}", c.status, c.message));
-    case
 }
 
 /// A suite per tenant (`peakgate gate: <profile> tenant <name>`) and one for the overall
