@@ -355,13 +355,22 @@ fn memory(d: &Deployment, series: &str, margin: f64) -> Check {
         p.container
     );
     let Some((run, _, peak)) = &d.measured.memory_peak else {
+        // No limit is known from the manifest alone; a limit without a measurement is not
+        // judged.
+        let (status, what) = match p.memory_limit {
+            None => (
+                Status::Fail,
+                format!("{key} is not set: a pod may take its node's memory; set it"),
+            ),
+            Some(limit) => (Status::Warn, format!("{key} = {}", gib(limit))),
+        };
         return check(
             MEMORY,
-            Status::Warn,
-            None,
+            status,
+            p.memory_limit,
             None,
             format!(
-                "not judged: no run given with --runs has the probe series {series} (policy [preflight] memory_series)"
+                "{what}; not judged against a measurement: no run given with --runs has the probe series {series} (policy [preflight] memory_series)"
             ),
         );
     };

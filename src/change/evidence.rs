@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::result::change_record::BaselineRef;
+use crate::result::tenants::{TENANTS_FILE, TenantsIndex};
 use crate::result::{OpenError, RunResult, RunStatus, Status, StoredRun, read_verdict};
 
 /// One stored run, as the change gate sees it.
@@ -39,6 +40,11 @@ pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
         .is_file()
     {
         let run = StoredRun::open(dir)?;
+        if run.result.plan.tenant.is_some() {
+            return Err(OpenError::TenantOfMany {
+                dir: dir.to_path_buf(),
+            });
+        }
         let v = run.verdict()?;
         let r = run.result;
         let interrupted = r.status == RunStatus::Interrupted;
@@ -49,6 +55,32 @@ pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
             v,
             r.plan.rate_scale,
             interrupted,
+        )
+    } else if dir.join(TENANTS_FILE).is_file() {
+        // A multi-tenant run: its overall verdict (every tenant, the noisy-neighbour check).
+        let path = dir.join(TENANTS_FILE);
+        let text = std::fs::read(&path).map_err(|source| OpenError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let index: TenantsIndex =
+            serde_json::from_slice(&text).map_err(|_| OpenError::Damaged {
+                path: path.clone(),
+                why: "not a tenants index peakgate wrote",
+            })?;
+        let v = read_verdict(dir)?;
+        let first = index.tenants.first().ok_or(OpenError::Damaged {
+            path,
+            why: "a multi-tenant run without tenants",
+        })?;
+        let rate_scale = RunResult::load(&dir.join(&first.dir))?.plan.rate_scale;
+        (
+            index.run_id,
+            index.profile,
+            index.release,
+            v,
+            rate_scale,
+            index.status == RunStatus::Interrupted,
         )
     } else if dir.join("verdict.json").is_file() && dir.join("gate.json").is_file() {
         // A `--scale` parent: its verdict describes the step shown (profile, release).

@@ -119,6 +119,25 @@ impl Inputs {
             .map(|t| t.class)
             .max()
             .unwrap_or(RiskClass::Low);
+        // The emergency class passes a freeze on less evidence: a type of a lower class riding
+        // along would deploy on the emergency's evidence instead of its own.
+        if class == RiskClass::Emergency {
+            let riders: Vec<String> = types
+                .iter()
+                .filter(|t| t.class != RiskClass::Emergency)
+                .map(|t| format!("{} ({})", t.kind, t.class))
+                .collect();
+            if !riders.is_empty() {
+                return Err(ConfigError::key(
+                    &change.source.path,
+                    "types",
+                    format!(
+                        "an emergency change deploys its emergency types only; {} would skip their own class's evidence: make them a change of their own",
+                        riders.join(", ")
+                    ),
+                ));
+            }
+        }
         // Every type's class has a section (checked by the policy's load).
         let rules = policy.class(class).cloned().ok_or_else(|| {
             ConfigError::key(

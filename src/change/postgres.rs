@@ -83,9 +83,31 @@ const REPLICAS: &str = "SELECT coalesce(nullif(application_name, ''), client_add
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 END \
   FROM pg_stat_replication ORDER BY 1";
 
+/// An error with its causes (`error connecting to server: Connection refused (os error
+/// 111)`, `db error: FATAL: database "x" does not exist`): the client's own text says little.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cur = c.source();
+    }
+    text
+}
+
 /// Reads the archiver, the replicas and the connections of the server at `url`, within
 /// `timeout`. The error says why, without the URL's password.
 pub fn read_postgres(url: &str, timeout: Duration) -> Result<PgSnapshot, String> {
+    // Only the URL form: its password is found and kept out of every message and the record.
+    // libpq's keyword=value form (`host=... password=...`) is not read, as the probes do not.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(
+            "not a postgres:// URL (write postgres://user:password@host:5432/db; the keyword=value form is not read, so its password cannot reach the record)".into(),
+        );
+    }
     let scrub = Scrubber::default().with_url(url);
     let target = redact_url(url);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -102,12 +124,12 @@ pub fn read_postgres(url: &str, timeout: Duration) -> Result<PgSnapshot, String>
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| causes(&e))?;
         tokio::spawn(connection);
         let row = client
             .query_one(SNAPSHOT, &[])
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| causes(&e))?;
         let count = |i: usize| row.get::<_, i32>(i).max(0) as u32;
         let mut snap = PgSnapshot {
             target: target.clone(),
@@ -526,5 +548,24 @@ mod tests {
             "{}",
             c.message
         );
+    }
+
+    #[test]
+    fn a_keyword_value_connection_string_is_refused_without_echoing_its_password() {
+        let e = read_postgres(
+            "host=127.0.0.1 port=5432 user=postgres password=Hunter2pw dbname=postgres",
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("not a postgres:// URL"), "{e}");
+        assert!(!e.contains("Hunter2pw"), "{e}");
+        // A refused connection says why, and the URL's password stays out.
+        let e = read_postgres(
+            "postgres://postgres:Hunter2pw@127.0.0.1:9/postgres",
+            Duration::from_millis(500),
+        )
+        .unwrap_err();
+        assert!(!e.contains("Hunter2pw"), "{e}");
+        assert!(e.to_lowercase().contains("refused"), "{e}");
     }
 }

@@ -16,7 +16,6 @@ pub(super) fn begin(
     plan: &Plan,
     run_id: &str,
     runtime: &tokio::runtime::Runtime,
-    quiet: bool,
 ) -> Option<Started> {
     let spec = plan.annotations.as_ref()?;
     let target = plan.target_label();
@@ -29,7 +28,8 @@ pub(super) fn begin(
     };
     let scrub = plan.scrubber();
     let started = runtime.block_on(annotate::start(spec, &region, SystemTime::now(), &scrub));
-    if !quiet && started.start().status != OutcomeStatus::Ok {
+    // A warning, on stderr even with --quiet (which quiets progress and stdout only).
+    if started.start().status != OutcomeStatus::Ok {
         eprintln!(
             "peakgate: warning: Grafana annotation: {} (the run goes on; the verdict will warn)",
             started.start().message
@@ -60,6 +60,12 @@ pub(super) fn end(
         line: super::judge::verdict_line(&v),
     };
     let record = runtime.block_on(annotate::finish(started, &ending, ended, &plan.scrubber()));
+    if record.grafana.end.status == OutcomeStatus::Failed {
+        eprintln!(
+            "peakgate: warning: Grafana annotation: {} (the verdict warns)",
+            record.grafana.end.message
+        );
+    }
     let path = dir.join(ANNOTATIONS);
     let json = serde_json::to_vec_pretty(&record).expect("the record serializes");
     write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))

@@ -77,7 +77,7 @@ pub fn run(
     let region = if several {
         None
     } else {
-        super::annotate::begin(&plan, &made.run_id, runtime, args.quiet)
+        super::annotate::begin(&plan, &made.run_id, runtime)
     };
     let options = Options {
         shard: args.shard.unwrap_or_default(),

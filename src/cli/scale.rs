@@ -73,7 +73,7 @@ pub fn run(
             started_at: SystemTime::now(),
         };
         // Each step is a run of its own: its own Grafana region, patched with its verdict.
-        let region = super::annotate::begin(&step_plan, &made.run_id, runtime, args.quiet);
+        let region = super::annotate::begin(&step_plan, &made.run_id, runtime);
         if let Err(e) = runtime.block_on(session::run(made, &super::run::options(args), shutdown)) {
             let e = anyhow::Error::from(e);
             super::annotate::abandon(region, &step_plan, &e, runtime);

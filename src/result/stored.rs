@@ -47,6 +47,9 @@ pub enum OpenError {
     /// The folder holds no `run.json`: not a run folder.
     #[error("{}", not_a_run(dir))]
     NotARun { dir: PathBuf },
+    /// One tenant's run of a multi-tenant run, given where the whole run is meant.
+    #[error("{}: one tenant's run of a multi-tenant run: give the run's folder ({}), whose verdict holds every tenant and the noisy-neighbour check", dir.display(), dir.parent().and_then(Path::parent).unwrap_or(dir).display())]
+    TenantOfMany { dir: PathBuf },
     /// An artifact the run should have is missing: it was never written, or was removed.
     #[error("{}: missing ({why})", path.display())]
     Missing { path: PathBuf, why: &'static str },
@@ -91,6 +94,7 @@ impl OpenError {
     pub fn is_input(&self) -> bool {
         match self {
             OpenError::NotARun { .. }
+            | OpenError::TenantOfMany { .. }
             | OpenError::Profile(_)
             | OpenError::ProfileChanged { .. } => true,
             OpenError::Result(r) => r.is_input(),

@@ -184,9 +184,23 @@ fn a_new_york_event_freezes_only_changes_that_reach_its_region() {
 
 #[test]
 fn an_emergency_passes_a_freeze_only_with_its_reason_and_the_reason_is_recorded() {
-    // The highest class of the types decides: hotfix is emergency, ui_only low.
+    // A type of a lower class may not ride along on the emergency's evidence.
+    let mixed = error(
+        change(
+            "[\"ui_only\", \"hotfix\"]",
+            "2026-04-03T10:00",
+            "Europe/Paris",
+            "",
+        ),
+        POLICY,
+        Some(CALENDAR),
+    );
+    assert!(
+        mixed.contains("an emergency change deploys its emergency types only; ui_only (low)"),
+        "{mixed}"
+    );
     let i = inputs(change(
-        "[\"ui_only\", \"hotfix\"]",
+        "[\"hotfix\"]",
         "2026-04-03T10:00",
         "Europe/Paris",
         "",
