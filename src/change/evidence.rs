@@ -140,6 +140,7 @@ pub fn read(dir: &Path) -> Result<RunEvidence, OpenError> {
         baseline: verdict.comparisons.as_ref().map(|c| BaselineRef {
             run_id: c.baseline.clone(),
             release: c.baseline_release.clone(),
+            verdict: c.baseline_verdict,
         }),
         artifacts,
     })

@@ -451,6 +451,34 @@ fn baseline(profile: &str, release: &str, runs: &[RunEvidence]) -> Check {
             ),
         );
     }
+    // An accepted run passed (or warned): a baseline that failed, or was inconclusive, is
+    // no release a rollback can return to with confidence.
+    let rejected: Vec<String> = compared
+        .iter()
+        .filter_map(|r| {
+            r.baseline
+                .as_ref()
+                .filter(|b| matches!(b.verdict, Some(Status::Fail | Status::Inconclusive)))
+                .map(|b| {
+                    format!(
+                        "{} was compared with {}, whose own verdict was {}",
+                        r.run_id,
+                        b.run_id,
+                        b.verdict.map_or("unknown".into(), |v| v.to_string())
+                    )
+                })
+        })
+        .collect();
+    if !rejected.is_empty() {
+        return check(
+            &name,
+            Status::Fail,
+            format!(
+                "{}: a baseline must be an accepted run (pass or warn); compare with one, e.g. --baseline last-accepted",
+                rejected.join("; ")
+            ),
+        );
+    }
     let each: Vec<String> = compared
         .iter()
         .filter_map(|r| {

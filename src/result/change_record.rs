@@ -264,6 +264,9 @@ pub struct LoadEvidence {
 pub struct BaselineRef {
     pub run_id: String,
     pub release: Option<String>,
+    /// The baseline's verdict when it was compared with (`null`: not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Status>,
 }
 
 /// `rollback` of the record: the plan, and the accepted release each profile was compared

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::de::DeserializeOwned;
 
-use super::{ResultError, RunResult, Verdict};
+use super::{ResultError, RunResult, Status, Verdict};
 use crate::config::profile::ProfileSource;
 use crate::metrics::hlog;
 use crate::plan::Gate;
@@ -20,6 +20,8 @@ pub struct StoredRun {
     /// Step → merged latency histogram (µs).
     pub latency: BTreeMap<String, Histogram<u64>>,
     gate: Option<Gate>,
+    /// Its verdict.json's verdict, when judged: whether it can serve as an accepted baseline.
+    pub verdict_status: Option<Status>,
 }
 
 /// Why a folder given as a run is none: it does not exist, is a file, or holds no run.json.
@@ -122,11 +124,16 @@ impl StoredRun {
                 why: "it holds no histogram, and run.json counts requests (emptied or cut?)",
             });
         }
+        let verdict_status = read_json::<Verdict>(&dir.join("verdict.json"), "verdict")
+            .ok()
+            .flatten()
+            .map(|v| v.verdict);
         Ok(StoredRun {
             dir: dir.to_path_buf(),
             result,
             latency,
             gate: read_json(&dir.join("gate.json"), "gate")?,
+            verdict_status,
         })
     }
 
@@ -142,6 +149,7 @@ impl StoredRun {
             result,
             latency,
             gate,
+            verdict_status: None,
         }
     }
 

@@ -118,6 +118,10 @@ pub struct Comparisons {
     /// The baseline's run id.
     pub baseline: String,
     pub baseline_release: Option<String>,
+    /// The baseline's own verdict when it was compared with (`null` when it had none): a
+    /// baseline that failed is no accepted release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_verdict: Option<Status>,
     /// Family-wise significance level, and the per-step level after Bonferroni.
     pub alpha: f64,
     pub alpha_per_step: f64,

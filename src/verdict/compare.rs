@@ -169,6 +169,7 @@ pub fn compare(
     let comparisons = Comparisons {
         baseline: base.result.run_id.clone(),
         baseline_release: base.result.release.clone(),
+        baseline_verdict: base.verdict_status,
         alpha: c.alpha(),
         alpha_per_step: round6(alpha_per_step),
         latency: lat,

@@ -240,6 +240,7 @@ fn an_interrupted_run_a_self_baseline_and_a_headroom_at_a_reduced_rate_scale_are
     runs[1].baseline = Some(BaselineRef {
         run_id: "flash-1".into(),
         release: Some("17.0.43".into()),
+        verdict: Some(Status::Pass),
     });
     let r = judged(&i, &runs, None);
     let baseline = check(&r, "baseline flash-sale");
@@ -258,5 +259,22 @@ fn an_interrupted_run_a_self_baseline_and_a_headroom_at_a_reduced_rate_scale_are
     assert_eq!(
         headroom.message,
         "flash-scale: headroom ×0.4 of the profile's load (×2 stepped at --rate-scale 0.2), the policy requires at least ×1.5"
+    );
+    // A baseline that failed its own gate is no accepted run.
+    let mut runs = high_evidence();
+    runs[1].baseline = Some(BaselineRef {
+        run_id: "flash-0".into(),
+        release: Some("17.0.41".into()),
+        verdict: Some(Status::Fail),
+    });
+    let r = judged(&i, &runs, None);
+    let baseline = check(&r, "baseline flash-sale");
+    assert_eq!(baseline.status, Status::Fail);
+    assert!(
+        baseline
+            .message
+            .contains("was compared with flash-0, whose own verdict was fail"),
+        "{}",
+        baseline.message
     );
 }

@@ -170,6 +170,7 @@ pub(super) fn compared(mut r: RunEvidence) -> RunEvidence {
     r.baseline = Some(BaselineRef {
         run_id: "accepted-1".into(),
         release: Some("17.0.42".into()),
+        verdict: Some(Status::Pass),
     });
     r
 }
