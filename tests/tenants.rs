@@ -126,6 +126,40 @@ fn a_tenant_saturating_the_shared_workers_fails_the_canarys_noisy_neighbour_chec
         )),
         "no 'figures from' line"
     );
+    // As change-gate evidence the run counts by its overall verdict; one tenant's folder,
+    // which passed on its own, is refused.
+    let policy = ws.write(
+        "policy.toml",
+        "[types]\nodoo_config = \"standard\"\n[class.standard]\nprofiles = [\"noisy-neighbour\"]\n",
+    );
+    let gate = |runs: &std::path::Path| {
+        peakgate()
+            .args(["gate", "--as-of", "2026-11-01T00:00:00Z", "--change"])
+            .arg(repo_file("examples/change/change.toml"))
+            .arg("--policy")
+            .arg(&policy)
+            .arg("--runs")
+            .arg(runs)
+            .arg("--out")
+            .arg(ws.dir.path().join("record"))
+            .output()
+            .unwrap()
+    };
+    let whole = gate(&dir);
+    let record = json(&ws.dir.path().join("record/change-record.json"));
+    assert_eq!(
+        record["loads"][0]["verdict"],
+        index["verdict"],
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let part = gate(&dir.join("tenants/small-store"));
+    assert_eq!(part.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&part.stderr).contains("one tenant's run of a multi-tenant run"),
+        "{}",
+        String::from_utf8_lossy(&part.stderr)
+    );
 }
 
 /// The same load on a separate `peakgate standin` hosting both databases with enough
