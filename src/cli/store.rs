@@ -65,6 +65,10 @@ pub struct PutArgs {
 pub fn store(command: StoreCommand) -> anyhow::Result<Exit> {
     match command {
         StoreCommand::Put(args) => {
+            // Every folder is checked before any is stored: a shard among them stores none.
+            for dir in &args.runs {
+                store::Entry::from_dir(dir)?;
+            }
             let store = Store::create(&store::address(args.store.url.as_deref()))?;
             for dir in &args.runs {
                 let e = store::block_on(store.put(dir))??;
@@ -136,7 +140,19 @@ pub fn open_baseline(
             _scratch: None,
         });
     }
-    let s = store.open()?;
+    let address = store::address(store.url.as_deref());
+    if let Some(dir) = store::missing_dir(&address) {
+        // A store directory that does not exist yet is empty: no run to choose, as in
+        // `history`, which lists nothing there.
+        return Err(StoreError::NoAccepted {
+            url: format!("{} (no such directory yet)", dir.display()),
+            profile: candidate.profile.to_string(),
+            target: candidate.target.clone(),
+            tenant: candidate.tenant.clone(),
+        }
+        .into());
+    }
+    let s = Store::open(&address)?;
     let entries = store::block_on(s.list())??;
     let Some(e) = store::last_accepted(
         &entries,
