@@ -170,12 +170,31 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     let mut run = json(&solo.join("run.json"));
     run["profile"]["name"] = "solo".into();
     write_json(&solo.join("run.json"), &run);
+    // A shard an older peakgate stored as a run, newest of all: its index entry has no shard
+    // marker, only its stored run.json says what it is.
+    let old_shard = variant(
+        &accepted,
+        &made,
+        "r-oldshard",
+        "-",
+        "2099-01-04T10:00:00Z",
+        "completed",
+        "pass",
+    );
+    let mut run = json(&old_shard.join("run.json"));
+    run["release"] = Value::Null;
+    write_json(&old_shard.join("run.json"), &run);
     peakgate()
         .args(["store", "put", "--store", store_s])
         .args(&others)
         .arg(&solo)
+        .arg(&old_shard)
         .assert()
         .success();
+    let stored = store.join("runs/r-oldshard/run.json");
+    let mut run = json(&stored);
+    run["shard"] = serde_json::json!({"index": 0, "count": 3});
+    write_json(&stored, &run);
 
     let (candidate, out) = smoke(
         &reports,
@@ -186,7 +205,7 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     assert!(
         stderr.contains(&format!(
             "baseline last-accepted: run {accepted_id} (release 17.0.2"
-        )),
+        )) && stderr.contains("passing over r-oldshard: shard 0/3"),
         "{stderr}"
     );
     let v = json(&candidate.join("verdict.json"));
@@ -214,7 +233,7 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     assert!(listed.status.success());
     let text = String::from_utf8(listed.stdout).unwrap();
     let rows: Vec<&str> = text.lines().skip(1).collect();
-    assert_eq!(rows.len(), 6, "{text}");
+    assert_eq!(rows.len(), 7, "{text}");
     assert!(
         rows[0].contains("r-old") && rows[0].ends_with(" pass"),
         "{text}"

@@ -204,7 +204,22 @@ pub fn last_accepted<'a>(
     tenant: Option<&str>,
     except: Option<&str>,
 ) -> Option<&'a Entry> {
-    entries
+    accepted_newest_first(entries, profile, target, tenant, except)
+        .into_iter()
+        .next()
+}
+
+/// Every run [`last_accepted`] could choose, newest first: the caller may pass over one whose
+/// stored run.json turns out to be a shard of several (an entry stored before `store put`
+/// refused shards carries no `shard` marker).
+pub fn accepted_newest_first<'a>(
+    entries: &'a [Entry],
+    profile: &str,
+    target: &str,
+    tenant: Option<&str>,
+    except: Option<&str>,
+) -> Vec<&'a Entry> {
+    let mut found: Vec<&Entry> = entries
         .iter()
         .filter(|e| {
             e.kind == RunKind::Run
@@ -215,5 +230,7 @@ pub fn last_accepted<'a>(
                 && e.tenant.as_deref() == tenant
                 && Some(e.run_id.as_str()) != except
         })
-        .max_by(|a, b| a.started().cmp(&b.started()).then(a.run_id.cmp(&b.run_id)))
+        .collect();
+    found.sort_by(|a, b| b.started().cmp(&a.started()).then(b.run_id.cmp(&a.run_id)));
+    found
 }

@@ -391,8 +391,8 @@ fn a_release_with_one_point_is_a_dot_ticks_name_releases_and_the_legend_is_besid
     assert!(p95.matches("<polyline").count() > 9, "{p95}");
     assert_eq!(
         p95.matches("<circle").count(),
-        9 * 3 + 9,
-        "a dot per point and per legend row"
+        9 * 3 + 8,
+        "a dot per point, and per solid legend sample"
     );
     let t = texts(p95);
     for r in ["17.0.1", "17.0.2", "17.0.3"] {

@@ -370,7 +370,8 @@ fn draw<DB: DrawingBackend>(
                     color.stroke_width(3),
                 ))?;
             }
-            if look.point_marks {
+            // A dot over a dashed sample would hide its gap: dashed samples have none.
+            if look.point_marks && !dashed {
                 area.draw(&Circle::new((17, y), 4, color.filled()))?;
             }
             let font = ("sans-serif", 13)
