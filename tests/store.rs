@@ -136,11 +136,65 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
             "pass",
         ),
     ];
+    // One shard of a sharded run is a share of the load: refused (exit 2), and none of the
+    // folders put with it is stored either.
+    let shard = variant(
+        &accepted,
+        &made,
+        "r-shard",
+        "17.0.9",
+        "2099-02-01T10:00:00Z",
+        "completed",
+        "pass",
+    );
+    let mut run = json(&shard.join("run.json"));
+    run["shard"] = serde_json::json!({"index": 1, "count": 3});
+    write_json(&shard.join("run.json"), &run);
+    peakgate()
+        .args(["store", "put", "--store", store_s])
+        .arg(&others[0])
+        .arg(&shard)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("peakgate merge --store"));
+    // A release of its own profile: a stream of one point on the trend page.
+    let solo = variant(
+        &accepted,
+        &made,
+        "r-solo",
+        "17.0.1",
+        "2026-01-06T10:00:00Z",
+        "completed",
+        "pass",
+    );
+    let mut run = json(&solo.join("run.json"));
+    run["profile"]["name"] = "solo".into();
+    write_json(&solo.join("run.json"), &run);
+    // A shard an older peakgate stored as a run, newest of all: its index entry has no shard
+    // marker, only its stored run.json says what it is.
+    let old_shard = variant(
+        &accepted,
+        &made,
+        "r-oldshard",
+        "-",
+        "2099-01-04T10:00:00Z",
+        "completed",
+        "pass",
+    );
+    let mut run = json(&old_shard.join("run.json"));
+    run["release"] = Value::Null;
+    write_json(&old_shard.join("run.json"), &run);
     peakgate()
         .args(["store", "put", "--store", store_s])
         .args(&others)
+        .arg(&solo)
+        .arg(&old_shard)
         .assert()
         .success();
+    let stored = store.join("runs/r-oldshard/run.json");
+    let mut run = json(&stored);
+    run["shard"] = serde_json::json!({"index": 0, "count": 3});
+    write_json(&stored, &run);
 
     let (candidate, out) = smoke(
         &reports,
@@ -151,7 +205,7 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     assert!(
         stderr.contains(&format!(
             "baseline last-accepted: run {accepted_id} (release 17.0.2"
-        )),
+        )) && stderr.contains("passing over r-oldshard: shard 0/3"),
         "{stderr}"
     );
     let v = json(&candidate.join("verdict.json"));
@@ -179,7 +233,7 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     assert!(listed.status.success());
     let text = String::from_utf8(listed.stdout).unwrap();
     let rows: Vec<&str> = text.lines().skip(1).collect();
-    assert_eq!(rows.len(), 6, "{text}");
+    assert_eq!(rows.len(), 7, "{text}");
     assert!(
         rows[0].contains("r-old") && rows[0].ends_with(" pass"),
         "{text}"
@@ -208,14 +262,23 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
         .env_remove("PEAKGATE_STORE")
         .assert()
         .success();
-    // `peakgate verdict` resolves it too, never to the run it judges (stored as well).
+    // `peakgate verdict` resolves it too, never to the run it judges (stored as well); a
+    // store named by a relative path is recorded by its absolute one, so `report` finds it
+    // from any working directory.
     let again = peakgate()
+        .current_dir(ws.dir.path())
         .arg("verdict")
         .arg(&candidate)
-        .args(["--store", store_s, "--baseline", "last-accepted", "--out"])
+        .args(["--store", "store", "--baseline", "last-accepted", "--out"])
         .arg(ws.dir.path().join("v2"))
         .output()
         .unwrap();
+    let recorded = json(&ws.dir.path().join("v2/verdict.json"));
+    assert_eq!(
+        recorded["baseline_choice"]["store"],
+        store.to_str().unwrap(),
+        "{recorded:#}"
+    );
     assert!(
         String::from_utf8_lossy(&again.stderr).contains(&format!("run {accepted_id} ")),
         "{}",
@@ -223,13 +286,30 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     );
     // A store with no accepted run of the profile: said, exit 2.
     let empty = ws.dir.path().join("empty-store");
-    // A store folder that is not there is said (reading never creates one).
+    // A store folder that is not there yet is an empty store: history lists nothing (exit 0,
+    // said), and last-accepted finds no run in it (exit 2). Reading never creates it.
     peakgate()
         .args(["history", "--store"])
         .arg(&empty)
         .assert()
-        .code(2)
-        .stderr(predicates::str::contains("no such directory"));
+        .success()
+        .stdout("")
+        .stderr(predicates::str::contains("is empty (no such directory yet"));
+    assert!(!empty.exists());
+    let gone = peakgate()
+        .arg("verdict")
+        .arg(&candidate)
+        .args(["--baseline", "last-accepted", "--out"])
+        .arg(ws.dir.path().join("v4"))
+        .env("PEAKGATE_STORE", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("no accepted run"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
     std::fs::create_dir_all(&empty).unwrap();
     let miss = peakgate()
         .arg("verdict")
@@ -282,6 +362,18 @@ fn last_accepted_skips_failed_inconclusive_and_interrupted_runs_and_the_trend_ma
     assert!(
         dom.matches("<polyline").count() >= 2,
         "the charts draw lines"
+    );
+    // A stream of one release is a visible dot, named by its release on the x axis.
+    let solo = &dom[dom.find("<h2>solo on standin").expect("the solo stream")..];
+    let solo = &solo[..solo.find("</section>").unwrap()];
+    let dot = solo.find("<circle").expect("the one point is drawn");
+    assert!(
+        solo[dot..].starts_with("<circle cx=") && solo[dot..].contains("r=\"4\""),
+        "{solo}"
+    );
+    assert!(
+        solo.contains(">17.0.1<") || solo.contains("\n17.0.1\n"),
+        "{solo}"
     );
     // Gated: 17.0.1, .2, .3 and the candidate's .6 unless a busy machine made it
     // inconclusive (the inconclusive and interrupted releases are no evidence).

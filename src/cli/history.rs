@@ -33,12 +33,32 @@ pub struct HistoryArgs {
 }
 
 pub fn history(args: HistoryArgs) -> anyhow::Result<Exit> {
-    let s = args.store.open()?;
-    let all = store::block_on(s.list())??;
+    let address = store::address(args.store.url.as_deref());
+    // A local store that does not exist yet holds nothing: an empty list, not an error (the
+    // default store before the first `run --store`, or a mistyped --store path: said below).
+    let (url, all) = match store::missing_dir(&address) {
+        Some(dir) => (dir.display().to_string(), Vec::new()),
+        None => {
+            let s = store::Store::open(&address)?;
+            let all = store::block_on(s.list())??;
+            (s.url, all)
+        }
+    };
+    if all.is_empty() {
+        eprintln!(
+            "peakgate: the store {url} is empty{}",
+            if store::missing_dir(&address).is_some() {
+                " (no such directory yet: `peakgate store put` or `run --store` create it)"
+            } else {
+                ""
+            }
+        );
+    }
     let target = args
         .target
         .as_deref()
         .map(|t| t.trim_end_matches('/').to_string());
+    let all_empty = all.is_empty();
     let runs: Vec<Entry> = all
         .into_iter()
         .filter(|e| args.profile.as_deref().is_none_or(|p| e.profile == p))
@@ -46,7 +66,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<Exit> {
         .filter(|e| args.tenant.is_none() || e.tenant == args.tenant)
         .collect();
     if let Some(out) = &args.trend {
-        write_atomic(out, trend::page(&runs, &s.url).as_bytes())
+        write_atomic(out, trend::page(&runs, &url).as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
         eprintln!(
             "peakgate: trend of {} runs written to {}",
@@ -58,8 +78,8 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<Exit> {
         println!("{}", serde_json::to_string_pretty(&runs)?);
     } else if args.trend.is_none() {
         print!("{}", table(&runs));
-        if runs.is_empty() {
-            eprintln!("peakgate: no run in the store {} matches", s.url);
+        if runs.is_empty() && !all_empty {
+            eprintln!("peakgate: no run in the store {url} matches");
         }
     }
     Ok(Exit::Pass)

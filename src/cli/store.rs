@@ -65,6 +65,10 @@ pub struct PutArgs {
 pub fn store(command: StoreCommand) -> anyhow::Result<Exit> {
     match command {
         StoreCommand::Put(args) => {
+            // Every folder is checked before any is stored: a shard among them stores none.
+            for dir in &args.runs {
+                store::Entry::from_dir(dir)?;
+            }
             let store = Store::create(&store::address(args.store.url.as_deref()))?;
             for dir in &args.runs {
                 let e = store::block_on(store.put(dir))??;
@@ -136,15 +140,46 @@ pub fn open_baseline(
             _scratch: None,
         });
     }
-    let s = store.open()?;
+    let address = store::address(store.url.as_deref());
+    if let Some(dir) = store::missing_dir(&address) {
+        // A store directory that does not exist yet is empty: no run to choose, as in
+        // `history`, which lists nothing there.
+        return Err(StoreError::NoAccepted {
+            url: format!("{} (no such directory yet)", dir.display()),
+            profile: candidate.profile.to_string(),
+            target: candidate.target.clone(),
+            tenant: candidate.tenant.clone(),
+        }
+        .into());
+    }
+    let s = Store::open(&address)?;
     let entries = store::block_on(s.list())??;
-    let Some(e) = store::last_accepted(
+    let scratch = tempfile::tempdir()?;
+    let mut chosen = None;
+    for e in store::entry::accepted_newest_first(
         &entries,
         candidate.profile,
         &candidate.target,
         candidate.tenant.as_deref(),
         candidate.run_id,
-    ) else {
+    ) {
+        let dir = store::block_on(s.fetch(&e.run_id, scratch.path()))??;
+        let run = StoredRun::open(&dir).map_err(|err| InputError {
+            flag: "--baseline",
+            source: err.into(),
+        })?;
+        // An entry stored before `store put` refused shards: its run.json says what it is.
+        if let Some(shard) = run.result.shard.filter(|sh| sh.count > 1) {
+            eprintln!(
+                "peakgate: baseline last-accepted: passing over {}: shard {shard} of a sharded run, not a run",
+                e.run_id
+            );
+            continue;
+        }
+        chosen = Some((e, run));
+        break;
+    }
+    let Some((e, run)) = chosen else {
         return Err(StoreError::NoAccepted {
             url: s.url.clone(),
             profile: candidate.profile.to_string(),
@@ -153,12 +188,6 @@ pub fn open_baseline(
         }
         .into());
     };
-    let scratch = tempfile::tempdir()?;
-    let dir = store::block_on(s.fetch(&e.run_id, scratch.path()))??;
-    let run = StoredRun::open(&dir).map_err(|err| InputError {
-        flag: "--baseline",
-        source: err.into(),
-    })?;
     eprintln!(
         "peakgate: baseline last-accepted: run {} (release {}, {}, started {}) from the store {}",
         e.run_id,

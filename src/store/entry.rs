@@ -65,6 +65,11 @@ pub struct Entry {
     /// A `--scale` run's headroom: the highest multiplier whose gate passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom: Option<f64>,
+    /// Present when the run is one shard of several (`run --shard I/N`, N > 1): a share of
+    /// the load, never a baseline. `store put` refuses such folders; the marker keeps one
+    /// put by hand into the index (or by an older peakgate) out of `last-accepted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 /// The target key of a run: `standin`, or the URL without a trailing `/`.
@@ -86,6 +91,12 @@ impl Entry {
         let verdict = read_verdict(dir).map_err(|e| not_a_run(format!("no verdict: {e}")))?;
         if dir.join("run.json").is_file() {
             let run = RunResult::load(dir).map_err(|e| not_a_run(e.to_string()))?;
+            if let Some(shard) = run.shard.filter(|s| s.count > 1) {
+                return Err(StoreError::Shard {
+                    dir: dir.to_path_buf(),
+                    shard,
+                });
+            }
             let tenant = tenant_of(&run);
             return Ok(Entry::of_run(&run, verdict.verdict, tenant, RunKind::Run));
         }
@@ -104,6 +115,13 @@ impl Entry {
         let step_dir = dir.join(&shown.dir);
         let run = RunResult::load(&step_dir).map_err(|e| not_a_run(e.to_string()))?;
         let mut entry = Entry::of_run(&run, verdict.verdict, tenant_of(&run), RunKind::Scale);
+        // The stepping started when its first step did, not when the step shown did.
+        let first = headroom.steps.first().expect("a step was found above");
+        if first.dir != shown.dir {
+            let first_dir = dir.join(&first.dir);
+            let run = RunResult::load(&first_dir).map_err(|e| not_a_run(e.to_string()))?;
+            entry.started_at = run.started_at;
+        }
         entry.run_id = verdict.run_id.clone();
         entry.status = verdict.status.unwrap_or(run.status);
         entry.headroom = Some(headroom.multiplier);
@@ -140,6 +158,7 @@ impl Entry {
             error_rate: ratio(run.totals.errors, run.totals.requests),
             steps,
             headroom: None,
+            shard: run.shard.filter(|s| s.count > 1),
         }
     }
 
@@ -176,7 +195,8 @@ pub fn tenant_of(run: &RunResult) -> Option<String> {
 }
 
 /// The newest accepted single run of this profile, target and tenant, other than `except`
-/// (the run being judged).
+/// (the run being judged): never a `--scale` parent, never one shard of several (a merged
+/// run is a single run).
 pub fn last_accepted<'a>(
     entries: &'a [Entry],
     profile: &str,
@@ -184,15 +204,33 @@ pub fn last_accepted<'a>(
     tenant: Option<&str>,
     except: Option<&str>,
 ) -> Option<&'a Entry> {
-    entries
+    accepted_newest_first(entries, profile, target, tenant, except)
+        .into_iter()
+        .next()
+}
+
+/// Every run [`last_accepted`] could choose, newest first: the caller may pass over one whose
+/// stored run.json turns out to be a shard of several (an entry stored before `store put`
+/// refused shards carries no `shard` marker).
+pub fn accepted_newest_first<'a>(
+    entries: &'a [Entry],
+    profile: &str,
+    target: &str,
+    tenant: Option<&str>,
+    except: Option<&str>,
+) -> Vec<&'a Entry> {
+    let mut found: Vec<&Entry> = entries
         .iter()
         .filter(|e| {
             e.kind == RunKind::Run
+                && e.shard.is_none_or(|s| s.count <= 1)
                 && e.accepted()
                 && e.profile == profile
                 && e.target == target
                 && e.tenant.as_deref() == tenant
                 && Some(e.run_id.as_str()) != except
         })
-        .max_by(|a, b| a.started().cmp(&b.started()).then(a.run_id.cmp(&b.run_id)))
+        .collect();
+    found.sort_by(|a, b| b.started().cmp(&a.started()).then(b.run_id.cmp(&a.run_id)));
+    found
 }

@@ -46,6 +46,15 @@ pub enum StoreError {
     /// A folder to put is not a judged run folder (the user's input: exit 2).
     #[error("{}: {why}", dir.display())]
     NotARun { dir: PathBuf, why: String },
+    /// A folder to put is one shard of a sharded run: a share of the load, not a run (exit 2).
+    #[error(
+        "{}: shard {shard} of a sharded run is a share of the load, not a run: merge the shards with `peakgate merge --store URL SHARD_DIR...` to store the run they make together",
+        dir.display()
+    )]
+    Shard {
+        dir: PathBuf,
+        shard: crate::plan::shard::Shard,
+    },
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -79,7 +88,10 @@ impl StoreError {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            StoreError::Address { .. } | StoreError::NotARun { .. } | StoreError::NoAccepted { .. }
+            StoreError::Address { .. }
+                | StoreError::NotARun { .. }
+                | StoreError::Shard { .. }
+                | StoreError::NoAccepted { .. }
         )
     }
 }
@@ -139,15 +151,16 @@ impl Store {
                 "unknown scheme: the store is a local directory or s3://BUCKET[/PREFIX]".into(),
             ));
         }
-        let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
-        if !dir.is_dir() {
+        let Some(dir) = local_dir(url).filter(|d| d.is_dir()) else {
             return Err(bad(
                 "no such directory (nothing was stored there yet: `peakgate store put` or `run --store` create it)".into(),
             ));
-        }
+        };
         let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
         Ok(Store {
-            url: url.to_string(),
+            // Absolute: a verdict's baseline_choice names the store so that `report` finds
+            // it from any working directory.
+            url: dir.display().to_string(),
             local: Some(dir),
             inner: Arc::new(fs),
         })
@@ -298,6 +311,21 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError
         }
     }
     Ok(())
+}
+
+/// A local store's directory, made absolute; `None` for object storage.
+pub fn local_dir(url: &str) -> Option<PathBuf> {
+    if url.contains("://") && !url.starts_with("file://") {
+        return None;
+    }
+    let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+    Some(std::path::absolute(&dir).unwrap_or(dir))
+}
+
+/// A local store's directory when it does not exist yet: nothing was stored there, so it is
+/// an empty store (`history` lists nothing, `last-accepted` finds no run).
+pub fn missing_dir(url: &str) -> Option<PathBuf> {
+    local_dir(url).filter(|d| !d.is_dir())
 }
 
 /// The store's address: the flag, else `PEAKGATE_STORE` (clap reads it), else

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::entry::{Entry, RunKind};
-use crate::report::html::charts::{Chart, Line, svg};
+use crate::report::html::charts::{Chart, Line, Look, svg_with};
 use crate::result::{RunStatus, Status};
 
 /// One release of a stream: its newest judged run, and its newest `--scale` run's headroom.
@@ -172,7 +172,7 @@ pub fn page(entries: &[Entry], store_url: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>peakgate trend</title><style>{STYLE}</style></head><body>\n<h1>peakgate: release trend</h1>\n<p>{} runs from the store {}; one point per release (its newest run), releases in the order first run. Release <b>n</b> on a chart's x axis is row n of the stream's table.</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>peakgate trend</title><style>{STYLE}</style></head><body>\n<h1>peakgate: release trend</h1>\n<p>{} runs from the store {}; one point per release (its newest run), releases in the order first run. Every release is a dot on the charts, named on the x axis.</p>\n",
         entries.len(),
         esc(store_url)
     );
@@ -215,7 +215,8 @@ fn stream_section(out: &mut String, i: usize, s: &Stream) {
         .filter(|(_, p)| p.failed())
         .map(|(n, p)| (x(n), format!("failed {}", p.release)))
         .collect();
-    let x_range = Some((1.0, s.releases.len().max(2) as f64));
+    // Half a release of room each side: a point (or the only one) is never on the edge.
+    let x_range = Some((0.5, s.releases.len() as f64 + 0.5));
     let mut steps: Vec<&String> = s.releases.iter().flat_map(|p| p.p95_ms.keys()).collect();
     steps.sort();
     steps.dedup();
@@ -244,7 +245,7 @@ fn stream_section(out: &mut String, i: usize, s: &Stream) {
         },
         Chart {
             id: format!("trend-{i}-errors"),
-            title: "error rate".into(),
+            title: "error rate (% of requests failed)".into(),
             x_label: "release".into(),
             y_label: "% of requests".into(),
             lines: vec![Line::new(
@@ -278,13 +279,21 @@ fn stream_section(out: &mut String, i: usize, s: &Stream) {
             x_range,
         });
     }
+    let names: Vec<String> = s.releases.iter().map(|p| p.release.clone()).collect();
     for c in &charts {
+        let look = Look {
+            x_names: Some(&names),
+            // The error rate is drawn in percent (0.5 is half a percent): every tick says so.
+            y_unit: c.id.ends_with("-errors").then_some(" %"),
+            point_marks: true,
+            legend_beside: true,
+        };
         let _ = writeln!(
             out,
             "<figure class=\"chart\" id=\"chart-{}\"><figcaption>{}</figcaption>{}</figure>",
             c.id,
             esc(&c.title),
-            svg(c)
+            svg_with(c, &look)
         );
     }
     let _ = writeln!(

@@ -112,15 +112,36 @@ pub fn downsample(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// How a chart is drawn beyond its data; the default is the run report's look.
+#[derive(Debug, Clone, Default)]
+pub struct Look<'a> {
+    /// Names of the whole x values 1, 2, ... (releases): ticks only there, with the name.
+    pub x_names: Option<&'a [String]>,
+    /// Written after every y tick (` %`), so the axis says its unit on each number.
+    pub y_unit: Option<&'a str>,
+    /// A filled dot on every point: a series of one point is a dot, not nothing.
+    pub point_marks: bool,
+    /// The legend in a column right of the plot, never over the lines.
+    pub legend_beside: bool,
+}
+
+/// Width of the legend column of [`Look::legend_beside`], px.
+const LEGEND_WIDTH: u32 = 240;
+
 /// The chart as an SVG document that scales to its container's width (never wider than it
 /// was drawn): the page fits an 800 px window or a phone.
 pub fn svg(chart: &Chart) -> String {
+    svg_with(chart, &Look::default())
+}
+
+/// [`svg`], drawn with `look`.
+pub fn svg_with(chart: &Chart, look: &Look<'_>) -> String {
     fonts();
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
         // Drawing into a String cannot fail for I/O; a layout error leaves an empty chart.
-        let _ = draw(&root, chart);
+        let _ = draw(&root, chart, look);
         let _ = root.present();
     }
     responsive(out)
@@ -150,7 +171,7 @@ pub fn png(chart: &Chart, path: &std::path::Path) -> Result<(), String> {
     fonts();
     crate::result::artifacts::write_atomic_with(path, "png", |tmp| {
         let root = BitMapBackend::new(tmp, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, chart).map_err(|e| e.to_string())?;
+        draw(&root, chart, &Look::default()).map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())
     })
 }
@@ -209,13 +230,35 @@ pub fn label_rows(chart: &Chart, x0: f64, x1: f64) -> Vec<Option<(usize, bool)>>
         .collect()
 }
 
+/// Line `i`'s colour, and whether it is dashed: the palette's colours first, then the same
+/// colours dashed, so no two series of a chart look alike.
+fn series_style(i: usize) -> (RGBColor, bool) {
+    (COLORS[i % COLORS.len()], i >= COLORS.len())
+}
+
+/// The pieces of an 18 px legend sample starting at `x`: one piece, or two dashes.
+fn sample_pieces(x: i32, dashed: bool) -> [(i32, i32); 2] {
+    if dashed {
+        [(x, x + 7), (x + 11, x + 18)]
+    } else {
+        [(x, x + 9), (x + 9, x + 18)]
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &Chart,
+    look: &Look<'_>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
+    let (plot, legend) = if look.legend_beside && !chart.lines.is_empty() {
+        let (p, l) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+        (p, Some(l))
+    } else {
+        (root.clone(), None)
+    };
     let ((x0, x1), (_, y1)) = ranges(chart);
-    let mut ctx = ChartBuilder::on(root)
+    let mut ctx = ChartBuilder::on(&plot)
         .caption(&chart.title, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(36)
@@ -223,17 +266,30 @@ fn draw<DB: DrawingBackend>(
         .build_cartesian_2d(x0..x1, 0.0..y1)?;
     let percentile = chart.percentile_axis;
     let x_span = x1 - x0;
+    let x_names = look.x_names;
     let x_fmt = move |x: &f64| {
-        if percentile {
+        if let Some(names) = x_names {
+            // Only whole values name a release: 1.5 is no release.
+            let n = x.round();
+            if (x - n).abs() > 1e-6 || n < 1.0 {
+                return String::new();
+            }
+            names.get(n as usize - 1).cloned().unwrap_or_default()
+        } else if percentile {
             percentile_label(*x)
         } else {
             tick(*x, x_span)
         }
     };
+    let unit = look.y_unit.unwrap_or("");
+    let y_fmt = move |y: &f64| format!("{}{unit}", tick(*y, y1));
     ctx.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
-        .x_labels(if percentile {
+        .x_labels(if let Some(names) = x_names {
+            // At most one tick per whole value: the key points then fall on 1, 2, ...
+            names.len().clamp(1, 12)
+        } else if percentile {
             5
         } else if x_span < 4.0 {
             // A short span (load multipliers ×0.5 to ×2): enough ticks for its halves.
@@ -243,12 +299,12 @@ fn draw<DB: DrawingBackend>(
         })
         .y_labels(6)
         .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|y| tick(*y, y1))
+        .y_label_formatter(&y_fmt)
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
     // Stacked areas first, the top layer (the largest) under the ones it adds to.
     for (i, l) in chart.lines.iter().enumerate().rev().filter(|(_, l)| l.fill) {
-        let color = COLORS[i % COLORS.len()];
+        let (color, _) = series_style(i);
         ctx.draw_series(
             AreaSeries::new(l.points.iter().copied(), 0.0, color.mix(0.75))
                 .border_style(color.stroke_width(1)),
@@ -279,19 +335,52 @@ fn draw<DB: DrawingBackend>(
         }
     }
     for (i, l) in chart.lines.iter().enumerate().filter(|(_, l)| !l.fill) {
-        let color = COLORS[i % COLORS.len()];
+        let (color, dashed) = series_style(i);
         let style = if l.secondary {
             color.mix(0.55).stroke_width(1)
         } else {
             color.stroke_width(2)
         };
-        ctx.draw_series(LineSeries::new(l.points.iter().copied(), style))?
-            .label(&l.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-            });
+        let drawn = if dashed {
+            ctx.draw_series(DashedLineSeries::new(l.points.iter().copied(), 7, 4, style))?
+        } else {
+            ctx.draw_series(LineSeries::new(l.points.iter().copied(), style))?
+        };
+        drawn.label(&l.name).legend(move |(x, y)| {
+            let [a, b] = sample_pieces(x, dashed);
+            EmptyElement::at((0, 0))
+                + PathElement::new(vec![(a.0, y), (a.1, y)], color.stroke_width(3))
+                + PathElement::new(vec![(b.0, y), (b.1, y)], color.stroke_width(3))
+        });
+        if look.point_marks {
+            ctx.draw_series(l.points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
+        }
     }
-    if !chart.lines.is_empty() {
+    if let Some(area) = legend {
+        // The legend column: one row a series, beside the plot.
+        for (i, l) in chart.lines.iter().enumerate() {
+            let (color, dashed) = series_style(i);
+            let y = 40 + 20 * i as i32;
+            if y > HEIGHT as i32 - 10 {
+                break;
+            }
+            for (a, b) in sample_pieces(8, dashed) {
+                area.draw(&PathElement::new(
+                    vec![(a, y), (b, y)],
+                    color.stroke_width(3),
+                ))?;
+            }
+            // A dot over a dashed sample would hide its gap: dashed samples have none.
+            if look.point_marks && !dashed {
+                area.draw(&Circle::new((17, y), 4, color.filled()))?;
+            }
+            let font = ("sans-serif", 13)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            area.draw(&Text::new(l.name.clone(), (32, y), font))?;
+        }
+    } else if !chart.lines.is_empty() {
         ctx.configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
