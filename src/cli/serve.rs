@@ -273,8 +273,10 @@ async fn handle(
         }
     };
     let canary = format!("{}/{}", hook.namespace, hook.name);
+    // Every log line names the canary and its phase.
+    let logged = who(&hook);
     let Ok(_permit) = state.one_run.try_acquire() else {
-        eprintln!("peakgate serve: {canary}: busy (a run is in progress)");
+        eprintln!("peakgate serve: {logged}: busy (a run is in progress)");
         let mut r = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "busy: a run is in progress; peakgate serve runs one at a time",
@@ -297,13 +299,14 @@ async fn handle(
     let (code, run_dir, cause) = match done {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => {
-            eprintln!("peakgate serve: {canary}: cannot start the run: {e}");
+            eprintln!("peakgate serve: {logged}: cannot start the run: {e}");
             return Ok(refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the run",
             ));
         }
         Err(_) => {
+            eprintln!("peakgate serve: {logged}: the run's task failed");
             return Ok(refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the run's task failed",
@@ -320,7 +323,7 @@ async fn handle(
         .then(|| cause.map(|c| state.scrubber.scrub(&c)))
         .flatten();
     eprintln!(
-        "peakgate serve: {canary}: exit {} ({meaning}) in {:.1}s{}",
+        "peakgate serve: {logged}: exit {} ({meaning}) in {:.1}s{}",
         code.map_or("-".into(), |c| c.to_string()),
         started.elapsed().as_secs_f64(),
         run_dir
