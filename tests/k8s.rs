@@ -102,6 +102,22 @@ fn k8s_job_writes_manifests_the_kubernetes_schemas_accept() {
     );
     let c = &spec["template"]["spec"]["containers"][0];
     let args: Vec<String> = serde_json::from_value(c["args"].clone()).unwrap();
+    // The run made at `k8s job` time names the Jobs and the shards' folder.
+    let job_name = job["metadata"]["name"].as_str().unwrap();
+    let run = job_name
+        .strip_prefix("peakgate-staging-peak-")
+        .and_then(|r| r.strip_suffix("-shards"))
+        .unwrap_or_else(|| panic!("{job_name}"));
+    assert!(
+        run.len() == 12 && run.bytes().all(|b| b.is_ascii_digit()),
+        "{run}"
+    );
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--out"
+                && w[1] == format!("/results/peakgate-staging-peak/{run}/shards")),
+        "{args:?}"
+    );
     assert!(
         args.windows(2)
             .any(|w| w == ["--shard", "$(JOB_COMPLETION_INDEX)/4"]),
@@ -177,6 +193,8 @@ fn k8s_job_refuses_an_absolute_scenarios_path_a_pod_cannot_see() {
             "2",
             "--image",
             "peakgate:dev",
+            "--target",
+            "http://127.0.0.1:8069",
             "--profile",
         ])
         .arg(&p)
@@ -190,6 +208,37 @@ fn k8s_job_refuses_an_absolute_scenarios_path_a_pod_cannot_see() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn k8s_job_refuses_a_run_without_a_target_or_one_starting_in_the_past() {
+    let ws = Workspace::new();
+    let p = ws.profile("bare", "name = \"bare\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1\n[mix]\nproduct_search = 1\n");
+    let (_staging_ws, staging) = workspace();
+    for (profile, extra, said) in [
+        // No [target] and no --target: each pod would load its own stand-in.
+        (&p, vec![], "no target"),
+        (
+            &staging,
+            vec!["--start-at", "2020-01-01T00:00:00Z"],
+            "is past",
+        ),
+    ] {
+        let out = ws.dir.path().join("k8s-refused");
+        let o = peakgate()
+            .args(["k8s", "job", "--shards", "2", "--image", "peakgate:dev"])
+            .args(extra)
+            .arg("--profile")
+            .arg(profile)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(said), "{err}");
+        assert!(!out.exists(), "no manifests are written");
+    }
 }
 
 /// The Dockerfile, read by BuildKit's parser: a build stage and a small runtime stage, a

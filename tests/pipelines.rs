@@ -214,9 +214,74 @@ fn the_examples_fail_on_a_failed_gate_and_treat_inconclusive_and_interrupted_apa
         meta.keys()
             .all(|k| ["profile", "release", "baseline"].contains(&k.as_str()))
     );
+    // The profile it names is in the served ConfigMap, names its target, and reads the
+    // scenarios the image ships.
     let profile = meta["profile"].as_str().unwrap();
-    assert!(
-        repo_file(&format!("profiles/{profile}.toml")).is_file(),
-        "{profile}"
-    );
+    let dockerfile = std::fs::read_to_string(repo_file("Dockerfile")).unwrap();
+    for (file, docs, profile) in [
+        ("flagger-canary.yaml", flagger.clone(), profile.to_string()),
+        (
+            "argo-rollouts-analysistemplate.yaml",
+            documents(&example("argo-rollouts-analysistemplate.yaml")),
+            "staging-smoke".to_string(),
+        ),
+    ] {
+        let cm = docs
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .unwrap_or_else(|| panic!("{file}: no profiles ConfigMap"));
+        let text = cm["data"][format!("{profile}.toml")]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: no {profile}.toml"));
+        let toml: toml::Value = toml::from_str(text).unwrap();
+        assert!(toml["target"]["url"].is_str(), "{file}: no [target] url");
+        let dir = toml["scenarios_dir"].as_str().unwrap();
+        assert!(
+            dockerfile.contains(&format!("COPY scenarios {dir}")),
+            "{file}: scenarios_dir {dir} is not where the image has them"
+        );
+    }
+    // serve's store credentials come from a Secret, as the other examples'.
+    let deploy = flagger.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let env = deploy["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(env.contains("AWS_SECRET_ACCESS_KEY") && env.contains("secretKeyRef"));
+    assert!(flagger.iter().any(|d| d["kind"] == "NetworkPolicy"));
+}
+
+/// The CI examples build peakgate on the runner (the distroless image has no shell) and run a
+/// profile that names its staging server: one peakgate builds a plan of offline (`k8s job`
+/// refuses one with no target or a host the profile does not name).
+#[test]
+fn the_ci_examples_run_a_profile_naming_their_target_outside_the_image() {
+    for name in ["github-actions.yml", "gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(example(name)).unwrap();
+        assert!(
+            !text.contains("ghcr.io/acme/peakgate"),
+            "{name} runs in the image"
+        );
+        assert!(text.contains("cargo install --locked --path ."), "{name}");
+        assert!(
+            text.contains("PROFILE: examples/pipelines/staging.toml"),
+            "{name}"
+        );
+        // An empty store is seeded: --baseline only once `history` lists an accepted run.
+        assert!(text.contains("peakgate history --json"), "{name}");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = peakgate()
+        .args([
+            "k8s",
+            "job",
+            "--shards",
+            "1",
+            "--image",
+            "peakgate:dev",
+            "--profile",
+        ])
+        .arg(example("staging.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

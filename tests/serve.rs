@@ -61,6 +61,10 @@ fn serve_answers_flaggers_webhook_one_run_at_a_time() {
         &format!("name = \"tiny\"\nenvironment = \"staging\"\n{load}"),
     );
     ws.profile(
+        "broken",
+        &format!("name = \"broken\"\nenvironment = \"staging\"\n{load}no_such_scenario = 1\n"),
+    );
+    ws.profile(
         "strict",
         &format!("name = \"strict\"\nenvironment = \"staging\"\n{load}[gate.latency.\"*/*\"]\np95 = {{ warn = 0.001, fail = 0.002 }}\n"),
     );
@@ -143,8 +147,24 @@ fn serve_answers_flaggers_webhook_one_run_at_a_time() {
         "{answer}"
     );
 
-    // Metadata it does not read, a path for a profile, or no JSON: 400, no run, no echo.
+    // A run that ends without a verdict (exit 2) answers with its error, located.
+    let (status, answer) = post(
+        &serve.addr,
+        &flagger(serde_json::json!({"profile": "broken"})),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["exit"], 2, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("broken.toml")),
+        "{answer}"
+    );
+
+    // Metadata it does not read, a path for a profile, a value of the wrong shape, or no
+    // JSON: 400, no run, no echo.
     for body in [
+        flagger(serde_json::json!("s3cret-as-metadata")),
         flagger(serde_json::json!({"profile": "tiny", "password": "s3cret-in-a-request"})),
         flagger(serde_json::json!({"profile": "../../etc/passwd"})),
         "not json".to_string(),
@@ -166,4 +186,31 @@ fn serve_answers_flaggers_webhook_one_run_at_a_time() {
         "{log}"
     );
     assert!(!log.contains("s3cret"), "{log}");
+    // A refusal's line names the canary and phase, as every line does.
+    assert!(
+        log.contains("retail-staging/odoo-web (phase Progressing): refused:"),
+        "{log}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_target_to_gate() {
+    let ws = Workspace::new();
+    ws.profile(
+        "tiny",
+        "name = \"tiny\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"2s\"\nrate = 5\n[mix]\nproduct_search = 1\n",
+    );
+    let o = std::process::Command::new(assert_cmd::cargo::cargo_bin("peakgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--profiles"])
+        .arg(ws.dir.path().join("profiles"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no target") && err.contains("tiny.toml"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "it never listened");
 }

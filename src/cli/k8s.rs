@@ -94,9 +94,21 @@ pub fn k8s(command: K8sCommand) -> anyhow::Result<Exit> {
 }
 
 fn job(args: K8sJobArgs) -> anyhow::Result<Exit> {
-    args.start_at
+    let start_at = args
+        .start_at
         .parse::<StartAt>()
         .map_err(|e| UsageError(format!("--start-at {e}")))?;
+    // Every pod would refuse a start already past (exit 2): say so now, before anything is
+    // applied.
+    if let StartAt::At(t) = start_at
+        && t <= std::time::SystemTime::now()
+    {
+        return Err(UsageError(format!(
+            "--start-at {}: that instant is past, and every shard would refuse it; give a later one, or `every:DURATION`",
+            args.start_at
+        ))
+        .into());
+    }
     let src = ProfileSource::read(&args.profile)?;
     let overrides = Overrides {
         target: args.target.clone(),
@@ -110,6 +122,15 @@ fn job(args: K8sJobArgs) -> anyhow::Result<Exit> {
     };
     // The plan must build here as it will in the pods (their secrets are theirs alone).
     let plan = Plan::build(&src, &overrides, &DataSets::offline())?;
+    // Without a target each shard pod would start and load its own in-process stand-in: a
+    // run that touches nothing of the cluster's.
+    if let Target::StandIn { .. } = plan.target {
+        return Err(UsageError(format!(
+            "{}: no target: give --target URL or a [target] url in the profile (a sharded run on Kubernetes drives an Odoo, never the built-in stand-in)",
+            src.path.display()
+        ))
+        .into());
+    }
     let (files, profile) = config_files(&src)?;
     let name = args.name.clone().unwrap_or_else(|| name_from(&plan.name));
     let mut run_flags = Vec::new();
@@ -134,7 +155,11 @@ fn job(args: K8sJobArgs) -> anyhow::Result<Exit> {
     let wait = args
         .merge_wait
         .unwrap_or(plan.duration() + Duration::from_secs(15 * 60));
+    // The run of this set of manifests (UTC, to the second): in the Jobs' names and the
+    // results paths, so that the shards of another run are never merged into this one.
+    let run = jiff::Timestamp::now().strftime("%y%m%d%H%M%S").to_string();
     let spec = JobSpec {
+        run,
         secret_name: args.secret.clone().unwrap_or(format!("{name}-secrets")),
         name,
         image: args.image.clone(),
@@ -160,6 +185,14 @@ fn job(args: K8sJobArgs) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", path.display());
     }
+    eprintln!(
+        "peakgate: run {} of {}: the merged run folder will be under {}/{}/{}/merged",
+        spec.run,
+        spec.name,
+        crate::k8s::RESULTS_DIR,
+        spec.name,
+        spec.run
+    );
     if !spec.secrets.is_empty() {
         let vars: Vec<&str> = spec.secrets.iter().map(|s| s.var.as_str()).collect();
         eprintln!(

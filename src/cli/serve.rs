@@ -23,7 +23,10 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use anyhow::Context;
+
 use super::{Exit, UsageError};
+use crate::config::profile::ProfileSource;
 use crate::session::Shutdown;
 
 /// The largest webhook body read: Flagger's payload is a few hundred bytes.
@@ -38,7 +41,9 @@ pub struct ServeArgs {
     /// DIR/smoke.toml. Nothing outside it can be run.
     #[arg(long, value_name = "DIR")]
     pub profiles: PathBuf,
-    /// Passed to each run: the Odoo to drive (default: each profile's own target).
+    /// Passed to each run: the Odoo to drive (default: each profile's own `[target]`; serve
+    /// refuses to start when a served profile has neither, as its runs would drive only a
+    /// built-in stand-in).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Passed to each run: where run folders are created.
@@ -52,7 +57,7 @@ pub struct ServeArgs {
 }
 
 /// Flagger's webhook payload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 struct Hook {
     name: String,
     namespace: String,
@@ -60,6 +65,81 @@ struct Hook {
     phase: String,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+}
+
+/// The payload read from a body, field by field, so that a refusal names the field and the
+/// shape it wanted and never echoes a value (serde's own message quotes it). What parsed is
+/// kept for the log line of a refusal.
+fn hook_from(body: &[u8]) -> (Hook, Result<(), String>) {
+    let mut hook = Hook::default();
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (hook, Err("the body is not JSON: POST a Flagger webhook payload {name, namespace, phase, metadata}".into()));
+    };
+    let Some(obj) = v.as_object() else {
+        return (
+            hook,
+            Err("the body must be a JSON object {name, namespace, phase, metadata}".into()),
+        );
+    };
+    let mut why = Ok(());
+    let mut text = |field: &str, required: bool, into: &mut String| match obj.get(field) {
+        Some(serde_json::Value::String(s)) => *into = s.clone(),
+        None if !required => {}
+        None => {
+            why = why
+                .clone()
+                .and(Err(format!("`{field}` is missing: a string was expected")));
+        }
+        Some(_) => {
+            why = why.clone().and(Err(format!("`{field}` must be a string")));
+        }
+    };
+    text("name", true, &mut hook.name);
+    text("namespace", true, &mut hook.namespace);
+    text("phase", false, &mut hook.phase);
+    match obj.get("metadata") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(m)) => {
+            for (k, v) in m {
+                match v.as_str() {
+                    Some(v) => {
+                        hook.metadata.insert(k.clone(), v.to_string());
+                    }
+                    None if why.is_ok() => {
+                        let k = if label_ok(k) { k.as_str() } else { "?" };
+                        why = Err(format!("metadata.{k} must be a string"));
+                    }
+                    None => {}
+                }
+            }
+        }
+        Some(_) => {
+            why = why.and(Err(
+                "`metadata` must be an object of strings (profile, release, baseline)".into(),
+            ));
+        }
+    }
+    (hook, why)
+}
+
+/// `namespace/name (phase P)` of a request for the log, from whatever parsed: a value that is
+/// not a Kubernetes name is shown as `?` (it could carry a line of its own, or a secret).
+fn who(hook: &Hook) -> String {
+    let shown = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else if label_ok(s) {
+            s.to_string()
+        } else {
+            "?".to_string()
+        }
+    };
+    format!(
+        "{}/{} (phase {})",
+        shown(&hook.namespace),
+        shown(&hook.name),
+        shown(&hook.phase)
+    )
 }
 
 /// The metadata keys serve reads; any other is refused, so that nothing unexpected (a token
@@ -93,6 +173,7 @@ fn ask(hook: &Hook, profiles: &Path) -> Result<Ask, String> {
         return Err("name, namespace and phase must be Kubernetes names".into());
     }
     if let Some(k) = hook.metadata.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        let k = if label_ok(k) { k.as_str() } else { "?" };
         return Err(format!(
             "metadata key `{k}` is not one peakgate reads (profile, release, baseline)"
         ));
@@ -147,6 +228,7 @@ fn status_for(code: Option<i32>) -> (StatusCode, &'static str) {
 
 struct State {
     args: ServeArgs,
+    scrubber: crate::secrets::Scrubber,
     one_run: Semaphore,
     exe: PathBuf,
 }
@@ -182,25 +264,19 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB")),
     };
-    let hook: Hook = match serde_json::from_slice(&body) {
-        Ok(h) => h,
-        Err(e) => {
-            return Ok(refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("not a Flagger webhook payload {{name, namespace, phase, metadata}}: {e}"),
-            ));
-        }
-    };
-    let ask = match ask(&hook, &state.args.profiles) {
+    let (hook, parsed) = hook_from(&body);
+    let ask = match parsed.and_then(|()| ask(&hook, &state.args.profiles)) {
         Ok(a) => a,
         Err(why) => {
-            eprintln!("peakgate serve: refused: {why}");
+            eprintln!("peakgate serve: {}: refused: {why}", who(&hook));
             return Ok(refuse(StatusCode::BAD_REQUEST, &why));
         }
     };
     let canary = format!("{}/{}", hook.namespace, hook.name);
+    // Every log line names the canary and its phase.
+    let logged = who(&hook);
     let Ok(_permit) = state.one_run.try_acquire() else {
-        eprintln!("peakgate serve: {canary}: busy (a run is in progress)");
+        eprintln!("peakgate serve: {logged}: busy (a run is in progress)");
         let mut r = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "busy: a run is in progress; peakgate serve runs one at a time",
@@ -220,16 +296,17 @@ async fn handle(
     let started = Instant::now();
     let st = state.clone();
     let done = tokio::task::spawn_blocking(move || run(&st, &ask)).await;
-    let (code, run_dir) = match done {
+    let (code, run_dir, cause) = match done {
         Ok(Ok(out)) => out,
         Ok(Err(e)) => {
-            eprintln!("peakgate serve: {canary}: cannot start the run: {e}");
+            eprintln!("peakgate serve: {logged}: cannot start the run: {e}");
             return Ok(refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the run",
             ));
         }
         Err(_) => {
+            eprintln!("peakgate serve: {logged}: the run's task failed");
             return Ok(refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the run's task failed",
@@ -240,8 +317,13 @@ async fn handle(
         .as_deref()
         .and_then(|d| crate::result::read_verdict(d).ok());
     let (status, meaning) = status_for(code);
+    // A run that ended without a verdict (bad input, a failed preflight) says why in its last
+    // error line; secrets of serve's environment are scrubbed from it.
+    let error = (verdict.is_none() && code != Some(0))
+        .then(|| cause.map(|c| state.scrubber.scrub(&c)))
+        .flatten();
     eprintln!(
-        "peakgate serve: {canary}: exit {} ({meaning}) in {:.1}s{}",
+        "peakgate serve: {logged}: exit {} ({meaning}) in {:.1}s{}",
         code.map_or("-".into(), |c| c.to_string()),
         started.elapsed().as_secs_f64(),
         run_dir
@@ -262,12 +344,44 @@ async fn handle(
                 .map(|c| c.name.clone())
                 .collect::<Vec<_>>()),
             "run_dir": run_dir,
+            "error": error,
         }),
     ))
 }
 
-/// `peakgate run` as a child process: its exit code, and the run folder it printed.
-fn run(state: &State, ask: &Ask) -> std::io::Result<(Option<i32>, Option<PathBuf>)> {
+/// The last error line a run wrote (`error: ...`), at most 500 characters.
+fn cause_of(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error: "))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))?;
+    let line = line.strip_prefix("error: ").unwrap_or(line).trim();
+    Some(line.chars().take(500).collect())
+}
+
+/// The values of serve's environment that may be secret: variables named like a password,
+/// secret, token or key, and the passwords of URLs.
+fn environment_scrubber() -> crate::secrets::Scrubber {
+    let mut secrets = Vec::new();
+    for (k, v) in std::env::vars() {
+        let k = k.to_ascii_uppercase();
+        if ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+            .iter()
+            .any(|w| k.contains(w))
+        {
+            secrets.push(v.clone());
+        }
+        secrets.extend(crate::secrets::url_passwords(&v));
+    }
+    crate::secrets::Scrubber::new(secrets)
+}
+
+/// `peakgate run` as a child process: its exit code, the run folder it printed, and its last
+/// error line.
+type Ran = (Option<i32>, Option<PathBuf>, Option<String>);
+
+fn run(state: &State, ask: &Ask) -> std::io::Result<Ran> {
     let a = &state.args;
     let mut cmd = std::process::Command::new(&state.exe);
     cmd.args(["run", "--quiet", "--profile"])
@@ -275,7 +389,7 @@ fn run(state: &State, ask: &Ask) -> std::io::Result<(Option<i32>, Option<PathBuf
         .arg("--out")
         .arg(&a.out)
         .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit());
+        .stderr(std::process::Stdio::piped());
     if let Some(t) = &a.target {
         cmd.args(["--target", t]);
     }
@@ -294,7 +408,40 @@ fn run(state: &State, ask: &Ask) -> std::io::Result<(Option<i32>, Option<PathBuf
     let out = cmd.output()?;
     let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let dir = (!printed.is_empty()).then(|| PathBuf::from(printed));
-    Ok((out.status.code(), dir))
+    // The run's own log goes on to serve's, as it would have had it been inherited.
+    let said = String::from_utf8_lossy(&out.stderr);
+    eprint!("{said}");
+    Ok((out.status.code(), dir, cause_of(&said)))
+}
+
+/// Refuses a served folder with a profile that names no target: without `--target`, its runs
+/// would drive only the built-in stand-in and approve a canary they never touched.
+fn untargeted(profiles: &Path) -> anyhow::Result<()> {
+    let mut bare = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(profiles)
+        .with_context(|| format!("--profiles {}: cannot list it", profiles.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let src = ProfileSource::read(&path)?;
+        let f = &src.file;
+        let tenants_all_targeted =
+            !f.tenants.is_empty() && f.tenants.iter().all(|t| t.url.is_some());
+        if f.target.is_none() && !tenants_all_targeted {
+            bare.push(path.display().to_string());
+        }
+    }
+    if bare.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "no target: {} name no [target] url, and no --target URL was given; serve gates a canary only against the Odoo it runs on (its runs would otherwise drive the built-in stand-in)",
+        bare.join(", ")
+    ))
+    .into())
 }
 
 pub fn serve(
@@ -311,7 +458,11 @@ pub fn serve(
     }
     let exe = std::env::current_exe()?;
     let listen = args.listen;
+    if args.target.is_none() {
+        untargeted(&args.profiles)?;
+    }
     let state = Arc::new(State {
+        scrubber: environment_scrubber(),
         args,
         one_run: Semaphore::new(1),
         exe,
@@ -410,6 +561,74 @@ mod tests {
         let e = ask(&forged, dir.path()).unwrap_err();
         assert!(e.contains("Kubernetes names"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn a_malformed_payload_is_told_its_field_and_shape_never_its_value() {
+        for (body, field) in [
+            (
+                r#"{"name": "odoo", "namespace": "retail", "metadata": "SECRETTOKEN999"}"#,
+                "`metadata` must be an object",
+            ),
+            (
+                r#"{"name": {"x": "SECRETTOKEN999"}, "namespace": "retail"}"#,
+                "`name` must be a string",
+            ),
+            (r#"{"namespace": "retail"}"#, "`name` is missing"),
+            (
+                r#"{"name": "odoo", "namespace": "retail", "metadata": {"profile": 5, "SECRETTOKEN999 x": 1}}"#,
+                "must be a string",
+            ),
+            ("SECRETTOKEN999", "not JSON"),
+            (r#"["SECRETTOKEN999"]"#, "JSON object"),
+        ] {
+            let (hook, why) = hook_from(body.as_bytes());
+            let why = why.unwrap_err();
+            assert!(why.contains(field), "{body}: {why}");
+            assert!(!why.contains("SECRETTOKEN999"), "{why}");
+            assert!(!who(&hook).contains("SECRETTOKEN999"));
+        }
+        // What parsed names the request in the log line of its refusal.
+        let (hook, why) = hook_from(
+            br#"{"name": "odoo", "namespace": "retail", "phase": "Progressing", "metadata": 7}"#,
+        );
+        assert!(why.is_err());
+        assert_eq!(who(&hook), "retail/odoo (phase Progressing)");
+        let forged = Hook {
+            name: "odoo\nexit 0".into(),
+            ..Hook::default()
+        };
+        assert_eq!(who(&forged), "-/? (phase -)");
+    }
+
+    #[test]
+    fn a_run_without_a_verdict_answers_with_its_error_line() {
+        let said =
+            "peakgate: preflight...\nerror: profiles/x.toml:3: [mix] `nope` is not a scenario\n";
+        assert_eq!(
+            cause_of(said).as_deref(),
+            Some("profiles/x.toml:3: [mix] `nope` is not a scenario")
+        );
+        assert_eq!(cause_of(""), None);
+    }
+
+    #[test]
+    fn a_served_profile_without_a_target_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("staging.toml"),
+            "name = \"staging\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1\n[mix]\nproduct_search = 1\n[target]\nurl = \"http://odoo:8069\"\n",
+        )
+        .unwrap();
+        untargeted(dir.path()).unwrap();
+        std::fs::write(dir.path().join("smoke.toml"), "name = \"smoke\"\nenvironment = \"staging\"\n[load]\n[[load.stage]]\nduration = \"5s\"\nrate = 1\n[mix]\nproduct_search = 1\n").unwrap();
+        let e = untargeted(dir.path()).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "exit 2: {e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("smoke.toml") && !e.contains("staging.toml"),
+            "{e}"
+        );
     }
 
     #[test]

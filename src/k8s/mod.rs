@@ -6,7 +6,9 @@
 //! - every pod mounts the ConfigMap read-only at [`CONFIG_DIR`], keeping the files' relative
 //!   layout, so the profile's relative paths (scenarios, data files) resolve as on disk;
 //! - shard `$(JOB_COMPLETION_INDEX)` of the Indexed Job runs `--shard I/N` into
-//!   `RESULTS_DIR/<job>/shards/` on a shared volume, all starting at one `--start-at`;
+//!   `RESULTS_DIR/<name>/<run>/shards/` on a shared volume, all starting at one `--start-at`;
+//!   `<run>` is made when the manifests are written and is in both Jobs' names, so a new run
+//!   needs new manifests and never merges an earlier run's shards;
 //! - the merge Job polls that folder until N shards wrote run.json or its wait runs out (no
 //!   RBAC and no kubectl: it reads the volume), then merges; a shard that failed is a missing
 //!   shard, and the merged verdict is inconclusive.
@@ -44,6 +46,8 @@ pub struct SecretEnv {
 pub struct JobSpec {
     /// Base of every object's name (a DNS label).
     pub name: String,
+    /// This set of manifests' run: in the Jobs' names and the results paths (digits).
+    pub run: String,
     pub image: String,
     pub shards: u32,
     /// Shard pods running at once; `shards` unless a smaller number is asked for.
@@ -71,13 +75,15 @@ pub struct JobSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
     #[error(
-        "--name `{0}`: a Kubernetes name is at most 52 lowercase letters, digits and `-`, starting with a letter (Job pods append a suffix)"
+        "--name `{0}`: a Kubernetes name is at most 39 lowercase letters, digits and `-`, starting with a letter (the Jobs' names add the run and `-shards`, their pods the index)"
     )]
     Name(String),
     #[error(
         "the profile's files come to {bytes} bytes, over a ConfigMap's {CONFIGMAP_LIMIT}: the largest is {largest}; move big data files into the image"
     )]
     TooBig { bytes: usize, largest: String },
+    #[error("run `{0}`: a run is 1 to 12 digits")]
+    Run(String),
     #[error("--parallelism {parallelism}: at most --shards ({shards}) and at least 1")]
     Parallelism { parallelism: u32, shards: u32 },
 }
@@ -86,6 +92,12 @@ impl JobSpec {
     /// The manifests, by file name: `configmap.yaml`, `shards-job.yaml`, `merge-job.yaml`.
     pub fn manifests(&self) -> Result<BTreeMap<&'static str, Value>, K8sError> {
         check_name(&self.name)?;
+        if self.run.is_empty()
+            || self.run.len() > 12
+            || !self.run.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(K8sError::Run(self.run.clone()));
+        }
         if self.parallelism == 0 || self.parallelism > self.shards {
             return Err(K8sError::Parallelism {
                 parallelism: self.parallelism,
@@ -149,13 +161,24 @@ impl JobSpec {
         json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": format!("{}-config", self.name), "labels": self.labels("config")},
+            "metadata": {"name": self.job_name("config"), "labels": self.labels("config")},
             "data": data,
         })
     }
 
+    /// This run's folder on the results volume.
+    fn run_dir(&self) -> String {
+        format!("{RESULTS_DIR}/{}/{}", self.name, self.run)
+    }
+
     fn shards_dir(&self) -> String {
-        format!("{RESULTS_DIR}/{}/shards", self.name)
+        format!("{}/shards", self.run_dir())
+    }
+
+    /// An object's name (the ConfigMap's, a Job's): the base, the run and its part (at most 39 + 1 + 12 + 7 = 59 characters,
+    /// and its pods' hostnames add `-<index>`).
+    fn job_name(&self, part: &str) -> String {
+        format!("{}-{}-{part}", self.name, self.run)
     }
 
     fn shards_job(&self) -> Value {
@@ -190,7 +213,7 @@ impl JobSpec {
         json!({
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": format!("{}-shards", self.name), "labels": self.labels("shard")},
+            "metadata": {"name": self.job_name("shards"), "labels": self.labels("shard")},
             "spec": {
                 "completionMode": "Indexed",
                 "completions": self.shards,
@@ -217,7 +240,7 @@ impl JobSpec {
             "--wait".into(),
             self.merge_wait.clone(),
             "--out".into(),
-            format!("{RESULTS_DIR}/{}/merged", self.name),
+            format!("{}/merged", self.run_dir()),
         ];
         if let Some(i) = self.run_flags.iter().position(|f| f == "--fail-on-warn") {
             args.push(self.run_flags[i].clone());
@@ -226,7 +249,7 @@ impl JobSpec {
         json!({
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": format!("{}-merge", self.name), "labels": self.labels("merge")},
+            "metadata": {"name": self.job_name("merge"), "labels": self.labels("merge")},
             "spec": {
                 "completions": 1,
                 "parallelism": 1,
@@ -300,7 +323,7 @@ impl JobSpec {
             },
             "containers": [c],
             "volumes": [
-                {"name": "config", "configMap": {"name": format!("{}-config", self.name), "items": items}},
+                {"name": "config", "configMap": {"name": self.job_name("config"), "items": items}},
                 {"name": "results", "persistentVolumeClaim": {"claimName": self.results_claim}},
             ],
         });
@@ -313,7 +336,7 @@ impl JobSpec {
 
 fn check_name(name: &str) -> Result<(), K8sError> {
     let ok = !name.is_empty()
-        && name.len() <= 52
+        && name.len() <= 39
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
         && name
@@ -342,7 +365,7 @@ pub fn name_from(profile: &str) -> String {
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
         s = format!("pg-{s}");
     }
-    s.truncate(43);
+    s.truncate(30);
     format!("peakgate-{}", s.trim_end_matches('-'))
 }
 

@@ -3,6 +3,7 @@ use super::*;
 fn spec() -> JobSpec {
     JobSpec {
         name: "peakgate-smoke".into(),
+        run: "261201172500".into(),
         image: "registry.example/peakgate:0.1.0".into(),
         shards: 4,
         parallelism: 4,
@@ -56,7 +57,24 @@ fn the_indexed_job_runs_each_index_as_its_shard_and_never_more_pods_than_shards(
     assert_eq!(at("--start-at"), "every:1m");
     assert_eq!(at("--profile"), "/etc/peakgate/profiles/smoke.toml");
     assert_eq!(at("--target"), "http://odoo:8069");
-    assert_eq!(at("--out"), "/results/peakgate-smoke/shards");
+    assert_eq!(at("--out"), "/results/peakgate-smoke/261201172500/shards");
+    // Each set of manifests is its own run: its Jobs and folder are named by it, so
+    // re-applying one made later never sees the earlier run's shards.
+    assert_eq!(
+        job["metadata"]["name"],
+        "peakgate-smoke-261201172500-shards"
+    );
+    assert_eq!(
+        m["merge-job.yaml"]["metadata"]["name"],
+        "peakgate-smoke-261201172500-merge"
+    );
+    let mut later = spec();
+    later.run = "261201180000".into();
+    let later = later.manifests().unwrap();
+    assert_ne!(
+        later["shards-job.yaml"]["metadata"]["name"],
+        job["metadata"]["name"]
+    );
     let mut more = spec();
     more.parallelism = 5;
     assert!(matches!(
@@ -106,13 +124,13 @@ fn the_merge_job_waits_for_every_shard_on_the_shared_volume() {
         args,
         &json!([
             "merge",
-            "/results/peakgate-smoke/shards",
+            "/results/peakgate-smoke/261201172500/shards",
             "--expect",
             "4",
             "--wait",
             "15m 15s",
             "--out",
-            "/results/peakgate-smoke/merged"
+            "/results/peakgate-smoke/261201172500/merged"
         ])
     );
 }
@@ -127,6 +145,17 @@ fn names_and_sizes_a_cluster_refuses_are_refused_here() {
     let e = s.manifests().unwrap_err().to_string();
     assert!(e.contains("scenarios/data/barcodes.csv"), "{e}");
     assert_eq!(name_from("Peak Season 2026!"), "peakgate-peak-season-2026");
+    let long = name_from(&"a".repeat(100));
+    assert!(long.len() <= 39, "{long}");
+    let mut s = spec();
+    s.name = long;
+    let m = s.manifests().unwrap();
+    // A Job's name, and its pods' hostnames (`<job>-<index>`), fit in 63 characters.
+    let job = m["shards-job.yaml"]["metadata"]["name"].as_str().unwrap();
+    assert!(job.len() + "-999".len() <= 63, "{job}");
+    let mut s = spec();
+    s.run = "../x".into();
+    assert!(matches!(s.manifests(), Err(K8sError::Run(_))));
 }
 
 #[test]
