@@ -191,7 +191,8 @@ mod tests {
         let h = s.sample();
         // Elsewhere than Linux the figures are None, never made up.
         if cfg!(target_os = "linux") {
-            assert!(h.cpu_cores.expect("schedstat is readable") > 0.3, "{h:?}");
+            // Some CPU, not a rate: on a busy machine the loop gets what the scheduler gives.
+            assert!(h.cpu_cores.expect("schedstat is readable") > 0.0, "{h:?}");
             assert!(
                 (0.0..=1.0).contains(&h.host_busy.expect("/proc/stat")),
                 "{h:?}"
