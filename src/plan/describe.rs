@@ -415,3 +415,18 @@ mod level_tests {
         assert_eq!(shown_level(0.0), "0.0");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shown_journeys;
+
+    #[test]
+    fn expected_journeys_are_shown_with_the_decimal_the_run_keeps() {
+        assert_eq!(shown_journeys(262.5), "262.5");
+        assert_eq!(shown_journeys(131.25), "131.3");
+        assert_eq!(shown_journeys(1050.0), "1050");
+        assert_eq!(shown_journeys(4.4999), "4.5");
+        assert_eq!(shown_journeys(0.04), "<0.1");
+        assert_eq!(shown_journeys(0.0), "0");
+    }
+}
