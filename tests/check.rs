@@ -26,10 +26,10 @@ fn check_prints_stages_rates_expected_journeys_duration_and_target() {
         .stdout(contains("duration  15s"))
         .stdout(contains("ramp"))
         .stdout(contains("5.0 → 20.0"))
-        .stdout(contains("62 journeys"))
+        .stdout(contains("62.5 journeys"))
         .stdout(contains("pos_order_sync"))
-        .stdout(contains("131 journeys expected"))
-        .stdout(contains("262 journeys expected"))
+        .stdout(contains("131.3 journeys expected"))
+        .stdout(contains("262.5 journeys expected"))
         .stdout(contains("built-in stand-in"))
         .stdout(contains(
             "latency p95 pos_order_sync/* (ms): warn > 800, fail > 1500",
@@ -194,4 +194,39 @@ fn docs_agree_with_the_shipped_gates_and_aborts() {
         !main.contains("not on this branch"),
         "README speaks of a missing module"
     );
+}
+
+#[test]
+fn check_shows_expected_journeys_as_the_run_counts_them_and_says_when_none_start() {
+    // 262.5 journeys at full rate: 4.5 at this scale, as run.json's `expected_journeys`.
+    peakgate()
+        .args(["check", "--rate-scale", "0.0172"])
+        .arg(repo_file("profiles/smoke.toml"))
+        .assert()
+        .success()
+        .stdout(contains(" 4.5 journeys expected"))
+        .stdout(contains("fewer than 1 journey").not());
+    peakgate()
+        .args(["check", "--rate-scale", "0.001"])
+        .arg(repo_file("profiles/smoke.toml"))
+        .assert()
+        .success()
+        .stdout(contains(" 0.3 journeys expected"))
+        .stdout(contains(
+            "the plan expects fewer than 1 journey at this rate and duration: a run starts none 77% of the time",
+        ));
+    let ws = Workspace::new();
+    let uniform = ws.profile(
+        "trickle",
+        "name = \"trickle\"\nenvironment = \"staging\"\n[load]\nmodel = \"open\"\narrivals = \"uniform\"\n[[load.stage]]\nname = \"hold\"\nduration = \"10s\"\nrate = 0.04\n[mix]\npos_order_sync = 1\n",
+    );
+    peakgate()
+        .arg("check")
+        .arg(&uniform)
+        .assert()
+        .success()
+        .stdout(contains(" 0.4 journeys expected"))
+        .stdout(contains(
+            "the plan starts no journey at this rate and duration",
+        ));
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use peakgate::plan::{Overrides, Plan};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 use crate::common::{Workspace, peakgate, repo_file};
@@ -350,4 +351,50 @@ fn a_generated_profile_checks_wherever_out_points_and_an_invalid_one_is_not_writ
         .assert()
         .code(2)
         .stderr(contains("is a folder"));
+}
+
+#[test]
+fn from_log_says_a_missing_out_folder_and_the_strays_skipped_before_a_span_refusal() {
+    let ws = Workspace::new();
+    let log = ws.dir.path().join("access.log");
+    let line = |day: u32| {
+        format!(
+            "10.0.0.7 - - [{day:02}/Nov/2026:10:00:00 +0000] \"GET /shop HTTP/1.1\" 200 512 \"-\" \"t\""
+        )
+    };
+    let mut lines: Vec<String> = [20, 22, 24, 26, 28].into_iter().map(line).collect();
+    lines.insert(
+        2,
+        "10.0.0.7 - - [01/Jan/1970:00:00:00 +0000] \"GET /shop HTTP/1.1\" 200 512 \"-\" \"t\""
+            .to_string(),
+    );
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    // The folder --out names does not exist: a flag error naming it, no temporary file name.
+    let missing = ws.dir.path().join("nodir/x");
+    peakgate()
+        .args(["profile", "from-log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(missing.join("p.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "the folder {} does not exist",
+            missing.display()
+        )))
+        .stderr(contains(".peakgate-").not());
+    // The rest spans 8 days once the 1970 line is set aside: refused, and that line is said.
+    peakgate()
+        .current_dir(crate::common::repo_file(""))
+        .args(["profile", "from-log"])
+        .arg(&log)
+        .arg("--out")
+        .arg(ws.dir.path().join("p.toml"))
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "warning: {}:3: skipped: its time 1970-01-01T00:00:00Z",
+            log.display()
+        )))
+        .stderr(contains("more than the 7 days a profile covers"));
 }

@@ -55,6 +55,16 @@ fn scenarios_dir_for(out: &Path, given: Option<&str>) -> anyhow::Result<Option<S
     Ok(Some(relative.to_string_lossy().into_owned()))
 }
 
+/// The first 5 lines skipped, and how many more.
+fn warn_skipped(log: &Path, bad: &crate::traffic::Skipped) {
+    for (line, reason) in bad.iter().take(5) {
+        eprintln!("warning: {}:{line}: skipped: {reason}", log.display());
+    }
+    if bad.len() > 5 {
+        eprintln!("warning: {} more lines skipped", bad.len() - 5);
+    }
+}
+
 pub fn from_log(args: FromLogArgs) -> anyhow::Result<Exit> {
     if args.out.is_dir() {
         return Err(input(
@@ -76,14 +86,31 @@ pub fn from_log(args: FromLogArgs) -> anyhow::Result<Exit> {
             ),
         ));
     }
+    // The folder to write in must exist: said as such, not as the temporary file's name.
+    if let Some(folder) = args.out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        return Err(input(
+            "--out",
+            format!(
+                "{}: the folder {} does not exist (create it first)",
+                args.out.display(),
+                folder.display()
+            ),
+        ));
+    }
     let scenarios_dir = scenarios_dir_for(&args.out, args.scenarios_dir.as_deref())?;
-    let (requests, bad) = crate::traffic::read_log(&args.log, args.format)?;
-    for (line, reason) in bad.iter().take(5) {
-        eprintln!("warning: {}:{line}: skipped: {reason}", args.log.display());
-    }
-    if bad.len() > 5 {
-        eprintln!("warning: {} more lines skipped", bad.len() - 5);
-    }
+    let (requests, bad) = match crate::traffic::read_log(&args.log, args.format) {
+        Ok(read) => read,
+        Err(e) => {
+            // Lines skipped as strays may be why the rest still spans too long: say them.
+            if let crate::traffic::LogError::Span { skipped, .. } = &e {
+                warn_skipped(&args.log, skipped);
+            }
+            return Err(e.into());
+        }
+    };
+    warn_skipped(&args.log, &bad);
     let demand = crate::traffic::Demand::from_requests(&requests);
     let name = args.name.clone().unwrap_or_else(|| {
         args.out

@@ -40,14 +40,19 @@ impl DataTable {
         path: &Path,
         kind_of: impl Fn(&str) -> Option<ColumnKind>,
     ) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        // Bytes, not text: the CSV reader says where a cell is not UTF-8.
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header: Vec<(String, ColumnKind)> = reader
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let headers_raw: Vec<String> = reader
             .headers()
-            .map_err(|e| ConfigError::key(path, "(header)", e.to_string()))?
+            .map_err(|e| csv_error(path, &e))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let header: Vec<(String, ColumnKind)> = headers_raw
             .iter()
             .map(|h| {
                 column_kind(h, &kind_of).map_err(|m| ConfigError::At {
@@ -59,10 +64,25 @@ impl DataTable {
             })
             .collect::<Result<_, _>>()?;
         let columns: Vec<String> = header.iter().map(|(n, _)| n.clone()).collect();
-        let headers_raw: Vec<String> = reader
-            .headers()
-            .map(|h| h.iter().map(str::to_string).collect())
-            .unwrap_or_default();
+        // Two columns of one name: one would hide the other (and its type) in every row.
+        if let Some((i, first)) = columns
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| columns[..i].iter().position(|d| d == c).map(|f| (i, f)))
+        {
+            return Err(ConfigError::At {
+                path: path.to_path_buf(),
+                line: 1,
+                column: i + 1,
+                message: format!(
+                    "column `{}` (`{}`) is named twice: header cell {} is `{}`; rename or drop one",
+                    columns[i],
+                    headers_raw[i],
+                    first + 1,
+                    headers_raw[first]
+                ),
+            });
+        }
         let mut rows = Vec::new();
         let mut texts = Vec::new();
         for record in reader.records() {
@@ -71,15 +91,7 @@ impl DataTable {
                 .ok()
                 .and_then(|r| r.position())
                 .map_or(0, |p| p.line() as usize);
-            let record = record.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                ConfigError::At {
-                    path: path.to_path_buf(),
-                    line,
-                    column: 1,
-                    message: e.to_string(),
-                }
-            })?;
+            let record = record.map_err(|e| csv_error(path, &e))?;
             let row = record
                 .iter()
                 .zip(&header)
@@ -164,6 +176,25 @@ impl DataTable {
             Some(t) => Value::String(t.clone()),
             None => self.rows[i][c].clone(),
         }
+    }
+}
+
+/// A CSV reader's error at its line (and, for text that is not UTF-8, its cell).
+fn csv_error(path: &Path, e: &csv::Error) -> ConfigError {
+    let line = e.position().map_or(0, |p| p.line() as usize);
+    match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => ConfigError::At {
+            path: path.to_path_buf(),
+            line,
+            column: err.field() + 1,
+            message: "this cell is not UTF-8 text (save the file as UTF-8)".to_string(),
+        },
+        _ => ConfigError::At {
+            path: path.to_path_buf(),
+            line,
+            column: 1,
+            message: e.to_string(),
+        },
     }
 }
 
@@ -330,5 +361,39 @@ mod tests {
         assert!(cell("twelve", ColumnKind::Int).is_err());
         assert!(cell("inf", ColumnKind::Float).is_err());
         assert_eq!(cell("yes", ColumnKind::Bool).unwrap(), Value::Bool(true));
+    }
+
+    #[test]
+    fn duplicate_csv_headers_are_located_errors() {
+        let err = read("barcode,barcode:text,qty:int,qty\n1,2,3,4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("data.csv:1:2: column `barcode` (`barcode:text`) is named twice: header cell 1 is `barcode`; rename or drop one"),
+            "{err}"
+        );
+        let err = read("a,qty:int,qty\n1,2,3\n").unwrap_err().to_string();
+        assert!(
+            err.contains("data.csv:1:3: column `qty` (`qty`) is named twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_utf8_csv_cells_are_located_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.csv");
+        std::fs::write(&path, b"name,code\nMug,1\nCaf\xe9,2\n").unwrap();
+        let err = DataTable::read(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("data.csv:3:1: this cell is not UTF-8 text (save the file as UTF-8)"),
+            "{err}"
+        );
+        std::fs::write(&path, b"name,c\xf3de\nMug,1\n").unwrap();
+        let err = DataTable::read(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("data.csv:1:2: this cell is not UTF-8 text (save the file as UTF-8)"),
+            "{err}"
+        );
     }
 }

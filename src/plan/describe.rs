@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::Plan;
 use super::gate::{Limits, Worse};
-use crate::config::profile::ModelKind;
+use crate::config::profile::{ArrivalKind, ModelKind};
 
 /// Width of the level-over-time chart, in characters.
 const CHART_WIDTH: usize = 60;
@@ -111,8 +111,8 @@ pub fn describe(plan: &Plan) -> String {
         };
         let journeys = match plan.load.model {
             ModelKind::Open => format!(
-                "{:>9.0} journeys",
-                curve.cumulative(s.end_s()) - curve.cumulative(s.start_s)
+                "{:>9} journeys",
+                shown_journeys(curve.cumulative(s.end_s()) - curve.cumulative(s.start_s))
             ),
             ModelKind::Closed => String::new(),
         };
@@ -162,7 +162,7 @@ pub fn describe(plan: &Plan) -> String {
             plan.weights[i] / plan.weights.iter().sum::<f64>()
         };
         let journeys = match plan.load.model {
-            ModelKind::Open => format!("{:>9.0} journeys expected", expected[i]),
+            ModelKind::Open => format!("{:>9} journeys expected", shown_journeys(expected[i])),
             ModelKind::Closed => String::new(),
         };
         let role = match (plan.setup == Some(i), plan.teardown == Some(i)) {
@@ -181,9 +181,32 @@ pub fn describe(plan: &Plan) -> String {
     if plan.load.model == ModelKind::Open {
         let _ = writeln!(
             out,
-            "  {:<22} {:>6}  {:>7}  {:>9.0} journeys expected",
-            "total", "", "", total
+            "  {:<22} {:>6}  {:>7}  {:>9} journeys expected",
+            "total",
+            "",
+            "",
+            shown_journeys(total)
         );
+        // Uniform arrivals sit at the half-integers of the expected count; Poisson arrivals
+        // are drawn, so below 1 expected most runs start none.
+        if total < 1.0 {
+            let _ = writeln!(
+                out,
+                "  {}",
+                match plan.load.arrivals {
+                    ArrivalKind::Uniform if total < 0.5 => {
+                        "the plan starts no journey at this rate and duration".to_string()
+                    }
+                    ArrivalKind::Uniform => {
+                        "the plan starts 1 journey at this rate and duration".to_string()
+                    }
+                    ArrivalKind::Poisson => format!(
+                        "the plan expects fewer than 1 journey at this rate and duration: a run starts none {:.0}% of the time",
+                        (-total).exp() * 100.0
+                    ),
+                }
+            );
+        }
     }
     let sets = plan.datasets();
     if !sets.is_empty() {
@@ -238,6 +261,20 @@ tenants (each its own run, database and target data; the stages above are the pr
             n.loaded.join(", "),
             n.quiet.join(", ")
         );
+    }
+}
+
+/// An expected journey count as the run stores it (`expected_journeys`, one decimal): whole
+/// counts without a decimal (`131`), others with one (`4.5`), and never a count below 1
+/// rounded to nothing (`0.04` is `<0.1`).
+fn shown_journeys(x: f64) -> String {
+    let tenths = (x * 10.0).round() / 10.0;
+    if x > 0.0 && tenths == 0.0 {
+        "<0.1".to_string()
+    } else if tenths.fract() == 0.0 {
+        format!("{tenths:.0}")
+    } else {
+        format!("{tenths:.1}")
     }
 }
 
@@ -376,5 +413,20 @@ mod level_tests {
         assert_eq!(shown_level(1.0 / 3.0), "0.3333");
         assert_eq!(shown_level(1500.0), "1500.0");
         assert_eq!(shown_level(0.0), "0.0");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_journeys;
+
+    #[test]
+    fn expected_journeys_are_shown_with_the_decimal_the_run_keeps() {
+        assert_eq!(shown_journeys(262.5), "262.5");
+        assert_eq!(shown_journeys(131.25), "131.3");
+        assert_eq!(shown_journeys(1050.0), "1050");
+        assert_eq!(shown_journeys(4.4999), "4.5");
+        assert_eq!(shown_journeys(0.04), "<0.1");
+        assert_eq!(shown_journeys(0.0), "0");
     }
 }

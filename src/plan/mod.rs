@@ -350,8 +350,9 @@ fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, 
             return Err(src.error_at(
                 file,
                 format!(
-                    "`{}` replaces data set `{name}` but has no column `{missing}` (it needs: {})",
+                    "`{}` replaces data set `{name}` but has no column `{missing}`{} (it needs: {})",
                     file.get_ref(),
+                    near_column(&table.columns, missing),
                     schema.columns.join(", ")
                 ),
             ));
@@ -359,6 +360,28 @@ fn with_csv_overrides(src: &ProfileSource, data: &DataSets) -> Result<DataSets, 
         out.insert(name, table);
     }
     Ok(out)
+}
+
+/// Why a header cell that is nearly `wanted` does not count: spaces around it, or another
+/// case (names are matched exactly); empty when no cell is.
+fn near_column(columns: &[String], wanted: &str) -> String {
+    let spaced = columns.iter().position(|c| c.trim() == wanted);
+    let cased = columns
+        .iter()
+        .position(|c| c.trim().eq_ignore_ascii_case(wanted));
+    match (spaced, cased) {
+        (Some(i), _) => format!(
+            ": header cell {} is `{}`, with spaces around the name (remove them)",
+            i + 1,
+            columns[i]
+        ),
+        (None, Some(i)) => format!(
+            ": header cell {} is `{}`, in another case (names are matched exactly: write `{wanted}`)",
+            i + 1,
+            columns[i]
+        ),
+        (None, None) => String::new(),
+    }
 }
 
 /// Id of the implicit login step every `session = "user"` scenario may run.
@@ -1067,4 +1090,23 @@ pub fn profile_sha256(text: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_file_header_cells_with_spaces_or_another_case_say_so() {
+        let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            near_column(&cols(&["name", " partner_id"]), "partner_id"),
+            ": header cell 2 is ` partner_id`, with spaces around the name (remove them)"
+        );
+        assert_eq!(
+            near_column(&cols(&["Partner_ID", "name"]), "partner_id"),
+            ": header cell 1 is `Partner_ID`, in another case (names are matched exactly: write `partner_id`)"
+        );
+        assert_eq!(near_column(&cols(&["name"]), "partner_id"), "");
+    }
 }

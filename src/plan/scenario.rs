@@ -114,11 +114,12 @@ impl Call {
 /// What a scenario or step name may hold: names are written into transaction names
 /// (`scenario/step`, where `/` separates), HDR log tags (no spaces or commas), file names,
 /// report anchors and JUnit names, so they keep to one safe set.
-const NAME_RULE: &str = "names use letters, digits, `_`, `-` and `.` only (at most 64), since they become transaction names, HDR log tags and file names";
+const NAME_RULE: &str = "names use letters, digits, `_`, `-` and `.` only (at most 64, not dots alone), since they become transaction names, HDR log tags and file names";
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
+        && !name.chars().all(|c| c == '.')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -158,6 +159,18 @@ pub fn compile(
         names.push(name.clone());
         vars.push((name.clone(), generator));
     }
+    // The fields of the vars known at check: a whole row's columns.
+    let mut fields: HashMap<String, Vec<String>> = vars
+        .iter()
+        .filter_map(|(name, g)| match g {
+            Generator::Pick {
+                table,
+                column: None,
+                ..
+            } => Some((name.clone(), table.columns.clone())),
+            _ => None,
+        })
+        .collect();
     // Text slots follow the vars; their names cannot be written in a placeholder.
     let text_slots: Vec<Option<usize>> = vars
         .iter()
@@ -196,10 +209,12 @@ pub fn compile(
                 format!("step `{}` is defined twice", step.name.get_ref()),
             ));
         }
-        let compiled = compile_step(src, step, &names, *next_step_id)?;
+        let compiled = compile_step(src, step, &names, &fields, *next_step_id)?;
         *next_step_id += 1;
-        // A value saved over a var has no other text: later steps read the saved value.
+        // A value saved over a var has no other text nor known fields: later steps read the
+        // saved value.
         for var in step.save.keys().chain(step.extract.keys()) {
+            fields.remove(var);
             if let Some(t) = names.iter().position(|n| *n == text_slot_name(var)) {
                 names[t] = format!("\0replaced {var}");
             }
@@ -255,13 +270,23 @@ pub fn compile(
     })
 }
 
+/// Where `placeholder` is written in `step`'s table: the first time after the step's
+/// `[[step]]` header (its name's place when not found, e.g. written with escapes).
+fn placeholder_offset(src: &ScenarioSource, step: &StepFile, placeholder: &str) -> usize {
+    let name_at = step.name.span().start;
+    let table = src.text[..name_at].rfind("[[step]]").unwrap_or(0);
+    src.text[table..]
+        .find(placeholder)
+        .map_or(name_at, |i| table + i)
+}
+
 /// The hidden name of var `name`'s text slot.
 fn text_slot_name(name: &str) -> String {
     format!("\0text {name}")
 }
 
-/// The names a step's placeholders can use, in slot order.
-struct Names<'a>(&'a [String]);
+/// The names a step's placeholders can use, in slot order, and the fields known of them.
+struct Names<'a>(&'a [String], &'a HashMap<String, Vec<String>>);
 
 impl Resolve for Names<'_> {
     fn slot(&self, name: &str) -> Option<usize> {
@@ -271,16 +296,21 @@ impl Resolve for Names<'_> {
     fn text_slot(&self, name: &str) -> Option<usize> {
         self.slot(&text_slot_name(name))
     }
+
+    fn fields(&self, name: &str) -> Option<Vec<String>> {
+        self.1.get(name).cloned()
+    }
 }
 
 fn compile_step(
     src: &ScenarioSource,
     step: &StepFile,
     names: &[String],
+    fields: &HashMap<String, Vec<String>>,
     id: usize,
 ) -> Result<Step, ConfigError> {
     let here = |message: String| src.error_at(&step.name, message);
-    let resolve = Names(names);
+    let resolve = Names(names, fields);
     let template = |key: &str,
                     v: &Option<toml::Value>,
                     default: Value|
@@ -289,11 +319,17 @@ fn compile_step(
             Some(v) => serde_json::to_value(v).map_err(|e| here(format!("`{key}`: {e}")))?,
             None => default,
         };
-        Template::compile(&json, &resolve).map_err(|e| match e {
+        Template::compile(&json, &resolve).map_err(|e| match &e {
             TemplateError::Unknown(unknown) => here(format!(
                 "`{key}` uses `{{{{{unknown}}}}}`, which is neither a var, a value saved by an earlier step, nor one of {BUILTINS:?}"
             )),
-            unclosed => here(format!("`{key}`: {unclosed}")),
+            TemplateError::NoField { placeholder, .. } => ConfigError::at(
+                &src.path,
+                &src.text,
+                placeholder_offset(src, step, placeholder),
+                format!("`{key}` uses {e}"),
+            ),
+            _ => here(format!("`{key}`: {e}")),
         })
     };
     let text =
@@ -337,6 +373,17 @@ fn compile_step(
     }
     for (var, pointer) in &step.save {
         literal(&format!("save.{var}"), Value::from(pointer.as_str()))?;
+    }
+    // A saved value's name is used as written too: a `{{` in it is a mistake like anywhere.
+    let nothing = |_: &str| None::<usize>;
+    for (key, var) in step
+        .save
+        .keys()
+        .map(|v| ("save", v))
+        .chain(step.extract.keys().map(|v| ("extract", v)))
+    {
+        check_literal(&Value::from(var.as_str()), &nothing)
+            .map_err(|e| here(format!("`{key}` key: {e}")))?;
     }
     for (model, answer) in &step.on_wizard {
         literal("on_wizard", Value::from(model.as_str()))?;
@@ -741,5 +788,90 @@ mod tests {
             err.starts_with("s.toml:3:9: `login` is a built-in value"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn row_fields_a_data_file_lacks_are_located_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("codes.csv"), "barcode,qty:int\n0012,3\n").unwrap();
+        let compile_in = |text: &str| {
+            let src = ScenarioSource::parse("s", "s.toml".into(), text.to_string()).unwrap();
+            compile(
+                &src,
+                dir.path(),
+                &mut HashMap::new(),
+                &mut 1,
+                "17",
+                &DataSets::offline(),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        let head = "[vars]\nrow = { gen = \"pick\", data = \"codes.csv\" }\n[[step]]\nname = \"a\"\nhttp = \"/\"\n";
+        let err = compile_in(&format!(
+            "{head}form = {{ code = \"x{{{{row.barcod}}}}y\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "s.toml:6:19: `form.code` uses `{{row.barcod}}`: `row` has no field `barcod` (its columns: barcode, qty; nearest: `barcode`, `qty`)"
+        );
+        // A whole-string placeholder too, and a target data set's known columns.
+        let err = compile_in(&format!(
+            "{head}form = {{ q = \"{{{{ row.nosuch }}}}\" }}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.starts_with("s.toml:6:15: `form.q` uses `{{ row.nosuch }}`"),
+            "{err}"
+        );
+        let err = compile_in(
+            "[vars]\nc = { gen = \"pick\", from = \"customers\" }\n[[step]]\nname = \"a\"\nhttp = \"/p/{{c.mail}}\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("s.toml:5:12: `http` uses `{{c.mail}}`: `c` has no field `mail` (its columns: partner_id, name, email;"),
+            "{err}"
+        );
+        // Columns the file has pass; a value saved over the row has fields unknown at check.
+        compile_in(&format!(
+            "{head}form = {{ code = \"x{{{{row.barcode}}}}{{{{row.qty}}}}\" }}\n"
+        ))
+        .unwrap();
+        compile_in(&format!(
+            "{head}extract = {{ row = \"r=(.*)\" }}\n[[step]]\nname = \"b\"\nhttp = \"/{{{{row.any}}}}\"\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn dot_names_are_refused_like_any_name_outside_the_rule() {
+        for name in [".", ".."] {
+            let err = compile_err(&format!("[[step]]\nname = \"{name}\"\nhttp = \"/\"\n"));
+            assert!(
+                err.starts_with(&format!(
+                    "s.toml:2:8: step name `{name}`: names use letters"
+                )),
+                "{err}"
+            );
+            assert!(err.contains("not dots alone"), "{err}");
+        }
+        assert!(!valid_name("..."));
+        assert!(valid_name("v1.2"));
+    }
+
+    #[test]
+    fn unclosed_placeholders_in_save_keys_are_refused() {
+        let err = compile_err(&format!(
+            "{STEP}call_kw = {{ model = \"res.users\", method = \"read\" }}\nsave = {{ \"x{{{{y\" = \"/0/id\" }}\n"
+        ));
+        assert!(
+            err.starts_with("s.toml:2:8: `save` key: `x{{y` opens a placeholder"),
+            "{err}"
+        );
+        let err = compile_err(&format!(
+            "{STEP}http = \"/\"\nextract = {{ \"{{{{c\" = \"c=(.*)\" }}\n"
+        ));
+        assert!(err.contains("`extract` key: `{{c` opens"), "{err}");
     }
 }

@@ -50,6 +50,10 @@ pub trait Resolve {
     fn text_slot(&self, _name: &str) -> Option<usize> {
         None
     }
+    /// The fields a value is known to have at check (a CSV row's columns), when known.
+    fn fields(&self, _name: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 impl<F: Fn(&str) -> Option<usize>> Resolve for F {
@@ -98,6 +102,20 @@ pub enum TemplateError {
     /// an expected value, an object key): it would never be filled.
     #[error("`{{{{{0}}}}}` is not filled here: this field is used as written")]
     NotFilled(String),
+    /// A placeholder reaches for a field its value is known not to have (a column the data
+    /// file lacks): it would be sent as `null`.
+    #[error(
+        "`{placeholder}`: `{name}` has no field `{field}` (its columns: {}; nearest: {})",
+        fields.join(", "),
+        super::nearest(field, &fields.iter().map(String::as_str).collect::<Vec<_>>())
+    )]
+    NoField {
+        /// The placeholder as written (`{{row.nosuch}}`), to locate it.
+        placeholder: String,
+        name: String,
+        field: String,
+        fields: Vec<String>,
+    },
 }
 
 /// Checks a value used as written (no placeholder is filled in it): every string in it, and
@@ -227,10 +245,21 @@ fn compile_text(s: &str, resolve: &impl Resolve) -> Result<Template, TemplateErr
         let slot = resolve
             .slot(base)
             .ok_or_else(|| TemplateError::Unknown(name.to_string()))?;
+        let path: Vec<String> = keys.map(str::to_string).collect();
+        if let (Some(field), Some(fields)) = (path.first(), resolve.fields(base))
+            && !fields.contains(field)
+        {
+            return Err(TemplateError::NoField {
+                placeholder: rest[open..open + close + 2].to_string(),
+                name: base.to_string(),
+                field: field.clone(),
+                fields,
+            });
+        }
         parts.push(Part::Slot(Ref {
             slot,
             text: resolve.text_slot(base).unwrap_or(slot),
-            path: keys.map(str::to_string).collect(),
+            path,
         }));
         rest = &rest[open + close + 2..];
     }

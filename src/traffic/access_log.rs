@@ -48,6 +48,9 @@ pub enum LogError {
         span: String,
         first: usize,
         last: usize,
+        /// The lines skipped before the span was measured (strays, unreadable lines), for
+        /// the caller to say as it says them when a profile is written.
+        skipped: Skipped,
     },
 }
 
@@ -123,6 +126,7 @@ pub fn read_log(path: &Path, format: LogFormat) -> Result<(Vec<Request>, Skipped
             .to_string(),
             first: *first,
             last: *last,
+            skipped: bad,
         });
     }
     let requests: Vec<Request> = requests.into_iter().map(|(_, r)| r).collect();
@@ -326,6 +330,34 @@ mod tests {
             e.contains("span 10days") && e.contains("line 1") && e.contains("line 6"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_span_refusal_after_skipping_strays_carries_the_skipped_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        // 8 days of lines, close enough to the median to stay, and one from 1970.
+        let mut text: Vec<String> = (0..5)
+            .map(|d| {
+                clf(
+                    &format!("{:02}/Nov/2026:10:00:00 +0000", 20 + 2 * d),
+                    "/shop",
+                )
+            })
+            .collect();
+        text.insert(2, clf("01/Jan/1970:00:00:00 +0000", "/shop"));
+        text.insert(4, "garbage".to_string());
+        std::fs::write(&log, text.join("\n")).unwrap();
+        let e = read_log(&log, LogFormat::Auto).unwrap_err();
+        let LogError::Span { skipped, .. } = &e else {
+            panic!("{e}")
+        };
+        assert_eq!(
+            skipped.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [3, 5],
+            "{skipped:?}"
+        );
+        assert!(skipped[0].1.contains("1970-01-01T00:00:00Z"), "{skipped:?}");
     }
 
     #[test]

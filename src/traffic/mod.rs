@@ -5,7 +5,7 @@
 mod access_log;
 mod flows;
 
-pub use access_log::{LogError, LogFormat, Request, read_log};
+pub use access_log::{LogError, LogFormat, Request, Skipped, read_log};
 pub use flows::{Flow, classify};
 
 use std::collections::BTreeMap;
