@@ -167,17 +167,22 @@ impl Prepared {
     /// record. A shard's sessions are other shards' too: closing them when this shard's load
     /// ends would fail the orders other shards still post.
     pub fn leave_open(&mut self, why: &str) -> Vec<PreparedAction> {
+        // Every session is said, as a closing run says each: one another shard opened first
+        // (found already open) is left open too.
         let done: Vec<PreparedAction> = self
             .pos_sessions
             .iter()
-            .filter(|s| s.opened_by_run)
             .map(|s| PreparedAction {
                 action: format!(
                     "leave pos.session {} on config {:?} open",
                     s.session_id, s.config_name
                 ),
                 ok: true,
-                detail: why.to_string(),
+                detail: if s.opened_by_run {
+                    why.to_string()
+                } else {
+                    "it was open before this shard's run: whoever opened it closes it".into()
+                },
                 duration_ms: 0,
             })
             .collect();
