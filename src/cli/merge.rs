@@ -54,12 +54,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         .map(|d| ShardRun::open(d))
         .collect::<Result<Vec<_>, MergeError>>()?;
     let first = &shards[0].result;
-    let candidate = super::store::Candidate {
-        profile: &first.profile.name,
-        target: crate::store::entry::target_key(&first.target.kind, &first.target.url),
-        tenant: crate::store::entry::tenant_of(first),
-        run_id: None,
-    };
+    let candidate = super::store::Candidate::of(first, false);
     let baseline = args
         .baseline
         .as_deref()

@@ -123,6 +123,19 @@ pub struct Candidate<'a> {
     pub run_id: Option<&'a str>,
 }
 
+impl<'a> Candidate<'a> {
+    /// The candidate a judged run is, keyed as its store entry would be; `own` says whether
+    /// the run itself may be in the store (and so must not be its own baseline).
+    pub fn of(run: &'a crate::result::RunResult, own: bool) -> Candidate<'a> {
+        Candidate {
+            profile: &run.profile.name,
+            target: crate::store::entry::target_key(&run.target.kind, &run.target.url),
+            tenant: crate::store::entry::tenant_of(run),
+            run_id: own.then_some(run.run_id.as_str()),
+        }
+    }
+}
+
 /// Opens `--baseline`: a run folder, or `last-accepted` from the store (said on stderr).
 pub fn open_baseline(
     flag: &Path,

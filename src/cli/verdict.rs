@@ -24,15 +24,7 @@ pub fn verdict(args: VerdictArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.gate {
         gate.merge(gate_file_for(path, &stored.result)?);
     }
-    let candidate = super::store::Candidate {
-        profile: &stored.result.profile.name,
-        target: crate::store::entry::target_key(
-            &stored.result.target.kind,
-            &stored.result.target.url,
-        ),
-        tenant: crate::store::entry::tenant_of(&stored.result),
-        run_id: Some(&stored.result.run_id),
-    };
+    let candidate = super::store::Candidate::of(&stored.result, true);
     let baseline = args
         .baseline
         .as_deref()
