@@ -393,16 +393,7 @@ pub(super) fn fmt_p(p: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::fixture::run;
-
-    fn hist(values: impl Iterator<Item = u64>) -> Histogram<u64> {
-        let mut h = Histogram::<u64>::new(3).unwrap();
-        h.auto(true);
-        for v in values {
-            h.record(v).unwrap();
-        }
-        h
-    }
+    use crate::verdict::fixture::{hist, run};
 
     fn stored(shift_us: u64, errors: u64) -> (StoredRun, BTreeMap<String, Histogram<u64>>) {
         let mut r = run();

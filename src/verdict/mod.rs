@@ -239,6 +239,16 @@ pub(crate) mod fixture {
     use crate::result::{LatencySummary, Quantiles, TimelineEntry, Totals, Transaction};
     use crate::result::{PlanInfo, ProfileInfo, RunResult, RunStatus, TargetInfo};
 
+    /// A latency histogram (µs) of `values`, growing to any value.
+    pub fn hist(values: impl Iterator<Item = u64>) -> hdrhistogram::Histogram<u64> {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        h.auto(true);
+        for v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
     fn tx(count: u64, errors: &[(&str, u64)], p95: f64) -> Transaction {
         let l = LatencySummary {
             p50: p95 / 2.0,

@@ -156,15 +156,7 @@ pub fn describe(e: &NeighbourEvidence) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hist(values: impl Iterator<Item = u64>) -> Histogram<u64> {
-        let mut h = Histogram::<u64>::new(3).unwrap();
-        h.auto(true);
-        for v in values {
-            h.record(v).unwrap();
-        }
-        h
-    }
+    use crate::verdict::fixture::hist;
 
     fn quiet() -> BTreeMap<String, Histogram<u64>> {
         BTreeMap::from([
