@@ -399,11 +399,15 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     for scale in ["0.25", "0.5", "0.75", "1", "1.5", "2"] {
         dirs.push(simulate(&p4, &cal, &stepped, &["--rate-scale", scale]));
     }
-    // Give the lightest run a PostgreSQL probe series: 2 connections active on average.
+    // Give the lightest run a PostgreSQL probe series: 2 connections active and 1 idle in
+    // transaction on average, i.e. 3 held.
     let light = &dirs[0];
     let mut r = load(light);
     let x = r["totals"]["requests"].as_f64().unwrap() / r["duration_s"].as_f64().unwrap();
-    r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "interval_s": 1.0, "coverage": 1.0, "series": {"connections_active": [[0, 1.0], [1, 3.0]]}});
+    r["probes"]["postgres"] = serde_json::json!({"kind": "postgres", "interval_s": 1.0, "coverage": 1.0, "series": {
+        "connections_active": [[0, 1.0], [1, 3.0]],
+        "connections_idle_in_transaction": [[0, 1.0], [1, 1.0]],
+        "connections_idle": [[0, 7.0], [1, 7.0]]}});
     // And a Redis probe: 9 clients at most, used_memory grown by 1 MB over the run.
     r["probes"]["redis"] = serde_json::json!({"kind": "redis", "interval_s": 1.0, "coverage": 1.0, "series": {
         "connected_clients": [[0, 5.0], [1, 9.0], [2, 7.0]],
@@ -451,12 +455,12 @@ fn capacity_report_over_simulated_loads_fits_sizes_and_says_what_is_missing() {
     let need = total["workers_needed"].as_u64().unwrap() as u32;
     let a = total["offered_erlangs"].as_f64().unwrap();
     assert!(need as f64 > a && total["at_needed"]["service_level"].as_f64().unwrap() >= 0.95);
-    // Connections: hold time = 2 active / throughput of the lightest run.
+    // Connections: hold time = 3 held / throughput of the lightest run.
     let hold = c["connections"]["hold_time_ms"].as_f64().unwrap();
     assert!(
-        (hold - 2000.0 / x).abs() / hold < 0.01,
+        (hold - 3000.0 / x).abs() / hold < 0.01,
         "hold {hold} vs {}",
-        2000.0 / x
+        3000.0 / x
     );
     let maxconn = c["connections"]["max_connections"].as_u64().unwrap() as u32;
     let db = c["connections"]["db_maxconn"].as_u64().unwrap() as u32;

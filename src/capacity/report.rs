@@ -623,15 +623,15 @@ fn connections(
     let workers = total.workers_needed.max(1);
     let mut basis = Vec::new();
     let measured = runs.iter().find_map(|(r, _, _)| {
-        let active = series(r, "postgres", "connections_active")?;
+        let (held, source) = held_connections(r)?;
         let x = r.totals.requests as f64 / r.duration_s.max(1e-9);
-        (x > 0.0).then(|| (r.run_id.clone(), mean(&active), x))
+        (x > 0.0).then(|| (r.run_id.clone(), held, source, x))
     });
     let (hold_time_ms, busy) = match measured {
-        Some((id, active, x)) => {
-            let hold_s = active / x;
+        Some((id, held, source, x)) => {
+            let hold_s = held / x;
             basis.push(format!(
-                "hold time = mean active connections / throughput = {active:.2} / {x:.1} per s = {:.1} ms (Little's law, run {id}, PostgreSQL probe connections_active)",
+                "hold time = mean connections held / throughput = {held:.2} / {x:.1} per s = {:.1} ms (Little's law, run {id}, PostgreSQL probe {source})",
                 hold_s * 1000.0
             ));
             let busy = total.request_rate_per_s * hold_s;
@@ -643,7 +643,7 @@ fn connections(
             (Some(hold_s * 1000.0), busy)
         }
         None => {
-            basis.push("connection hold time: MISSING (no run has probes.postgres.series.connections_active); assumed a busy worker holds one connection for its whole request, an upper bound: busy connections = offered load in Erlangs".into());
+            basis.push("connection hold time: MISSING (no run has a PostgreSQL probe series of connections_in_transaction or connections_active); assumed a busy worker holds one connection for its whole request, an upper bound: busy connections = offered load in Erlangs".into());
             (None, total.offered_erlangs)
         }
     };
@@ -666,6 +666,33 @@ fn connections(
         max_connections,
         basis,
     }
+}
+
+/// The mean number of connections a run's requests held, and the series it comes from. A
+/// connection is held while its transaction is open: an Odoo worker's cursor keeps one from its
+/// first query to the commit that ends the request, and between two queries the backend is
+/// `idle in transaction`, not `active` (counting only `active` backends read a hold time near
+/// 0 on a real Odoo). Best: `connections_in_transaction`, sampled ten times a second; a run
+/// recorded before that series: `connections_active` + `connections_idle_in_transaction` (+
+/// its aborted state) at the probe's interval.
+fn held_connections(run: &RunResult) -> Option<(f64, String)> {
+    if let Some(s) = series(run, "postgres", "connections_in_transaction") {
+        return Some((
+            mean(&s),
+            "connections_in_transaction, sampled 10 times a second".into(),
+        ));
+    }
+    series(run, "postgres", "connections_active")?;
+    let found: Vec<(&str, f64)> = [
+        "connections_active",
+        "connections_idle_in_transaction",
+        "connections_idle_in_transaction_aborted",
+    ]
+    .into_iter()
+    .filter_map(|name| Some((name, mean(&series(run, "postgres", name)?))))
+    .collect();
+    let names: Vec<&str> = found.iter().map(|(n, _)| *n).collect();
+    Some((found.iter().map(|(_, m)| m).sum(), names.join(" + ")))
 }
 
 fn redis(runs: &[(RunResult, String, Option<String>)], peak_rate: f64) -> Option<Redis> {
@@ -832,6 +859,50 @@ mod tests {
             to: rate,
             mix,
         }
+    }
+
+    /// A real Odoo's connections sit `idle in transaction` between a request's queries: they
+    /// are held all the same. The 10 Hz series, when recorded, is the one taken.
+    #[test]
+    fn held_connections_count_the_open_transactions() {
+        let probe = |series: &[(&str, [f64; 2])]| {
+            let mut r = crate::verdict::fixture::run();
+            r.probes.insert(
+                "postgres".into(),
+                crate::result::ProbeReport {
+                    kind: crate::plan::ProbeKind::Postgres,
+                    target: String::new(),
+                    interval_s: 1.0,
+                    coverage: 1.0,
+                    gaps: Vec::new(),
+                    missing: Vec::new(),
+                    series: series
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), vec![[0.0, v[0]], [1.0, v[1]]]))
+                        .collect(),
+                },
+            );
+            held_connections(&r)
+        };
+        let once_a_second = [
+            ("connections_active", [0.0, 1.0]),
+            ("connections_idle_in_transaction", [2.0, 3.0]),
+            ("connections_idle_in_transaction_aborted", [0.0, 1.0]),
+            ("connections_idle", [9.0, 9.0]),
+        ];
+        let (held, source) = probe(&once_a_second).unwrap();
+        assert_eq!(held, 3.5);
+        assert_eq!(
+            source,
+            "connections_active + connections_idle_in_transaction + connections_idle_in_transaction_aborted"
+        );
+        let mut both = once_a_second.to_vec();
+        both.push(("connections_in_transaction", [2.0, 2.2]));
+        let (held, source) = probe(&both).unwrap();
+        assert!((held - 2.1).abs() < 1e-12, "{held}");
+        assert!(source.starts_with("connections_in_transaction"), "{source}");
+        // Idle connections are not held; without any held series there is no hold time.
+        assert_eq!(probe(&[("connections_idle", [9.0, 9.0])]), None);
     }
 
     /// The stage-mix case: `everyday` at 2/s of both flows, `promotion` at 10/s of

@@ -1,8 +1,8 @@
 //! The PostgreSQL probe: one dedicated connection (`application_name = peakgate-probe`) to the
 //! watched database, reading `pg_stat_activity`, `pg_stat_database` and, where they exist,
 //! Odoo's `ir_cron` and OCA's `queue_job` once per interval; and, between those samples,
-//! `pg_stat_activity`'s wait events ten times a second, since a lock wait of a few tens of
-//! milliseconds is seldom caught by a sample once a second.
+//! `pg_stat_activity`'s wait events and open transactions ten times a second, since a lock
+//! wait of a few tens of milliseconds is seldom caught by a sample once a second.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -46,13 +46,19 @@ FROM pg_stat_activity
 WHERE datname = current_database() AND backend_type = 'client backend'
   AND pid <> pg_backend_pid()";
 
-/// Working backends of the watched database and, of those, the ones waiting for a heavyweight
-/// lock (a backend waiting on a lock is `active`). One index-free scan of the backends' shared
-/// memory array: cheap enough for [`WAIT_SAMPLE_EVERY`] (its round trip is recorded as
-/// `wait_sample_ms`).
+/// Working backends of the watched database; of those, the ones waiting for a heavyweight
+/// lock (a backend waiting on a lock is `active`); and the backends inside a transaction,
+/// working or between two statements. An Odoo worker keeps its cursor's transaction open from
+/// its first query to the commit at the end of the request (`odoo/sql_db.py`, `odoo/http.py`),
+/// so its connection shows `idle in transaction` while Python runs between queries: the
+/// connections a request holds are these, not only the `active` ones. One index-free scan of
+/// the backends' shared memory array: cheap enough for [`WAIT_SAMPLE_EVERY`] (its round trip is
+/// recorded as `wait_sample_ms`).
 const WAITS: &str = "
 SELECT count(*) FILTER (WHERE state = 'active')::float8,
-       count(*) FILTER (WHERE wait_event_type = 'Lock')::float8
+       count(*) FILTER (WHERE wait_event_type = 'Lock')::float8,
+       count(*) FILTER (WHERE state IN ('active', 'idle in transaction',
+                                        'idle in transaction (aborted)'))::float8
 FROM pg_stat_activity
 WHERE datname = current_database() AND backend_type = 'client backend'
   AND pid <> pg_backend_pid()";
@@ -81,13 +87,17 @@ struct WaitTally {
     active: f64,
     /// Σ backends waiting for a lock over the samples.
     waiting: f64,
+    /// Σ backends inside a transaction over the samples.
+    in_transaction: f64,
     /// Σ round-trip time of the samples, seconds.
     query_s: f64,
 }
 
 impl WaitTally {
     /// `lock_wait_share` (the share of working backends' time spent waiting for a lock:
-    /// Σ waiting / Σ active, 0 when nothing worked), `wait_samples` and `wait_sample_ms`.
+    /// Σ waiting / Σ active, 0 when nothing worked), `connections_in_transaction` (the mean
+    /// number of backends inside a transaction: the connections held, for Little's law),
+    /// `wait_samples` and `wait_sample_ms`.
     fn readings(&self, out: &mut Readings) {
         if self.samples == 0 {
             return;
@@ -98,6 +108,10 @@ impl WaitTally {
             0.0
         };
         out.push(("lock_wait_share".into(), Reading::Gauge(share)));
+        out.push((
+            "connections_in_transaction".into(),
+            Reading::Gauge(self.in_transaction / self.samples as f64),
+        ));
         out.push(("wait_samples".into(), Reading::Gauge(self.samples as f64)));
         out.push((
             "wait_sample_ms".into(),
@@ -122,6 +136,7 @@ async fn sample_waits(client: Arc<Client>, statement: Statement, tally: Arc<Mute
         t.samples += 1;
         t.active += row.get::<_, f64>(0);
         t.waiting += row.get::<_, f64>(1);
+        t.in_transaction += row.get::<_, f64>(2);
         t.query_s += took;
     }
 }
@@ -350,7 +365,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_wait_share_is_waiting_over_working_backend_time() {
+    fn lock_wait_share_and_held_connections_are_means_over_the_samples() {
         let get = |t: &WaitTally, n: &str| {
             let mut out = Readings::new();
             t.readings(&mut out);
@@ -361,9 +376,15 @@ mod tests {
             samples: 10,
             active: 40.0,
             waiting: 5.0,
+            in_transaction: 55.0,
             query_s: 0.004,
         };
         assert_eq!(get(&t, "lock_wait_share"), Some(Reading::Gauge(0.125)));
+        // 5.5 backends inside a transaction on average: the 4 working and 1.5 between queries.
+        assert_eq!(
+            get(&t, "connections_in_transaction"),
+            Some(Reading::Gauge(5.5))
+        );
         assert_eq!(get(&t, "wait_samples"), Some(Reading::Gauge(10.0)));
         assert_eq!(get(&t, "wait_sample_ms"), Some(Reading::Gauge(0.4)));
         // Nothing worked: no time to wait in.
