@@ -75,6 +75,8 @@ pub struct Rpc {
     runtime: tokio::runtime::Runtime,
     pub client: OdooClient,
     pub session: UserSession,
+    /// The database logged in to: the one named, or the one the server lists.
+    pub database: String,
 }
 
 impl Rpc {
@@ -105,6 +107,7 @@ impl Rpc {
             runtime,
             client,
             session,
+            database,
         }
     }
 
