@@ -374,6 +374,38 @@ fn shipped_profile_passes(odoo: &RealOdoo, profile: &str, extra: &[&str]) {
         odoo.major
     );
     assert!(run["totals"]["journeys"].as_u64().unwrap() > 10);
+    priced_products_only(odoo, &ws);
+}
+
+/// The products discovered for sale orders and POS lines all have a price: the demo data's
+/// zero-priced "Discount" (and tips) must not reach an order line. The filter is on the
+/// template's stored `list_price`; one on the computed `lst_price` is ignored by Odoo.
+fn priced_products_only(odoo: &RealOdoo, ws: &Workspace) {
+    let target: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.run_dir().join("target-data.json")).unwrap(),
+    )
+    .unwrap();
+    let mut seen = 0;
+    for set in ["products", "pos_products"] {
+        let Some(t) = target["datasets"].get(set) else {
+            continue;
+        };
+        let price = t["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == "list_price")
+            .unwrap();
+        for row in t["rows"].as_array().unwrap() {
+            seen += 1;
+            assert!(
+                row[price].as_f64().unwrap() > 0.0,
+                "Odoo {}: {set} holds an unpriced product: {row}",
+                odoo.major
+            );
+        }
+    }
+    assert!(seen > 0, "Odoo {}: no product discovered", odoo.major);
 }
 
 fn shipped_profiles_pass(odoo: RealOdoo) {

@@ -85,6 +85,9 @@ pub fn declare(store: &mut Store, major: u32) {
         product.push("is_storable");
     }
     store.declare("product.product", &product, 1);
+    // Computed from the template's price, context dependent (`product_product.py`), with no
+    // search method.
+    store.unsearchable("product.product", &["lst_price"]);
     store.declare(
         "res.partner",
         &[

@@ -63,6 +63,8 @@ impl Fault {
 #[derive(Debug, Default)]
 pub struct Table {
     fields: Vec<&'static str>,
+    /// Fields computed without a search method: a domain leaf on one is ignored.
+    unsearchable: Vec<&'static str>,
     pub rows: BTreeMap<i64, Rec>,
     next: i64,
 }
@@ -86,10 +88,21 @@ impl Store {
             model,
             Table {
                 fields: fields.to_vec(),
+                unsearchable: Vec::new(),
                 rows: BTreeMap::new(),
                 next: first_id,
             },
         );
+    }
+
+    /// Marks fields of `model` as computed without a search method (`lst_price` of
+    /// `product.product`). A real Odoo logs "Non-stored field ... cannot be searched." and
+    /// replaces such a leaf with a true one (`odoo/osv/expression.py`, 17 and 18): the condition
+    /// is ignored, not refused.
+    pub fn unsearchable(&mut self, model: &str, fields: &[&'static str]) {
+        if let Ok(t) = self.table_mut(model) {
+            t.unsearchable.extend_from_slice(fields);
+        }
     }
 
     pub fn table(&self, model: &str) -> Result<&Table, Fault> {
@@ -212,6 +225,8 @@ impl Store {
 /// leaves, the top level joined by `&`.
 enum Expr {
     Leaf(String, String, Value),
+    /// A leaf Odoo ignores (a field it cannot search).
+    True,
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -252,6 +267,9 @@ impl Expr {
                 if !t.has_field(field) {
                     return Err(Fault::invalid_field(model, field));
                 }
+                if t.unsearchable.contains(&field) {
+                    return Ok(Expr::True);
+                }
                 Ok(Expr::Leaf(
                     field.to_string(),
                     leaf[1].as_str().unwrap_or("").to_string(),
@@ -267,6 +285,7 @@ impl Expr {
             Expr::And(a, b) => a.eval(r) && b.eval(r),
             Expr::Or(a, b) => a.eval(r) || b.eval(r),
             Expr::Not(a) => !a.eval(r),
+            Expr::True => true,
             Expr::Leaf(f, op, v) => leaf(r.get(f).unwrap_or(&Value::Bool(false)), op, v),
         }
     }
@@ -365,6 +384,21 @@ mod tests {
             s.search("res.partner", &json!([["id", "in", [2, 3]]]), Some(1))
                 .unwrap(),
             vec![2]
+        );
+    }
+
+    /// A real Odoo ignores a condition on a field it cannot search (it logs an error and
+    /// matches every record), so a filter written on one filters nothing.
+    #[test]
+    fn a_leaf_on_an_unsearchable_field_is_ignored() {
+        let mut s = store();
+        s.unsearchable("res.partner", &["customer_rank"]);
+        let d = json!([["customer_rank", ">", 0], ["active", "=", true]]);
+        assert_eq!(s.search("res.partner", &d, None).unwrap(), vec![1, 3]);
+        let d = json!(["!", ["customer_rank", ">", 0]]);
+        assert_eq!(
+            s.search("res.partner", &d, None).unwrap(),
+            Vec::<i64>::new()
         );
     }
 

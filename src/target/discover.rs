@@ -156,11 +156,15 @@ pub async fn discover(
                 .search_read(
                     "sellable products (product.product)",
                     "product.product",
+                    // A price: `list_price`, the template's stored price. The variant's
+                    // `lst_price` (read) is computed without a search method, so Odoo ignores
+                    // a condition on it, logging "Non-stored field product.product.lst_price
+                    // cannot be searched." (`odoo/osv/expression.py`).
                     json!([
                         ["sale_ok", "=", true],
                         ["active", "=", true],
                         not_combo,
-                        ["lst_price", ">", 0]
+                        ["list_price", ">", 0]
                     ]),
                     &["product_tmpl_id", "name", "default_code", "lst_price"],
                     "id",
@@ -251,13 +255,15 @@ pub async fn discover(
                     "products available in the POS (product.product)",
                     "product.product",
                     // A plain line: no combo, no lot or serial, no attributes to choose, not
-                    // weighed, and a price (tips and discounts have none).
+                    // weighed, and a price (tips and discounts have none). The price filtered
+                    // on is the template's stored `list_price`: Odoo cannot search the computed
+                    // `lst_price`, and ignores a condition on it (see `products`).
                     json!([
                         ["available_in_pos", "=", true],
                         ["sale_ok", "=", true],
                         ["active", "=", true],
                         not_combo,
-                        ["lst_price", ">", 0],
+                        ["list_price", ">", 0],
                         ["tracking", "=", "none"],
                         ["attribute_line_ids", "=", false],
                         ["to_weight", "=", false]
