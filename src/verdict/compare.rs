@@ -147,25 +147,15 @@ pub fn compare(
             }
         }
     }
-    // A comparison that compared nothing says so: it must not pass silently.
-    if lat.is_empty() && errs.is_empty() {
-        checks.push(Check {
-            name: "compare coverage".into(),
-            status: Status::Warn,
-            observed: Some(0.0),
-            warn: None,
-            fail: None,
-            message: format!(
-                "no step could be compared with baseline {}: {}",
-                base.result.run_id,
-                if not_compared.is_empty() {
-                    "neither run measured a step".to_string()
-                } else {
-                    not_compared.join("; ")
-                }
-            ),
-        });
-    }
+    let eligible = latency.values().filter(|k| k.len() >= min).count();
+    checks.push(coverage(
+        base,
+        lat.len(),
+        errs.len(),
+        eligible,
+        &not_compared,
+    ));
+    checks.push(baseline_fit(&base.result, base.verdict_status));
     let comparisons = Comparisons {
         baseline: base.result.run_id.clone(),
         baseline_release: base.result.release.clone(),
@@ -180,6 +170,105 @@ pub fn compare(
         not_compared,
     };
     (checks, comparisons)
+}
+
+/// Share of the candidate's measured steps below which a comparison covers too little to
+/// stand for the release: half.
+const MIN_COVERAGE: f64 = 0.5;
+
+/// How much of the candidate the comparison covered: `warn` when nothing could be compared,
+/// or fewer than half of the steps the candidate measured enough of (`min_count`), e.g. a
+/// baseline stopped early that ran only its first steps; so a thin comparison never passes
+/// silently. `pass` says how many were compared.
+fn coverage(
+    base: &StoredRun,
+    compared: usize,
+    errors_compared: usize,
+    eligible: usize,
+    not_compared: &[String],
+) -> Check {
+    let why = || {
+        if not_compared.is_empty() {
+            "neither run measured a step".to_string()
+        } else {
+            not_compared.join("; ")
+        }
+    };
+    let id = &base.result.run_id;
+    let (status, message) = if compared == 0 && errors_compared == 0 {
+        (
+            Status::Warn,
+            format!("no step could be compared with baseline {id}: {}", why()),
+        )
+    } else if (compared as f64) < MIN_COVERAGE * eligible as f64 {
+        (
+            Status::Warn,
+            format!(
+                "only {compared} of the {eligible} steps the candidate measured could be compared with baseline {id} (at least half must be): {}",
+                why()
+            ),
+        )
+    } else {
+        (
+            Status::Pass,
+            format!(
+                "{compared} of the {eligible} steps the candidate measured were compared with baseline {id}"
+            ),
+        )
+    };
+    Check {
+        name: "compare coverage".into(),
+        status,
+        observed: Some(compared as f64),
+        warn: None,
+        fail: None,
+        message,
+    }
+}
+
+/// A baseline stands for an accepted release only if it ran its whole plan and its own
+/// verdict passed (or warned): one that failed, was inconclusive, aborted or interrupted
+/// makes every comparison against it meaningless, so the comparison warns and says why. The
+/// change gate goes further and fails such a baseline (`comparisons.baseline_verdict`).
+fn baseline_fit(base: &RunResult, verdict: Option<Status>) -> Check {
+    let mut problems = Vec::new();
+    match base.status {
+        crate::result::RunStatus::Completed => {}
+        other => problems.push(format!(
+            "it was {other} after {}s of its plan",
+            fmt_num(base.duration_s)
+        )),
+    }
+    match verdict {
+        Some(v @ (Status::Fail | Status::Inconclusive)) => {
+            problems.push(format!("its own verdict was {v}"))
+        }
+        None => problems.push("it has no verdict.json (judge it with `peakgate verdict`)".into()),
+        Some(_) => {}
+    }
+    let id = &base.run_id;
+    Check {
+        name: "compare baseline".into(),
+        status: if problems.is_empty() {
+            Status::Pass
+        } else {
+            Status::Warn
+        },
+        observed: None,
+        warn: None,
+        fail: None,
+        message: if problems.is_empty() {
+            format!(
+                "baseline {id} completed its plan and its own verdict was {}",
+                verdict.map_or_else(String::new, |v| v.to_string())
+            )
+        } else {
+            format!(
+                "baseline {id} is no accepted release to compare with: {}",
+                problems.join(", ")
+            )
+        },
+    }
 }
 
 /// Rollbacks per committed transaction: a significant rise in the share of transactions that
@@ -404,10 +493,67 @@ mod tests {
             step,
             hist((0..800u64).map(|i| 30_000 + (i * 7919) % 40_000 + shift_us)),
         )]);
-        (
-            StoredRun::from_parts(std::path::PathBuf::new(), r, lat.clone(), None),
-            lat,
-        )
+        let mut stored = StoredRun::from_parts(std::path::PathBuf::new(), r, lat.clone(), None);
+        // Judged, and passed: an accepted baseline.
+        stored.verdict_status = Some(Status::Pass);
+        (stored, lat)
+    }
+
+    /// A baseline that failed its own gate, or stopped early, stands for no accepted release:
+    /// the comparison warns and says why, and its coverage says how little it covered.
+    #[test]
+    fn a_failed_or_aborted_baseline_warns() {
+        let find = |checks: &[Check], name: &str| {
+            checks
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("no {name} in {checks:?}"))
+                .clone()
+        };
+        let (cand, lat) = stored(0, 20);
+        let (mut base, _) = stored(0, 20);
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(find(&checks, "compare baseline").status, Status::Pass);
+        base.verdict_status = Some(Status::Fail);
+        base.result.status = crate::result::RunStatus::Aborted;
+        let (checks, c) = compare(&cand.result, &lat, &base, &Compare::default());
+        let fit = find(&checks, "compare baseline");
+        assert_eq!(fit.status, Status::Warn);
+        assert!(
+            fit.message.contains("it was aborted after")
+                && fit.message.contains("its own verdict was fail"),
+            "{}",
+            fit.message
+        );
+        assert_eq!(c.baseline_verdict, Some(Status::Fail));
+        base.verdict_status = None;
+        base.result.status = crate::result::RunStatus::Completed;
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert!(
+            find(&checks, "compare baseline")
+                .message
+                .contains("no verdict.json")
+        );
+
+        // The candidate measured three steps; an early-stopped baseline only the first.
+        let mut lat3 = lat.clone();
+        for extra in ["backoffice_sale/action_confirm", "ecommerce_cart/shop"] {
+            lat3.insert(extra.to_string(), lat.values().next().unwrap().clone());
+        }
+        let (base, _) = stored(0, 20);
+        let (checks, _) = compare(&cand.result, &lat3, &base, &Compare::default());
+        let coverage = find(&checks, "compare coverage");
+        assert_eq!(coverage.status, Status::Warn);
+        assert!(
+            coverage.message.starts_with("only 1 of the 3 steps")
+                && coverage
+                    .message
+                    .contains("ecommerce_cart/shop: not in the baseline"),
+            "{}",
+            coverage.message
+        );
+        let (checks, _) = compare(&cand.result, &lat, &base, &Compare::default());
+        assert_eq!(find(&checks, "compare coverage").status, Status::Pass);
     }
 
     #[test]
