@@ -625,15 +625,26 @@ fn connections(
     let measured = runs.iter().find_map(|(r, _, _)| {
         let (held, source) = held_connections(r)?;
         let x = r.totals.requests as f64 / r.duration_s.max(1e-9);
-        (x > 0.0).then(|| (r.run_id.clone(), held, source, x))
+        let logins = r
+            .transactions
+            .get(crate::plan::AUTH_STEP)
+            .map_or(0, |t| t.count);
+        (x > 0.0).then(|| (r.run_id.clone(), held, source, x, logins))
     });
     let (hold_time_ms, busy) = match measured {
-        Some((id, held, source, x)) => {
+        Some((id, held, source, x, logins)) => {
             let hold_s = held / x;
             basis.push(format!(
                 "hold time = mean connections held / throughput = {held:.2} / {x:.1} per s = {:.1} ms (Little's law, run {id}, PostgreSQL probe {source})",
                 hold_s * 1000.0
             ));
+            if logins > 0 {
+                // The connections held during the run include the logins' transactions, so
+                // the throughput that divides them must count the logins too.
+                basis.push(format!(
+                    "that throughput counts the run's {logins} logins, which the peak request rate below leaves out (the logins pool bounds them): the hold time averages over them too, so it is an upper bound for the other requests if a login holds its connection longer"
+                ));
+            }
             let busy = total.request_rate_per_s * hold_s;
             basis.push(format!(
                 "busy connections at peak = {:.1} requests/s × {:.1} ms = {busy:.2}",

@@ -110,7 +110,9 @@ impl Format for SummaryMarkdown {
             }
             writeln!(out)?;
         }
-        // The passing checks too: what was checked is part of the evidence.
+        // The passing checks too: what was checked is part of the evidence. Their messages
+        // say why each passed, e.g. a comparison whose p95 ratio is above its limit but whose
+        // shift is not significant.
         let passed: Vec<_> = v
             .checks
             .iter()
@@ -118,16 +120,17 @@ impl Format for SummaryMarkdown {
             .collect();
         if !passed.is_empty() {
             writeln!(out, "## Checks that passed\n")?;
-            writeln!(out, "| check | observed | warn | fail |")?;
-            writeln!(out, "|---|---|---|---|")?;
+            writeln!(out, "| check | observed | warn | fail | evidence |")?;
+            writeln!(out, "|---|---|---|---|---|")?;
             for c in passed {
                 writeln!(
                     out,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} |",
                     cell(&c.name),
                     opt(c.observed),
                     limit(c.warn),
-                    limit(c.fail)
+                    limit(c.fail),
+                    cell(&c.message)
                 )?;
             }
             writeln!(out)?;

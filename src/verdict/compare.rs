@@ -472,7 +472,11 @@ pub(super) fn latency_check(cmp: &LatencyComparison, c: &Compare) -> Check {
 
 /// p-values span many orders of magnitude: scientific below 0.001.
 pub(super) fn fmt_p(p: f64) -> String {
-    if p < 0.001 {
+    // verdict.json keeps six decimals (`round6`): below that a p-value reads as a bound, not
+    // as `0.00e0`.
+    if p < 1e-6 {
+        "< 1e-6".into()
+    } else if p < 0.001 {
         format!("{p:.2e}")
     } else {
         fmt_num(p)
