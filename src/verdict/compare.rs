@@ -247,8 +247,23 @@ fn baseline_fit(base: &RunResult, verdict: Option<Status>) -> Check {
         Some(_) => {}
     }
     let id = &base.run_id;
+    pass_unless(
+        "compare baseline",
+        &problems,
+        format!(
+            "baseline {id} completed its plan and its own verdict was {}",
+            verdict.map_or_else(String::new, |v| v.to_string())
+        ),
+        format!("baseline {id} is no accepted release to compare with: "),
+        ", ",
+    )
+}
+
+/// A check about the comparison itself: `pass` with `passed`, or `warn` with `why` followed
+/// by the problems found.
+fn pass_unless(name: &str, problems: &[String], passed: String, why: String, sep: &str) -> Check {
     Check {
-        name: "compare baseline".into(),
+        name: name.into(),
         status: if problems.is_empty() {
             Status::Pass
         } else {
@@ -258,15 +273,9 @@ fn baseline_fit(base: &RunResult, verdict: Option<Status>) -> Check {
         warn: None,
         fail: None,
         message: if problems.is_empty() {
-            format!(
-                "baseline {id} completed its plan and its own verdict was {}",
-                verdict.map_or_else(String::new, |v| v.to_string())
-            )
+            passed
         } else {
-            format!(
-                "baseline {id} is no accepted release to compare with: {}",
-                problems.join(", ")
-            )
+            why + &problems.join(sep)
         },
     }
 }
@@ -371,29 +380,16 @@ fn same_load(run: &RunResult, base: &RunResult) -> Check {
             run.target.kind, base.target.kind
         ));
     }
-    Check {
-        name: "compare same load".into(),
-        status: if differences.is_empty() {
-            Status::Pass
-        } else {
-            Status::Warn
-        },
-        observed: None,
-        warn: None,
-        fail: None,
-        message: if differences.is_empty() {
-            format!(
-                "baseline {} ran the same profile and stages (seeds {} and {})",
-                base.run_id, base.plan.seed, run.plan.seed
-            )
-        } else {
-            format!(
-                "baseline {} offered a different load: {}",
-                base.run_id,
-                differences.join("; ")
-            )
-        },
-    }
+    pass_unless(
+        "compare same load",
+        &differences,
+        format!(
+            "baseline {} ran the same profile and stages (seeds {} and {})",
+            base.run_id, base.plan.seed, run.plan.seed
+        ),
+        format!("baseline {} offered a different load: ", base.run_id),
+        "; ",
+    )
 }
 
 pub(super) fn latency_comparison(
