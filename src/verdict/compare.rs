@@ -147,10 +147,17 @@ pub fn compare(
             }
         }
     }
-    let eligible = latency.values().filter(|k| k.len() >= min).count();
+    let covered = |steps: &mut dyn Iterator<Item = &Histogram<u64>>| {
+        steps.fold(Covered::default(), |c, k| Covered {
+            steps: c.steps + 1,
+            requests: c.requests + k.len(),
+        })
+    };
+    let eligible = covered(&mut latency.values().filter(|k| k.len() >= min));
+    let compared = covered(&mut lat.iter().filter_map(|l| latency.get(&l.step)));
     checks.push(coverage(
         base,
-        lat.len(),
+        compared,
         errs.len(),
         eligible,
         &not_compared,
@@ -172,19 +179,28 @@ pub fn compare(
     (checks, comparisons)
 }
 
-/// Share of the candidate's measured steps below which a comparison covers too little to
-/// stand for the release: half.
+/// Share of the candidate's requests (in steps it measured enough of) whose step must be
+/// compared for the comparison to stand for the release: half.
 const MIN_COVERAGE: f64 = 0.5;
 
+/// The steps a comparison could cover: each step the candidate measured at least `min_count`
+/// times, with its number of requests.
+#[derive(Debug, Clone, Copy, Default)]
+struct Covered {
+    steps: usize,
+    requests: u64,
+}
+
 /// How much of the candidate the comparison covered: `warn` when nothing could be compared,
-/// or fewer than half of the steps the candidate measured enough of (`min_count`), e.g. a
-/// baseline stopped early that ran only its first steps; so a thin comparison never passes
-/// silently. `pass` says how many were compared.
+/// or when the compared steps hold under half of the requests of the steps the candidate
+/// measured enough of (`min_count`), e.g. against a baseline stopped after its first steps.
+/// Requests, not steps, so a step near `min_count` on one side of an A/A pair does not tip
+/// it. A thin comparison never passes silently; `pass` says how much was compared.
 fn coverage(
     base: &StoredRun,
-    compared: usize,
+    compared: Covered,
     errors_compared: usize,
-    eligible: usize,
+    eligible: Covered,
     not_compared: &[String],
 ) -> Check {
     let why = || {
@@ -195,31 +211,36 @@ fn coverage(
         }
     };
     let id = &base.result.run_id;
-    let (status, message) = if compared == 0 && errors_compared == 0 {
+    let share = compared.requests as f64 / eligible.requests.max(1) as f64;
+    let what = format!(
+        "{} of the {} steps the candidate measured ({}% of their requests)",
+        compared.steps,
+        eligible.steps,
+        fmt_num((100.0 * share).round())
+    );
+    let (status, message) = if compared.steps == 0 && errors_compared == 0 {
         (
             Status::Warn,
             format!("no step could be compared with baseline {id}: {}", why()),
         )
-    } else if (compared as f64) < MIN_COVERAGE * eligible as f64 {
+    } else if share < MIN_COVERAGE {
         (
             Status::Warn,
             format!(
-                "only {compared} of the {eligible} steps the candidate measured could be compared with baseline {id} (at least half must be): {}",
+                "only {what} could be compared with baseline {id} (at least half of the requests must be): {}",
                 why()
             ),
         )
     } else {
         (
             Status::Pass,
-            format!(
-                "{compared} of the {eligible} steps the candidate measured were compared with baseline {id}"
-            ),
+            format!("{what} were compared with baseline {id}"),
         )
     };
     Check {
         name: "compare coverage".into(),
         status,
-        observed: Some(compared as f64),
+        observed: Some(round6(share)),
         warn: None,
         fail: None,
         message,
