@@ -3,13 +3,14 @@
 # same release, two seeds) judged by each profile's own gate and against the run before,
 # counted by verdict. The target is 0 fail and at most 1 warn per set.
 #
-# 1. PostgreSQL stand-in (4 workers, --db-maxconn 4, like the issue's measurement; needs the
-#    test PostgreSQL, PEAKGATE_TEST_PG_URL or postgres://postgres@127.0.0.1:5432, and Redis,
-#    PEAKGATE_TEST_REDIS_URL or redis://127.0.0.1:6379, for its sessions), with the profiles'
-#    optional PostgreSQL and Redis probes on, so the server-side comparisons are judged too:
-#    PG_PAIRS
-#    pairs (default 20) of each profile in PG_PROFILES (default smoke), from PG_PAIRS + 1
-#    runs, each judged against the one before;
+# 1. PostgreSQL stand-in (needs the test PostgreSQL, PEAKGATE_TEST_PG_URL or
+#    postgres://postgres@127.0.0.1:5432, and Redis, PEAKGATE_TEST_REDIS_URL or
+#    redis://127.0.0.1:6379, for its sessions), a fresh one per profile with the profile's
+#    own `[standin] workers` (the server its gate was written for; PG_WORKERS=N sets N for
+#    every profile, e.g. PG_WORKERS=4 for the issue's smoke measurement) and --db-maxconn 4,
+#    with the profiles' optional PostgreSQL and Redis probes on, so the server-side
+#    comparisons are judged too: PG_PAIRS pairs (default 20) of each profile in PG_PROFILES
+#    (default smoke), from PG_PAIRS + 1 runs, each judged against the one before;
 # 2. the in-process memory stand-in: MEM_PAIRS pairs (default 10) of each profile in
 #    MEM_PROFILES (default: smoke, ecommerce-burst, flash-sale, month-end-close; the 4-hour
 #    pos-store-opening and the 11-hour peak-season-rehearsal only with DURATION set).
@@ -104,24 +105,25 @@ PY
 
 echo "A/A pairs${DURATION:+ (every run cut to $DURATION)}:"
 if [ "$PG_PAIRS" -gt 0 ]; then
-  DB="peakgate_bench_verdict_$$"
-  "$PEAKGATE" standin --backend postgres --reset --pg-url "$PG_URL/$DB" --workers 4 \
-    --db-maxconn 4 --redis-url "$REDIS_URL" --listen 127.0.0.1:0 > "$WORK/standin.out" 2> "$WORK/standin.err" &
-  STANDIN_PID=$!
-  URL=
-  for _ in $(seq 1 300); do
-    URL=$(grep -ho 'http://127\.0\.0\.1:[0-9]*' "$WORK/standin.out" "$WORK/standin.err" 2>/dev/null | head -1 || true)
-    [ -n "$URL" ] && break
-    sleep 0.2
-  done
-  [ -n "$URL" ] || { echo "the PostgreSQL stand-in did not start: $(cat "$WORK/standin.err")"; exit 1; }
   for p in $PG_PROFILES; do
+    workers=${PG_WORKERS:-$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("standin", {}).get("workers", 8))' "$ROOT/profiles/$p.toml")}
+    DB="peakgate_bench_verdict_$$_${p//-/_}"
+    "$PEAKGATE" standin --backend postgres --reset --pg-url "$PG_URL/$DB" --workers "$workers" \
+      --db-maxconn 4 --redis-url "$REDIS_URL" --listen 127.0.0.1:0 > "$WORK/standin.out" 2> "$WORK/standin.err" &
+    STANDIN_PID=$!
+    URL=
+    for _ in $(seq 1 300); do
+      URL=$(grep -ho 'http://127\.0\.0\.1:[0-9]*' "$WORK/standin.out" "$WORK/standin.err" 2>/dev/null | head -1 || true)
+      [ -n "$URL" ] && break
+      sleep 0.2
+    done
+    [ -n "$URL" ] || { echo "the PostgreSQL stand-in did not start: $(cat "$WORK/standin.err")"; exit 1; }
     ODOO_PASSWORD=admin PEAKGATE_PG_URL="$PG_URL/$DB" PEAKGATE_REDIS_URL="$REDIS_URL" \
-      aa_set "postgres stand-in, $p" "$p" "$PG_PAIRS" --target "$URL"
+      aa_set "postgres stand-in ($workers workers), $p" "$p" "$PG_PAIRS" --target "$URL"
+    kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true
+    STANDIN_PID=
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
   done
-  kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true
-  STANDIN_PID=
-  psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
 fi
 if [ "$MEM_PAIRS" -gt 0 ]; then
   for p in $MEM_PROFILES; do
