@@ -642,7 +642,7 @@ fn connections(
                 // The connections held during the run include the logins' transactions, so
                 // the throughput that divides them must count the logins too.
                 basis.push(format!(
-                    "that throughput counts the run's {logins} logins, which the peak request rate below leaves out (the logins pool bounds them): the hold time averages over them too, so it is an upper bound for the other requests if a login holds its connection longer"
+                    "that throughput counts the run's {logins} logins, which the peak request rate below leaves out (the logins pool bounds them): the hold time averages over them too, and errs high when a login holds its connection longer than other requests (Odoo's password hashing makes a login slow)"
                 ));
             }
             let busy = total.request_rate_per_s * hold_s;
