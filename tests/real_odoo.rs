@@ -522,9 +522,9 @@ fn a_wrong_password_database_or_version_stops_real_odoo_18_at_preflight() {
 /// A real Odoo worker keeps its cursor's transaction open from the request's first query to
 /// its commit, so between queries its connection is `idle in transaction`, not `active`.
 /// `capacity`'s hold time counts the whole transaction (the probe's 10 Hz
-/// `connections_in_transaction`): it is a large share of the requests' service time, not the
-/// few per cent the `active` backends alone gave (29 of 398 ms on Odoo 17 here, against 211 ms
-/// with the transactions, and a mean of 224 ms per request in Odoo's own log).
+/// `connections_in_transaction`): several times what the `active` backends alone gave (29 ms
+/// on Odoo 17 here, against 211 ms with the transactions, and a mean of 224 ms per request in
+/// Odoo's own log).
 fn capacity_reads_the_connections_requests_hold(odoo: RealOdoo) {
     let _alone = odoo.exclusive();
     let database = odoo.rpc().database;
@@ -554,12 +554,15 @@ fn capacity_reads_the_connections_requests_hold(odoo: RealOdoo) {
             .unwrap_or_else(|| panic!("{name}: {series}"));
         v.iter().map(|p| p[1].as_f64().unwrap()).sum::<f64>() / v.len() as f64
     };
+    // A worker spends most of a request's transaction in Python, between queries: the
+    // connections held are several times those running a query (7× on Odoo 17 here). Under
+    // CPU contention the Python share only grows.
     let (held, active) = (
         mean("connections_in_transaction"),
         mean("connections_active"),
     );
     assert!(
-        held > active,
+        held > 2.0 * active,
         "Odoo {}: held {held} vs active {active}",
         odoo.major
     );
@@ -575,6 +578,16 @@ fn capacity_reads_the_connections_requests_hold(odoo: RealOdoo) {
     );
     let c: Value = serde_json::from_slice(&out.stdout).unwrap();
     let hold = c["connections"]["hold_time_ms"].as_f64().unwrap();
+    let throughput =
+        run["totals"]["requests"].as_f64().unwrap() / run["duration_s"].as_f64().unwrap();
+    // The hold time is the held connections over the throughput (Little's law), so well above
+    // what the active backends alone give.
+    assert!(
+        (hold - 1000.0 * held / throughput).abs() < 0.01 * hold
+            && hold > 2000.0 * active / throughput,
+        "Odoo {}: hold {hold} ms, held {held}, active {active}, {throughput} requests/s",
+        odoo.major
+    );
     let (mut n, mut sum) = (0.0, 0.0);
     for (name, tx) in run["transactions"].as_object().unwrap() {
         if name.contains('/') {
@@ -584,10 +597,10 @@ fn capacity_reads_the_connections_requests_hold(odoo: RealOdoo) {
         }
     }
     let service = sum / n;
-    // The service time also holds the wait for one of the server's 2 workers, and a request's
-    // time before its first query: the hold time is below it, but of its order.
+    // A connection is held inside the request's time in the server, which the client's
+    // service time holds (with the wait for one of the server's 2 workers).
     assert!(
-        hold > 0.2 * service && hold < 1.25 * service,
+        hold < 1.25 * service,
         "Odoo {}: hold {hold} ms vs mean service {service} ms\n{:#}",
         odoo.major,
         c["connections"]
